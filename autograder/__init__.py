@@ -1,0 +1,1 @@
+"""Sandboxed, parallel autograder for nbgrader assignments."""

@@ -1,0 +1,1 @@
+"""Kaggle-style competition: validate, score, rank and grade prediction CSVs."""
