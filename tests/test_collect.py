@@ -1,0 +1,255 @@
+"""autograder/collect.py: LMS downloads (folders and zips) into submitted/."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.cli import main
+from autograder.collect import CollectError, collect, parse_timestamp
+from autograder.course import Course
+from autograder.roster import open_gradebook
+
+UTC = dt.timezone.utc
+A = "01_demo"
+
+
+def notebook_bytes(answer: str) -> bytes:
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {},
+                     "outputs": [], "source": answer}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(nb).encode()
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` with its content hash and mtime: 'unchanged' means both."""
+    return {p.relative_to(folder).as_posix(): f"{hashlib.sha256(p.read_bytes()).hexdigest()}@{p.stat().st_mtime_ns}"
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def write(path: Path, data: bytes | str, mtime: dt.datetime | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    if mtime:
+        os.utime(path, (mtime.timestamp(), mtime.timestamp()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def empty_gradebook(tmp_path_factory) -> Path:
+    """One real gradebook with a one-student roster; creating one runs `alembic` (seconds)."""
+    course = Course.at(tmp_path_factory.mktemp("template"))
+    with open_gradebook(course) as gb:
+        gb.add_student("s001", first_name="Ivan", last_name="Ivanov")
+    return course.gradebook_path
+
+
+@pytest.fixture
+def course(tmp_path, empty_gradebook) -> Course:
+    root = tmp_path / "course"
+    write(root / "source" / A / "demo.ipynb", notebook_bytes("answer = 42"))
+    write(root / "source" / A / "data.csv", "x\n1\n")
+    write(root / "release" / A / "demo.ipynb", notebook_bytes("answer = None"))
+    write(root / "release" / A / "data.csv", "x\n1\n")
+    shutil.copy(empty_gradebook, root / "gradebook.db")
+    return Course.at(root)
+
+
+def roster(course: Course) -> set[str]:
+    with open_gradebook(course) as gb:
+        return {s.id for s in gb.students}
+
+
+def test_folders_and_flat_files_are_collected_under_the_released_name(course, tmp_path):
+    lms = tmp_path / "lms"
+    write(lms / "s001_Ivanov" / "my homework.ipynb", notebook_bytes("answer = 42"))
+    write(lms / "s001_Ivanov" / "submission.csv", "Id,Category\n0,1\n")
+    write(lms / "s001_Ivanov" / "timestamp.txt", "2026-12-01 12:00:00.000000 UTC")
+    mtime = dt.datetime(2026, 12, 2, 9, 30, 5, tzinfo=UTC)
+    write(lms / "s002_Petrov_01_demo.ipynb", notebook_bytes("answer = 41"), mtime)
+    write(lms / "s002_submission.csv", "Id,Category\n0,2\n")
+    before = tree(lms)
+
+    summary = collect(course, A, lms)
+
+    s001 = course.submission_dir("s001", A)
+    s002 = course.submission_dir("s002", A)
+    assert sorted(p.name for p in s001.iterdir()) == ["demo.ipynb", "submission.csv", "timestamp.txt"]
+    assert sorted(p.name for p in s002.iterdir()) == ["demo.ipynb", "submission.csv", "timestamp.txt"]
+    assert (s001 / "demo.ipynb").read_bytes() == notebook_bytes("answer = 42")
+    assert (s002 / "submission.csv").read_text() == "Id,Category\n0,2\n"
+    assert (s001 / "timestamp.txt").read_text().strip() == "2026-12-01T12:00:00+00:00"
+    assert (s002 / "timestamp.txt").read_text().strip() == "2026-12-02T09:30:05+00:00"
+    by_id = {c.student_id: c for c in summary.collected}
+    assert by_id["s001"].timestamp_source == "timestamp.txt"
+    assert by_id["s002"].timestamp_source == "file mtime"
+    assert by_id["s002"].extra_files == ["submission.csv"]
+    # s002 is not on the roster: reported and added to the gradebook
+    assert summary.unknown_added == ["s002"]
+    assert roster(course) == {"s001", "s002"}
+    assert summary.skipped == [] and summary.replaced == []
+    assert tree(lms) == before
+
+
+def zip_entry(zf: zipfile.ZipFile, name: str, data: bytes, when: tuple, utc_extra: int | None = None):
+    info = zipfile.ZipInfo(name, date_time=when)
+    if utc_extra is not None:
+        # Info-ZIP "extended timestamp" field: flags=1 (mtime), 32-bit Unix time
+        info.extra = struct.pack("<HHBi", 0x5455, 5, 1, utc_extra)
+    zf.writestr(info, data)
+
+
+def test_zip_uses_entry_times_and_steps_into_a_wrapping_folder(course, tmp_path):
+    archive = tmp_path / "download.zip"
+    utc_time = int(dt.datetime(2026, 12, 5, 8, 0, tzinfo=UTC).timestamp())
+    with zipfile.ZipFile(archive, "w") as zf:
+        zip_entry(zf, "Submissions/s001_Ivanov/hw.ipynb", notebook_bytes("a"), (2026, 12, 3, 10, 11, 12))
+        zip_entry(zf, "Submissions/s002_Petrov_hw.ipynb", notebook_bytes("b"), (2030, 1, 1, 0, 0, 0), utc_time)
+    before = archive.read_bytes(), archive.stat().st_mtime_ns
+
+    summary = collect(course, A, archive)
+
+    assert {c.student_id: c.timestamp_source for c in summary.collected} == {
+        "s001": "zip entry time", "s002": "zip entry time"}
+    # DOS time has no zone: read in course.timezone (UTC by default)
+    assert course.submission_dir("s001", A).joinpath("timestamp.txt").read_text().strip() == "2026-12-03T10:11:12+00:00"
+    # the UTC extra field wins over the DOS time
+    assert course.submission_dir("s002", A).joinpath("timestamp.txt").read_text().strip() == "2026-12-05T08:00:00+00:00"
+    assert course.submission_dir("s002", A).joinpath("demo.ipynb").read_bytes() == notebook_bytes("b")
+    assert (archive.read_bytes(), archive.stat().st_mtime_ns) == before
+
+
+def test_a_replaced_submission_is_archived_never_overwritten(course, tmp_path):
+    def submit(text: str, stamp: str) -> Path:
+        lms = tmp_path / f"lms-{text}"
+        write(lms / "s001_x" / "hw.ipynb", notebook_bytes(text))
+        write(lms / "s001_x" / "timestamp.txt", stamp)
+        return lms
+
+    collect(course, A, submit("v1", "2026-12-01T12:00:00+00:00"))
+    again = collect(course, A, submit("v1", "2026-12-01T12:00:00+00:00"))
+    assert again.unchanged == ["s001"] and again.collected == []
+    assert not (course.submitted / "s001" / ".archive").exists()
+
+    second = collect(course, A, submit("v2", "2026-12-01T12:00:00+00:00"))
+    third = collect(course, A, submit("v3", "2026-12-02T12:00:00+00:00"))
+    archive = course.submitted / "s001" / ".archive" / A
+    assert second.replaced == ["s001"] and third.replaced == ["s001"]
+    assert second.collected[0].archived == archive / "20261201T120000Z"
+    # v2 had the same timestamp as v1: a suffix, not an overwrite
+    assert third.collected[0].archived == archive / "20261201T120000Z-1"
+    assert (archive / "20261201T120000Z" / "demo.ipynb").read_bytes() == notebook_bytes("v1")
+    assert (archive / "20261201T120000Z-1" / "demo.ipynb").read_bytes() == notebook_bytes("v2")
+    assert course.submission_dir("s001", A).joinpath("demo.ipynb").read_bytes() == notebook_bytes("v3")
+    # nothing half-written is left beside the submissions
+    assert sorted(p.name for p in (course.submitted / "s001").iterdir()) == [".archive", A]
+
+
+def test_released_data_files_win_over_the_students_copies(course, tmp_path):
+    lms = tmp_path / "lms"
+    write(lms / "s001_x" / "hw.ipynb", notebook_bytes("a"))
+    write(lms / "s001_x" / "data.csv", "x\n999\n")          # same name as release/01_demo/data.csv
+    write(lms / "s001_x" / "notes" / "plan.txt", "mine")     # sub-folders are kept
+    summary = collect(course, A, lms)
+    done = summary.collected[0]
+    assert done.kept_released == ["data.csv"]
+    assert any("kept the released data.csv" in n for n in done.notes)
+    assert not course.submission_dir("s001", A).joinpath("data.csv").exists()
+    assert course.submission_dir("s001", A).joinpath("notes", "plan.txt").read_text() == "mine"
+
+
+def test_unparseable_names_and_two_notebooks_are_reported_and_the_rest_collected(course, tmp_path, capsys,
+                                                                                  monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")   # rich wraps to the terminal; keep each reason on one line
+    lms = tmp_path / "lms"
+    write(lms / "README.txt", "instructions")
+    write(lms / "Ivanov homework.ipynb", notebook_bytes("a"))
+    write(lms / "s003_first.ipynb", notebook_bytes("a"))
+    write(lms / "s003_second.ipynb", notebook_bytes("b"))
+    write(lms / "s004_only_a_csv.csv", "Id,Category\n")
+    write(lms / "s001_good.ipynb", notebook_bytes("ok"))
+    before = tree(lms)
+
+    summary = collect(course, A, lms)
+
+    reasons = {s.name: s.reason for s in summary.skipped}
+    assert "does not match collect.pattern" in reasons["README.txt"]
+    assert "does not match collect.pattern" in reasons["Ivanov homework.ipynb"]
+    two = next(s for s in summary.skipped if s.student_id == "s003")
+    assert "2 notebooks (s003_first.ipynb, s003_second.ipynb)" in two.reason
+    assert "no notebook" in next(s for s in summary.skipped if s.student_id == "s004").reason
+    assert [c.student_id for c in summary.collected] == ["s001"]
+    assert not (course.submitted / "s003").exists()
+    assert "s003" not in roster(course)          # nothing collected, nothing added
+    printed = capsys.readouterr().out
+    assert "README.txt" in printed and "2 notebooks" in printed
+    assert tree(lms) == before
+
+
+@pytest.mark.parametrize("evil, message", [
+    ("../outside.py", "climbs out of the archive with '..'"),
+    ("s001_x/../../outside.py", "climbs out of the archive with '..'"),
+    ("/etc/cron.d/evil", "is an absolute path"),
+    ("C:/Windows/evil.bat", "is an absolute path"),
+])
+def test_zip_with_unsafe_entries_is_refused_whole(course, tmp_path, capsys, evil, message):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zip_entry(zf, "s001_x/hw.ipynb", notebook_bytes("a"), (2026, 12, 1, 0, 0, 0))
+        zip_entry(zf, evil, b"boom", (2026, 12, 1, 0, 0, 0))
+    before = archive.read_bytes()
+
+    code = main(["--course", str(course.root), "collect", A, str(archive)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(archive) in err and message in err and "Nothing was collected" in err
+    assert not course.submitted.exists()
+    assert not (tmp_path / "outside.py").exists() and not (course.root / "outside.py").exists()
+    assert archive.read_bytes() == before
+
+
+def test_unreadable_timestamp_skips_only_that_student(course, tmp_path):
+    lms = tmp_path / "lms"
+    write(lms / "s001_x" / "hw.ipynb", notebook_bytes("a"))
+    write(lms / "s001_x" / "timestamp.txt", "yesterday-ish")
+    write(lms / "s002_hw.ipynb", notebook_bytes("b"))
+    summary = collect(course, A, lms)
+    assert [c.student_id for c in summary.collected] == ["s002"]
+    assert "unreadable timestamp" in summary.skipped[0].reason
+    assert "s001_x/timestamp.txt" in summary.skipped[0].reason
+
+
+def test_pattern_comes_from_course_toml(course, tmp_path):
+    (course.root / "course.toml").write_text("[collect]\npattern = '^(?P<student_id>\\d+)-'\n")
+    lms = tmp_path / "lms"
+    write(lms / "12345-Ivanov.ipynb", notebook_bytes("a"))
+    write(lms / "s001_Ivanov.ipynb", notebook_bytes("a"))
+    summary = collect(course, A, lms)
+    assert [c.student_id for c in summary.collected] == ["12345"]
+    assert [s.name for s in summary.skipped] == ["s001_Ivanov.ipynb"]
+
+
+def test_bad_inputs_are_named(course, tmp_path):
+    with pytest.raises(CollectError, match="does not exist"):
+        collect(course, A, tmp_path / "nope")
+    not_zip = write(tmp_path / "grades.zip", "not a zip at all")
+    with pytest.raises(CollectError, match="not a readable zip archive"):
+        collect(course, A, not_zip)
+    with pytest.raises(Exception, match="no notebook in .*source/99_nope"):
+        collect(course, "99_nope", tmp_path)
+
+
+def test_parse_timestamp_formats():
+    assert parse_timestamp("2026-12-01T12:00:00Z") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert parse_timestamp("2026-12-01T15:00:00+03:00") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert parse_timestamp("2026-12-01 12:00:00.000000 UTC") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    with pytest.raises(ValueError, match="is not a date and time"):
+        parse_timestamp("soon")
