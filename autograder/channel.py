@@ -1,0 +1,410 @@
+"""The trusted side of one sandboxed kernel: start it, send cells, ask it questions, stop it.
+
+Output is captured at the file-descriptor level (C-level prints and
+``os.system`` included) through pipes that this side drains while it waits,
+so a student who prints forever neither blocks nor floods: past the per-cell
+limit, output is dropped as it arrives.
+"""
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import codec, kernel, sandbox
+
+INTERRUPT_GRACE = 3.0      # seconds a cell gets to stop after SIGINT before it is killed
+TOKEN_GRACE = 0.5          # seconds to wait for the end-of-cell marker on the output pipes
+MAX_REPLY_BYTES = 512 << 20
+
+
+class KernelGone(Exception):
+    """The student's process is dead; ``reason`` says why in plain words."""
+
+    def __init__(self, reason: str, timed_out: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.timed_out = timed_out
+
+
+class StudentError(Exception):
+    """An exception raised by student code while the judge called it."""
+
+
+@dataclass
+class CellOutput:
+    stdout: str = ""
+    stderr: str = ""
+    error: str = ""
+    results: list = field(default_factory=list)
+    truncated: bool = False
+    interrupted: bool = False
+
+
+class _Sink:
+    def __init__(self, limit: int, token: bytes = b""):
+        self.limit = limit
+        self.token = token
+        self.data = {1: bytearray(), 2: bytearray()}
+        self.tail = {1: b"", 2: b""}
+        self.seen = {1: not token, 2: not token}
+        self.truncated = False
+
+    def feed(self, fd: int, chunk: bytes) -> None:
+        if self.token and not self.seen[fd]:
+            window = self.tail[fd] + chunk
+            at = window.find(self.token)
+            if at >= 0:
+                self.seen[fd] = True
+                before = window[:at][len(self.tail[fd]):] if at >= len(self.tail[fd]) else b""
+                self._keep(fd, before if at >= len(self.tail[fd]) else b"")
+                if at < len(self.tail[fd]):
+                    # the marker started in the tail we already kept: remove that part
+                    cut = len(self.tail[fd]) - at
+                    del self.data[fd][max(0, len(self.data[fd]) - cut):]
+                return
+            self.tail[fd] = window[-len(self.token):]
+        self._keep(fd, chunk)
+
+    def _keep(self, fd: int, chunk: bytes) -> None:
+        room = self.limit - len(self.data[fd])
+        if len(chunk) > room:
+            self.truncated = True
+            chunk = chunk[:max(room, 0)]
+        self.data[fd] += chunk
+
+    def text(self, fd: int) -> str:
+        return self.data[fd].decode("utf-8", errors="replace")
+
+
+class Channel:
+    """One student kernel in a sandbox (or, with ``sandboxed=False``, under limits only)."""
+
+    def __init__(self, spec: sandbox.SandboxSpec, *, sandboxed: bool, seed: int, output_limit: int,
+                 env: dict[str, str], workdir: str | None = None, setup_timeout: float = 60.0):
+        self.output_limit = output_limit
+        self.audit: list[dict] = []
+        self.dead: KernelGone | None = None
+        self.timed_out = False
+        self._killed_by_us = False
+        parent_sock, child_sock = socket.socketpair()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        aud_r, aud_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # ------------------------------------------------ the student's side
+            try:
+                os.setpgid(0, 0)
+                for fd in (parent_sock.fileno(), out_r, err_r, aud_r):
+                    os.close(fd)
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.dup2(out_w, 1)
+                os.dup2(err_w, 2)
+                keep = {0, 1, 2, child_sock.fileno(), aud_w}
+                for fd in _open_fds():
+                    if fd not in keep:
+                        try:
+                            os.close(fd)
+                        except OSError:
+                            pass
+                report = lambda p: codec.write_frame(child_sock, {"op": "pid", "pid": p})  # noqa: E731
+                if sandboxed:
+                    sandbox.enter(spec, as_root=os.geteuid() == 0, on_child=report)
+                else:
+                    report(os.getpid())
+                    os.chdir(workdir or "/")
+                    for name, content in spec.extra_files.items():
+                        with open(os.path.join(workdir or ".", name), "wb") as fh:
+                            fh.write(content)
+                    sandbox.limit_only(spec)
+                os.environ.clear()
+                os.environ.update(env)
+                sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                                              errors="replace", write_through=True)
+                sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                              errors="replace", write_through=True)
+                sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+                kernel.serve(child_sock, seed, aud_w)
+            except BaseException as exc:  # noqa: BLE001 - any setup failure is reported, then we die
+                try:
+                    codec.write_frame(child_sock, {"op": "setup_failed", "message": f"{exc}"[:2000]})
+                finally:
+                    os._exit(70)
+            os._exit(0)
+        # ---------------------------------------------------------------- the trusted side
+        child_sock.close()
+        for fd in (out_w, err_w, aud_w):
+            os.close(fd)
+        self.pid = pid              # process group leader (the intermediate when sandboxed)
+        self.student_pid = pid      # the student's kernel, as seen from here
+        self.sock = parent_sock
+        self.sock.setblocking(True)
+        self.fds = {out_r: 1, err_r: 2, aud_r: 3}
+        self._audit_buf = b""
+        self._sink = _Sink(output_limit)
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self.sock, selectors.EVENT_READ, "ctrl")
+        for fd in self.fds:
+            os.set_blocking(fd, False)
+            self._sel.register(fd, selectors.EVENT_READ, "pipe")
+        deadline = time.monotonic() + setup_timeout
+        first = self._wait_frame(deadline, interruptible=False)
+        if first.get("op") == "pid" and type(first.get("pid")) is int:
+            self.student_pid = first["pid"]
+            first = self._wait_frame(deadline, interruptible=False)
+        if first.get("op") == "setup_failed":
+            self.close()
+            raise sandbox.SandboxUnavailable(str(first.get("message", "setup failed")))
+        if first.get("op") != "ready":
+            self.close()
+            raise KernelGone("the kernel did not start")
+
+    # ------------------------------------------------------------------ waiting
+    def _drain(self, fd: int) -> bool:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return True
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._sel.unregister(fd)
+            os.close(fd)
+            del self.fds[fd]
+            return False
+        stream = self.fds[fd]
+        if stream == 3:
+            self._audit_buf += chunk
+            *lines, self._audit_buf = self._audit_buf.split(b"\n")
+            for line in lines[:100]:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(event, dict) and len(self.audit) < 100:
+                    self.audit.append({k: str(event.get(k, ""))[:300] for k in ("event", "what", "detail")})
+        else:
+            self._sink.feed(stream, chunk)
+        return True
+
+    def _wait_frame(self, deadline: float, interruptible: bool = True) -> dict[str, Any]:
+        """Wait for the next control frame, draining output; interrupt then kill at the deadline."""
+        interrupted_at = None
+        while True:
+            now = time.monotonic()
+            limit = deadline if interrupted_at is None else interrupted_at + INTERRUPT_GRACE
+            if now >= limit:
+                if interruptible and interrupted_at is None:
+                    self.timed_out = True
+                    self._signal(signal.SIGINT)
+                    interrupted_at = now
+                    continue
+                self.kill(timed_out=True)
+                raise self.dead  # type: ignore[misc]
+            for key, _ in self._sel.select(timeout=min(limit - now, 0.5)):
+                if key.data == "pipe":
+                    self._drain(key.fd)
+                    continue
+                try:
+                    header, buffers = codec.read_frame(self.sock, MAX_REPLY_BYTES)
+                except (EOFError, OSError, codec.CodecError) as exc:
+                    self._gone(str(exc))
+                    raise self.dead  # type: ignore[misc]
+                header["_buffers"] = buffers
+                if interrupted_at is not None:
+                    header["_interrupted"] = True
+                return header
+
+    def _signal(self, sig: int) -> None:
+        for target in {self.student_pid, self.pid}:
+            try:
+                os.kill(target, sig)
+            except ProcessLookupError:
+                pass
+
+    def _finish_output(self, grace: float) -> CellOutput:
+        end = time.monotonic() + grace
+        while not all(self._sink.seen.values()) and self.fds and time.monotonic() < end:
+            for key, _ in self._sel.select(timeout=max(0.0, end - time.monotonic())):
+                if key.data == "pipe":
+                    self._drain(key.fd)
+        sink = self._sink
+        self._sink = _Sink(self.output_limit)
+        return CellOutput(stdout=sink.text(1), stderr=sink.text(2), truncated=sink.truncated)
+
+    # ------------------------------------------------------------------ requests
+    def run_cell(self, code: str, deadline: float) -> CellOutput:
+        """Run one cell; raises :class:`KernelGone` if the kernel dies or is killed."""
+        self._ensure_alive()
+        token = b"\x1e" + os.urandom(8).hex().encode() + b"\x1e"
+        self._sink = _Sink(self.output_limit, token)
+        try:
+            codec.write_pickle(self.sock, ("exec", code, token))
+            header = self._wait_frame(deadline)
+        except KernelGone:
+            raise
+        except OSError as exc:
+            self._gone(str(exc))
+            raise self.dead  # type: ignore[misc]
+        out = self._finish_output(TOKEN_GRACE)
+        if header.get("op") != "done":
+            self.kill()
+            raise KernelGone("the kernel answered out of turn")
+        out.interrupted = bool(header.get("_interrupted"))
+        out.error = str(header.get("error", ""))[:kernel.TEXT_LIMIT]
+        results = header.get("results")
+        out.results = [r for r in results if isinstance(r, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in r.items())][:kernel.MAX_RESULTS] \
+            if isinstance(results, list) else []
+        return out
+
+    def request(self, req: tuple, deadline: float, make_handle, import_module) -> Any:
+        """Ask the kernel one question on behalf of the judge; return plain data or raise."""
+        self._ensure_alive()
+
+        def persistent_id(obj):
+            ident = getattr(type(obj), "_handle_id_of", None)
+            return ("h", ident(obj)) if ident is not None else None
+
+        try:
+            codec.write_pickle(self.sock, req, persistent_id=persistent_id)
+            header = self._wait_frame(deadline)
+        except OSError as exc:
+            self._gone(str(exc))
+            raise self.dead  # type: ignore[misc]
+        finally:
+            self._sink = _Sink(self.output_limit)  # what the student prints during a hidden test is not shown
+        if header.get("op") == "raise":
+            name = str(header.get("type", "Exception"))
+            message = str(header.get("message", ""))
+            if header.get("_interrupted"):
+                raise TimeoutError("the student's code ran past the cell time limit")
+            raise _rebuild_exception(name, message)
+        if header.get("op") != "value":
+            self.kill()
+            raise KernelGone("the kernel answered out of turn")
+        return codec.decode(header.get("value"), header["_buffers"], make_handle, import_module)
+
+    def _ensure_alive(self) -> None:
+        if self.dead is not None:
+            raise self.dead
+
+    # ------------------------------------------------------------------ ending
+    def _gone(self, detail: str) -> None:
+        if self.dead is not None:
+            return
+        status = self._reap(wait=2.0)
+        self.dead = KernelGone(_death_reason(status, self._killed_by_us, detail), timed_out=self._killed_by_us)
+
+    def kill(self, timed_out: bool = False) -> None:
+        self._killed_by_us = True
+        self._signal(signal.SIGKILL)
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.dead is None:
+            status = self._reap(wait=5.0)
+            reason = "stopped at the time limit" if timed_out else _death_reason(status, True, "")
+            self.dead = KernelGone(reason, timed_out=timed_out)
+
+    def _reap(self, wait: float):
+        end = time.monotonic() + wait
+        while True:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            if pid:
+                return status
+            if time.monotonic() > end:
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                os.kill(self.pid, signal.SIGKILL)
+                _, status = os.waitpid(self.pid, 0)
+                return status
+            time.sleep(0.01)
+
+    def usage_bytes(self) -> int | None:
+        """How full the sandbox's private disk is, read from outside (trusted)."""
+        try:
+            st = os.statvfs(f"/proc/{self.student_pid}/root{sandbox.WORKDIR}")
+        except OSError:
+            return None
+        return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+    def close(self) -> None:
+        if self.dead is None:
+            try:
+                codec.write_pickle(self.sock, ("bye",))
+            except OSError:
+                pass
+            status = self._reap(wait=2.0)
+            self.dead = KernelGone(_death_reason(status, False, "closed"))
+        for fd in list(self.fds):
+            try:
+                self._sel.unregister(fd)
+                os.close(fd)
+            except (OSError, KeyError, ValueError):
+                pass
+        self.fds.clear()
+        self.sock.close()
+        self._sel.close()
+
+
+def _open_fds() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return list(range(3, 1024))
+
+
+_REBUILDABLE = {name: getattr(builtins, name) for name in (
+    "ValueError", "TypeError", "KeyError", "IndexError", "AttributeError", "NameError", "ZeroDivisionError",
+    "RuntimeError", "AssertionError", "NotImplementedError", "OverflowError", "ArithmeticError",
+    "LookupError", "MemoryError", "RecursionError", "FileNotFoundError", "OSError")}
+
+
+def _rebuild_exception(name: str, message: str) -> BaseException:
+    """The judge sees the student's exception as a fresh builtin of the same name, or StudentError."""
+    if name == "KeyboardInterrupt":
+        return TimeoutError("the student's code ran past the cell time limit")
+    cls = _REBUILDABLE.get(name)
+    if cls is not None:
+        return cls(message)
+    return StudentError(f"{name}: {message}")
+
+
+def _death_reason(status, killed_by_us: bool, detail: str) -> str:
+    if status is None:
+        return f"the kernel is gone ({detail})" if detail else "the kernel is gone"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        code = None
+    else:
+        code = os.WEXITSTATUS(status)
+        sig = code - 128 if code > 128 else None
+    if sig is not None:
+        if sig == signal.SIGKILL and killed_by_us:
+            return "stopped at the time limit"
+        if sig == signal.SIGXCPU:
+            return "the CPU time limit was reached"
+        if sig == signal.SIGKILL:
+            return "the kernel was killed (most likely it ran out of memory)"
+        if sig == signal.SIGSEGV:
+            return "the kernel crashed (segmentation fault)"
+        return f"the kernel died of signal {signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig}"
+    if code == 70:
+        return "the sandbox could not be set up"
+    return f"the kernel exited (exit code {code}), e.g. os._exit() or a fatal error"

@@ -1,0 +1,240 @@
+"""Grade one submission: the trusted executor that drives a sandboxed kernel and the judge.
+
+Order matters for secrecy: the sandboxed kernel is forked *before* this
+process reads the kit (hidden tests) or the notebook, so neither was ever in
+memory the student's process could inherit. Cells then go to the kernel one
+at a time; test cells are judged here.
+
+Each cell's result is appended to ``<result>.cells`` as soon as it is known,
+so a kill at any moment keeps the scores of the cells that ran.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import sandbox
+from .channel import Channel, KernelGone
+from .judge import Judge
+from .kit import Kit
+from .records import CellResult, RunResult, Status
+from .restore import plan
+from .scoring import manual_cell_score
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+ENV_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+@dataclass
+class Job:
+    """Everything public about one run. It never holds test text: the kit is a path, read after the fork."""
+    job_id: str
+    student_id: str
+    assignment: str
+    submission_dir: str
+    notebook: str                 # released notebook name inside submission_dir
+    kit_path: str
+    result_path: str
+    seed: int
+    cell_timeout: float
+    notebook_timeout: float
+    cpu_time: float
+    memory_mb: int
+    processes: int
+    file_size_mb: int
+    disk_mb: int
+    output_kb: int
+    sandboxed: bool = True
+    data_dir: str | None = None
+    hide: list[str] = field(default_factory=list)
+    uid: int = sandbox.SANDBOX_UID_BASE
+    skip_files: list[str] = field(default_factory=list)   # released data file names: released wins
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Job":
+        return cls(**json.loads(text))
+
+
+def _extra_files(job: Job) -> dict[str, bytes]:
+    """The student's own extra files (e.g. submission.csv), copied into the sandbox's working dir."""
+    files = {}
+    root = Path(job.submission_dir)
+    if not root.is_dir():
+        return files
+    skip = set(job.skip_files) | {"timestamp.txt"}
+    for path in sorted(root.iterdir()):
+        if path.is_file() and path.suffix != ".ipynb" and path.name not in skip and not path.name.startswith("."):
+            if path.stat().st_size <= 64 << 20:
+                files[path.name] = path.read_bytes()
+    return files
+
+
+def _env(job: Job) -> dict[str, str]:
+    return {
+        "PATH": ENV_PATH + os.pathsep + os.path.dirname(os.path.realpath(os.sys.executable)),
+        "HOME": sandbox.WORKDIR if job.sandboxed else os.getcwd(),
+        "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
+        "NBGRADER_EXECUTION": "autograde",
+        "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/matplotlib",
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+        "PYTHONHASHSEED": str(job.seed),
+    }
+
+
+def run_job(job: Job) -> RunResult:
+    """Run one submission start to finish. Never raises for anything the student did."""
+    started = time.monotonic()
+    deadline = started + job.notebook_timeout
+    cells_log = Path(job.result_path + ".cells")
+    spec = sandbox.SandboxSpec(
+        uid=job.uid, memory_bytes=job.memory_mb << 20, cpu_seconds=int(job.cpu_time), processes=job.processes,
+        file_size_bytes=job.file_size_mb << 20, disk_bytes=job.disk_mb << 20, data_dir=job.data_dir,
+        extra_files=_extra_files(job), hide=job.hide,
+    )
+    scratch = tempfile.mkdtemp(prefix="autograder-")
+    spec.root_dir = os.path.join(scratch, "root")
+    os.mkdir(spec.root_dir)
+    workdir = None
+    if not job.sandboxed:
+        workdir = os.path.join(scratch, "work")
+        os.mkdir(workdir)
+        if job.data_dir:
+            os.symlink(job.data_dir, os.path.join(workdir, "data"))
+    result = RunResult(student_id=job.student_id, assignment=job.assignment, status=Status.GRADED,
+                       sandbox="namespaces" if job.sandboxed else "none")
+    channel = None
+    try:
+        try:
+            channel = Channel(spec, sandboxed=job.sandboxed, seed=job.seed, output_limit=job.output_kb << 10,
+                              env=_env(job), workdir=workdir)
+        except sandbox.SandboxUnavailable as exc:
+            result.status = Status.FAILED
+            result.message = f"the sandbox could not be set up: {exc}"
+            return result
+        # only now, with the student's process already separate, read the secrets
+        kit = Kit.load(job.kit_path)
+        result.audit["tests_hash"] = kit.tests_hash
+        try:
+            notebook = _read_notebook(Path(job.submission_dir) / job.notebook)
+            planned, findings = plan(notebook, kit)
+        except ValueError as exc:
+            result.status = Status.FAILED
+            result.message = str(exc)
+            result.cells = [CellResult(c.grade_id, c.points or 0.0, 0.0, ran=False, error="not run",
+                                       kind="manual" if c.is_manual else "test") for c in kit.cells if c.grade]
+            return result
+        if findings:
+            result.flags["tampered"] = "; ".join(findings)
+        _run_cells(job, channel, planned, deadline, result, cells_log)
+        if channel.audit:
+            seen = "; ".join(sorted({f"{a['what']}" + (f" ({a['detail']})" if a["detail"] else "")
+                                     for a in channel.audit}))
+            result.flags["attack"] = _join(result.flags.get("attack"), f"seen in the sandbox: {seen}")
+        used = channel.usage_bytes()
+        if used is not None and used >= 0.9 * (job.disk_mb << 20):
+            result.flags["attack"] = _join(result.flags.get("attack"),
+                                           f"filled its private disk ({used >> 20} MB of {job.disk_mb} MB)")
+        return result
+    finally:
+        if channel is not None:
+            channel.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        result.duration = round(time.monotonic() - started, 3)
+
+
+def _join(old: str | None, new: str) -> str:
+    return f"{old}; {new}" if old else new
+
+
+def _read_notebook(path: Path) -> dict:
+    if not path.exists():
+        raise ValueError(f"{path.name} is missing from the submission")
+    try:
+        data = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path.name} is not a readable notebook (not valid JSON: {exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise ValueError(f"{path.name} is not a notebook (no list of cells)")
+    return data
+
+
+def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: RunResult, cells_log: Path) -> None:
+    from .attacks import scan_source
+
+    judge = Judge(channel, job.seed)
+    statuses = []
+    with cells_log.open("a", encoding="utf-8") as log:
+        for cell in planned:
+            out: dict = {"index": cell.index, "cell_type": cell.cell_type, "grade_id": cell.grade_id,
+                         "source": cell.shown_source, "stdout": "", "stderr": "", "error": "", "results": [],
+                         "truncated": False, "score": None, "max_score": cell.points}
+            result.outputs.append(out)
+            if cell.kind == "text":
+                continue
+            if cell.kind in ("code", "manual") and cell.cell_type == "code":
+                for finding in scan_source(cell.source):
+                    result.flags["attack"] = _join(result.flags.get("attack"), f"cell {cell.index}: {finding}")
+            cell_deadline = min(time.monotonic() + job.cell_timeout, deadline)
+            verdict = None
+            if cell.kind == "test":
+                if channel.dead is None:
+                    verdict = judge.run_test(cell.judge_source, cell.points or 0.0, cell_deadline,
+                                             name=f"test:{cell.grade_id}")
+                else:
+                    verdict = None
+            if channel.dead is None and cell.cell_type == "code" and time.monotonic() < deadline:
+                try:
+                    got = channel.run_cell(cell.source, cell_deadline)
+                    out.update(stdout=_clean(got.stdout), stderr=_clean(got.stderr), error=_clean(got.error),
+                               results=got.results, truncated=got.truncated)
+                    if got.interrupted:
+                        out["error"] = (out["error"] + "\n" if out["error"] else "") + \
+                            f"Interrupted: the cell ran past its {job.cell_timeout:g} s limit."
+                except KernelGone as exc:
+                    out["error"] = f"The kernel stopped here: {exc.reason}."
+            elif channel.dead is None and time.monotonic() >= deadline:
+                channel.kill(timed_out=True)
+            if channel.timed_out:
+                statuses.append(Status.TIMEOUT)
+            if cell.kind == "test":
+                if verdict is None:
+                    cr = CellResult(cell.grade_id, cell.points or 0.0, 0.0, ran=False,
+                                    error="not run: " + (channel.dead.reason if channel.dead else "no time left"))
+                else:
+                    cr = CellResult(cell.grade_id, cell.points or 0.0, verdict.score, error=verdict.error)
+                    if verdict.error and not out["error"]:
+                        out["error"] = verdict.error
+            elif cell.kind == "manual":
+                cr = CellResult(cell.grade_id, cell.points or 0.0, manual_cell_score(cell.unchanged_answer),
+                                kind="manual")
+            else:
+                continue
+            out["score"] = cr.score
+            result.cells.append(cr)
+            log.write(json.dumps(cr.to_json()) + "\n")
+            log.flush()
+    if channel.dead is not None:
+        if channel.dead.timed_out or channel.timed_out:
+            statuses.append(Status.TIMEOUT)
+            result.message = _join(result.message or None, f"timeout: {channel.dead.reason}")
+        else:
+            statuses.append(Status.CRASHED)
+            result.message = _join(result.message or None, f"crashed: {channel.dead.reason}")
+    elif channel.timed_out:
+        result.message = _join(result.message or None, f"timeout: a cell ran past its {job.cell_timeout:g} s limit")
+    from .records import worst_status
+
+    result.status = worst_status(statuses) if statuses else Status.GRADED
+
+
+def _clean(text: str) -> str:
+    return ANSI.sub("", text or "")

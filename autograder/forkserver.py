@@ -1,0 +1,235 @@
+"""The warm parent: imports torch once, then forks one trusted executor per submission.
+
+Run as ``python -m autograder.forkserver`` by :class:`ForkServer`. Protocol on
+stdin/stdout, one JSON object per line:
+
+* in:  ``{"job": <Job>}``   (paths and limits only, never test text)
+* out: ``{"ready": true}`` once warm; ``{"done": job_id, "exit": code}`` per job.
+
+Fork safety: thread pools are pinned to one thread *before* numpy/torch are
+imported and nothing parallel runs here, so a forked child never inherits a
+lock held by a thread that does not exist in it. The parent stays
+single-threaded: no progress bars, no database, no Dask here.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_FILESYSTEM": "1", "TORCH_NUM_THREADS": "1",
+    "MPLBACKEND": "Agg",
+}
+HARD_MARGIN = 60.0   # seconds past a job's notebook limit after which its executor is killed outright
+
+
+def warm_up(preimport: list[str], seed: int) -> None:
+    """Everything a submission may need that is costly: imported once, here."""
+    import importlib
+    import tempfile
+
+    os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="autograder-mpl-"))
+    os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="autograder-ipython-"))
+    for name in preimport:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            print(json.dumps({"warning": f"could not pre-import {name}: {exc}"}), flush=True)
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        torch.set_num_threads(1)
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:
+            pass
+    if "matplotlib.pyplot" in sys.modules:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure()
+        fig.savefig(os.devnull, format="png")  # builds the font cache now, not in every sandbox
+        plt.close(fig)
+    from traitlets.config import Config
+    from IPython.core.interactiveshell import InteractiveShell
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    InteractiveShell.instance(config=config)
+    # the trusted side's modules, so the forked children need no imports from disk
+    from . import attacks, channel, codec, execute, judge, kernel, kit, restore, sandbox, scoring  # noqa: F401
+    from IPython.core import inputtransformer2  # noqa: F401
+    import nbgrader.utils  # noqa: F401
+    import nbformat  # noqa: F401
+
+
+def serve(preimport: list[str], seed: int) -> None:
+    from .execute import Job, run_job
+
+    warm_up(preimport, seed)
+    running: dict[int, tuple[str, float]] = {}
+    free_slots = list(range(200))
+    slot_of: dict[int, int] = {}
+    out = sys.stdout
+    out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
+    out.flush()
+    buf = b""
+    stdin = sys.stdin.fileno()
+    eof = False
+    while not eof or running:
+        ready, _, _ = select.select([] if eof else [stdin], [], [], 0.05)
+        if ready:
+            chunk = os.read(stdin, 1 << 16)
+            if not chunk:
+                eof = True
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if not line.strip():
+                    continue
+                job = Job.from_json(json.loads(line)["job"])
+                slot = free_slots.pop(0)
+                job.uid = job.uid + (os.getpid() % 400) * 200 + slot
+                pid = os.fork()
+                if pid == 0:
+                    code = 0
+                    try:
+                        signal.signal(signal.SIGINT, signal.SIG_DFL)
+                        result = run_job(job)
+                        _write_result(job.result_path, result.dumps())
+                    except BaseException as exc:  # noqa: BLE001 - reported through the exit code + file
+                        _write_result(job.result_path + ".error", f"{type(exc).__name__}: {exc}")
+                        code = 1
+                    finally:
+                        sys.stdout.flush()
+                        os._exit(code)
+                running[pid] = (job.job_id, time.monotonic() + job.notebook_timeout + HARD_MARGIN)
+                slot_of[pid] = slot
+        for pid, (job_id, hard) in list(running.items()):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 0
+            if not done and time.monotonic() > hard:
+                os.kill(pid, signal.SIGKILL)
+                continue
+            if done:
+                del running[pid]
+                free_slots.append(slot_of.pop(pid))
+                free_slots.sort()
+                code = os.waitstatus_to_exitcode(status)
+                out.write(json.dumps({"done": job_id, "exit": code}) + "\n")
+                out.flush()
+
+
+def _write_result(path: str, text: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+class ForkServer:
+    """Client of one warm parent. Thread-safe: any number of threads may call :meth:`run`."""
+
+    def __init__(self, preimport: list[str], seed: int, start_timeout: float = 300.0):
+        env = dict(os.environ)
+        env.update(THREAD_ENV)
+        env["PYTHONHASHSEED"] = str(seed)
+        bindir = os.path.dirname(sys.executable)
+        env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.forkserver", json.dumps({"preimport": preimport, "seed": seed})],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/", text=True, bufsize=1,
+        )
+        self._lock = threading.Lock()
+        self._waiting: dict[str, threading.Event] = {}
+        self._exit: dict[str, int] = {}
+        self.warnings: list[str] = []
+        deadline = time.monotonic() + start_timeout
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("the grading server exited while starting; run with --workers 1 to see why")
+            msg = json.loads(line)
+            if "warning" in msg:
+                self.warnings.append(msg["warning"])
+            if msg.get("ready"):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the grading server did not start in time")
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if "done" in msg:
+                with self._lock:
+                    self._exit[msg["done"]] = msg.get("exit", 0)
+                    event = self._waiting.get(msg["done"])
+                if event:
+                    event.set()
+        with self._lock:  # the server died: wake everybody
+            for event in self._waiting.values():
+                event.set()
+
+    def run(self, job) -> int | None:
+        """Submit one job and wait for its executor to finish; returns its exit code (None: server died)."""
+        event = threading.Event()
+        with self._lock:
+            self._waiting[job.job_id] = event
+            self.proc.stdin.write(json.dumps({"job": job.to_json()}) + "\n")
+            self.proc.stdin.flush()
+        event.wait()
+        with self._lock:
+            self._waiting.pop(job.job_id, None)
+            return self._exit.pop(job.job_id, None)
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def collect_result(job, exit_code: int | None):
+    """The executor's RunResult, or one rebuilt from the per-cell log if it died mid-way."""
+    from .records import CellResult, RunResult, Status
+
+    path = Path(job.result_path)
+    if path.exists():
+        return RunResult.from_json(json.loads(path.read_text(encoding="utf-8")))
+    cells = []
+    log = Path(job.result_path + ".cells")
+    if log.exists():
+        for line in log.read_text(encoding="utf-8").splitlines():
+            try:
+                cells.append(CellResult(**json.loads(line)))
+            except (ValueError, TypeError):
+                pass
+    error = Path(job.result_path + ".error")
+    why = error.read_text(encoding="utf-8") if error.exists() else f"the grading process ended with {exit_code}"
+    return RunResult(student_id=job.student_id, assignment=job.assignment, status=Status.TIMEOUT
+                     if exit_code in (-9, 137) else Status.FAILED, cells=cells,
+                     message=f"grading stopped early: {why}", sandbox="namespaces" if job.sandboxed else "none")
+
+
+if __name__ == "__main__":
+    cfg = json.loads(sys.argv[1])
+    for key, value in THREAD_ENV.items():
+        os.environ.setdefault(key, value)
+    serve(cfg["preimport"], cfg["seed"])

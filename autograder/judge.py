@@ -1,0 +1,217 @@
+"""The trusted judge: runs a test cell outside the student's process.
+
+The test's code runs here with this process's own builtins and modules, which
+student code never touched. A name the test does not define is looked up in
+the student's namespace through the sandbox and arrives as plain data (a
+copy) or as a :class:`Remote` handle that can only be called, read, iterated,
+indexed or printed, each through the sandbox. Nothing the student sends is
+unpickled here, so nothing the student wrote runs here.
+
+The verdict follows nbgrader's rule for a test cell: an exception means 0; a
+last expression whose value reads as a number is partial credit; anything
+else is full marks.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import importlib
+import io
+import random
+import re
+import sys
+import time
+from dataclasses import dataclass
+
+from .channel import Channel, KernelGone
+from .scoring import partial_credit
+
+# modules a test may receive by name from the student's namespace; imported here, not there
+IMPORTABLE = {
+    "numpy", "torch", "torchvision", "pandas", "math", "random", "collections", "itertools", "functools",
+    "statistics", "string", "re", "json", "csv", "os", "sys", "tempfile", "pathlib", "sklearn", "matplotlib",
+    "scipy", "time", "datetime", "typing", "dataclasses", "operator", "copy", "io",
+}
+HIDDEN_BEGIN = re.compile(r"^\s*###\s*BEGIN HIDDEN TESTS")
+HIDDEN_END = re.compile(r"^\s*###\s*END HIDDEN TESTS")
+
+
+class Remote:
+    """A student object, held in the sandbox. The judge can only ask the sandbox about it."""
+
+    __slots__ = ("_judge", "_id", "_type", "_callable")
+
+    def __init__(self, judge: "Judge", meta: dict):
+        object.__setattr__(self, "_judge", judge)
+        object.__setattr__(self, "_id", meta["id"])
+        object.__setattr__(self, "_type", meta["type"])
+        object.__setattr__(self, "_callable", meta["callable"])
+
+    @staticmethod
+    def _handle_id_of(obj: "Remote") -> int:
+        return object.__getattribute__(obj, "_id")
+
+    def _ask(self, *req):
+        return object.__getattribute__(self, "_judge").ask((req[0], object.__getattribute__(self, "_id")) + req[1:])
+
+    def __call__(self, *args, **kwargs):
+        return self._ask("call", args, kwargs)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._ask("getattr", name)
+
+    def __setattr__(self, name, value):
+        raise TypeError("tests may not change student objects")
+
+    def __iter__(self):
+        value = self._ask("iter")
+        return iter(value if isinstance(value, list) else [])
+
+    def __len__(self):
+        value = self._ask("len")
+        if type(value) is not int:
+            raise TypeError("len() of a student object did not give an int")
+        return value
+
+    def __getitem__(self, key):
+        return self._ask("getitem", key)
+
+    def __str__(self):
+        value = self._ask("str")
+        return value if type(value) is str else "<student object>"
+
+    def __repr__(self):
+        return f"<student {object.__getattribute__(self, '_type')} object>"
+
+
+class _Namespace(dict):
+    """Globals of one test cell: its own names, then the judge's builtins, then the student's names."""
+
+    def __init__(self, judge: "Judge"):
+        super().__init__()
+        self._judge = judge
+        self["__builtins__"] = builtins
+        self["__name__"] = "__main__"
+
+    def __missing__(self, name: str):
+        if hasattr(builtins, name):
+            raise KeyError(name)
+        try:
+            value = self._judge.ask(("get", name))
+        except NameError:
+            raise KeyError(name) from None
+        self[name] = value
+        return value
+
+
+@dataclass
+class Verdict:
+    score: float
+    error: str = ""          # for the student: never quotes hidden test lines
+    detail: str = ""         # for the instructor's record
+
+
+class Judge:
+    """Judges the test cells of one submission against one live sandboxed kernel."""
+
+    def __init__(self, channel: Channel, seed: int):
+        self.channel = channel
+        self.seed = seed
+        self.deadline = 0.0
+
+    def ask(self, req: tuple):
+        if time.monotonic() > self.deadline:
+            raise TimeoutError("the test ran past the cell time limit")
+        return self.channel.request(req, self.deadline, lambda meta: Remote(self, meta), self._import)
+
+    @staticmethod
+    def _import(name: str):
+        top = name.split(".")[0]
+        if name in sys.modules and top in IMPORTABLE:
+            return sys.modules[name]
+        if top not in IMPORTABLE:
+            raise ImportError(f"tests cannot use the student's module {name!r}")
+        return importlib.import_module(name)
+
+    def run_test(self, source: str, max_points: float, deadline: float, name: str = "test") -> Verdict:
+        """Run one test cell; an exception (or a dead kernel) is 0 points."""
+        self.deadline = deadline
+        self._seed()
+        hidden = hidden_lines(source)
+        try:
+            code = _transform(source)
+            tree = ast.parse(code, filename=f"<{name}>")
+        except SyntaxError as exc:
+            return Verdict(0.0, "the test cell could not be parsed", f"SyntaxError: {exc}")
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr) and not code.rstrip().endswith(";"):
+            last = ast.Expression(tree.body.pop().value)
+        namespace = _Namespace(self)
+        sink = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                exec(compile(tree, f"<{name}>", "exec"), namespace)
+                value = eval(compile(last, f"<{name}>", "eval"), namespace) if last is not None else None
+        except KernelGone as exc:
+            return Verdict(0.0, f"the kernel died during the test: {exc.reason}", exc.reason)
+        except BaseException as exc:  # noqa: BLE001 - any failure of the test is a failed test
+            line = _failing_line(exc, name)
+            text = f"{type(exc).__name__}: {exc}"
+            shown = text if line is not None and line not in hidden else f"{type(exc).__name__} in a hidden test"
+            return Verdict(0.0, shown[:2000], f"line {line}: {text}"[:2000])
+        if value is None:
+            return Verdict(max_points)
+        return Verdict(partial_credit(_plain_text(value), max_points))
+
+    def _seed(self) -> None:
+        random.seed(self.seed)
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed(self.seed)
+        if "torch" in sys.modules:
+            sys.modules["torch"].manual_seed(self.seed)
+
+
+def hidden_lines(source: str) -> set[int]:
+    """1-based line numbers inside ``### BEGIN/END HIDDEN TESTS`` blocks."""
+    lines, inside = set(), False
+    for number, line in enumerate(source.splitlines(), 1):
+        if HIDDEN_BEGIN.match(line):
+            inside = True
+        if inside:
+            lines.add(number)
+        if HIDDEN_END.match(line):
+            inside = False
+    return lines
+
+
+def _transform(source: str) -> str:
+    """Turn IPython syntax (magics) into Python, as the notebook kernel would."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001
+        return source
+
+
+def _failing_line(exc: BaseException, name: str) -> int | None:
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == f"<{name}>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _plain_text(value) -> str:
+    """What IPython's text/plain would show for the cell's value (numbers are what matter)."""
+    if isinstance(value, Remote):
+        return str(value)
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001
+        return ""

@@ -1,0 +1,247 @@
+"""The student's side: a tiny notebook kernel that runs inside the sandbox.
+
+It receives one cell at a time from the trusted executor and never sees the
+notebook, the tests or other students' work. It also answers the judge's
+questions about the student's namespace (a variable's value, a call to a
+student function) with plain data through :mod:`autograder.codec`.
+
+Nothing this process reports is trusted for scoring: outputs and errors only
+feed the student's feedback; verdicts are computed by the judge.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import random
+import sys
+from typing import Any
+
+from . import codec
+
+TEXT_LIMIT = 20_000
+IMAGE_LIMIT = 2_000_000
+MAX_RESULTS = 8
+
+# audit events worth telling the instructor about; open() is filtered by path below
+_AUDIT_EVENTS = {
+    "socket.connect": "opened a network connection",
+    "socket.bind": "opened a listening socket",
+    "subprocess.Popen": "started a program",
+    "os.system": "ran a shell command",
+    "os.posix_spawn": "started a program",
+    "os.kill": "sent a signal",
+    "os.killpg": "sent a signal",
+    "sys.settrace": "installed a tracer (sys.settrace)",
+    "sys.setprofile": "installed a profiler hook (sys.setprofile)",
+}
+_SECRET_WORDS = ("gradebook", "source/", "/source", "submitted", "autograded", "solution.csv", "nbgrader_config",
+                 "course.toml", "records.jsonl", "private/")
+
+
+class _Handles:
+    """Student objects the judge holds by number."""
+
+    def __init__(self) -> None:
+        self.objects: list[Any] = []
+
+    def add(self, obj: Any) -> int:
+        self.objects.append(obj)
+        return len(self.objects) - 1
+
+    def get(self, ident: Any) -> Any:
+        if type(ident) is not int or not 0 <= ident < len(self.objects):
+            raise KeyError(f"no handle {ident!r}")
+        return self.objects[ident]
+
+
+def _install_audit(fd: int) -> None:
+    seen: set[tuple[str, str]] = set()
+
+    def hook(event: str, args: tuple) -> None:
+        what = _AUDIT_EVENTS.get(event)
+        detail = ""
+        if what is None and event == "open" and args and isinstance(args[0], str):
+            path = args[0]
+            if ".." in path.split("/") or any(w in path for w in _SECRET_WORDS):
+                what, detail = "tried to open a course file", path
+        elif what is not None:
+            try:
+                detail = repr(args[0])[:120] if args else ""
+            except Exception:  # noqa: BLE001
+                detail = ""
+        if what is None or (what, detail) in seen or len(seen) > 50:
+            return
+        seen.add((what, detail))
+        try:
+            os.write(fd, (json.dumps({"event": event, "what": what, "detail": detail}) + "\n").encode())
+        except OSError:
+            pass
+
+    sys.addaudithook(hook)
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def _make_shell():
+    """The singleton IPython shell (display() needs the singleton), quietened for capture."""
+    from IPython.core.displayhook import DisplayHook
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    sink: dict[str, list] = {"results": [], "error": []}
+
+    class Hook(DisplayHook):
+        def write_output_prompt(self):
+            pass
+
+        def write_format_data(self, format_dict, md_dict=None):
+            sink["results"].append(format_dict)
+
+    class Publisher(DisplayPublisher):
+        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
+            sink["results"].append(data)
+
+        def clear_output(self, wait=False):
+            sink["results"].clear()
+
+    shell.displayhook = Hook(shell=shell)
+    shell.display_pub = Publisher(shell=shell)
+
+    def show(etype, evalue, stb):
+        sink["error"].append(shell.InteractiveTB.stb2text(stb))
+
+    shell._showtraceback = show
+    try:
+        shell.colors = "nocolor"
+    except Exception:  # noqa: BLE001 - older IPython spells it NoColor
+        shell.colors = "NoColor"
+    return shell, sink
+
+
+def _figures() -> list[dict]:
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:
+        return []
+    out = []
+    for num in plt.get_fignums()[:MAX_RESULTS]:
+        buf = io.BytesIO()
+        try:
+            plt.figure(num).savefig(buf, format="png", dpi=72, bbox_inches="tight")
+            out.append({"image/png": base64.b64encode(buf.getvalue()[:IMAGE_LIMIT]).decode()})
+        except Exception:  # noqa: BLE001 - a broken figure is the student's business
+            pass
+    plt.close("all")
+    return out
+
+
+def _results(raw: list[dict]) -> list[dict]:
+    results = []
+    for data in raw[:MAX_RESULTS]:
+        item = {}
+        if isinstance(data.get("image/png"), (str, bytes)):
+            png = data["image/png"]
+            item["image/png"] = png if isinstance(png, str) else base64.b64encode(png).decode()
+        elif isinstance(data.get("text/plain"), str):
+            item["text/plain"] = data["text/plain"][:TEXT_LIMIT]
+        if item:
+            results.append(item)
+    return results
+
+
+def serve(sock, seed: int, audit_fd: int | None) -> None:
+    """Answer requests until told to stop. Never returns."""
+    import signal
+
+    # the executor interrupts a cell over its time limit with SIGINT, as Jupyter does
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if audit_fd is not None:
+        _install_audit(audit_fd)
+    shell, sink = _make_shell()
+    handles = _Handles()
+    _seed(seed)
+    codec.write_frame(sock, {"op": "ready", "pid": os.getpid()})
+    while True:
+        try:
+            request = codec.read_pickle(sock, persistent_load=lambda pid: handles.get(pid[1]))
+        except EOFError:
+            os._exit(0)
+        op = request[0]
+        if op == "bye":
+            sys.stdout.flush()
+            os._exit(0)
+        if op == "exec":
+            _, code, token = request
+            sink["results"].clear()
+            sink["error"].clear()
+            try:
+                shell.run_cell(code, store_history=True)
+            except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt escaping IPython
+                sink["error"].append(f"{type(exc).__name__}: {exc}")
+            results = _results(sink["results"]) + _figures()
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001
+                    pass
+            for fd in (1, 2):
+                try:
+                    os.write(fd, token)
+                except OSError:
+                    pass
+            codec.write_frame(sock, {"op": "done", "results": results,
+                                     "error": "\n".join(sink["error"])[:TEXT_LIMIT]})
+            continue
+        _answer(sock, request, shell, handles)
+
+
+def _answer(sock, request, shell, handles: _Handles) -> None:
+    """One judge question: evaluate it on student objects, reply with plain data."""
+    op = request[0]
+    buffers: list[bytes] = []
+    try:
+        if op == "get":
+            name = request[1]
+            if name not in shell.user_ns:
+                raise NameError(f"name '{name}' is not defined")
+            value = shell.user_ns[name]
+        else:
+            target = handles.get(request[1])
+            if op == "call":
+                value = target(*request[2], **request[3])
+            elif op == "getattr":
+                value = getattr(target, request[2])
+            elif op == "iter":
+                value = []
+                for i, item in enumerate(target):
+                    if i >= codec.MAX_ITEMS:
+                        raise OverflowError("iteration produced too many items")
+                    value.append(item)
+            elif op == "len":
+                value = int(len(target))
+            elif op == "getitem":
+                value = target[request[2]]
+            elif op == "str":
+                value = str(str(target))
+            elif op == "repr":
+                value = str(repr(target))
+            else:
+                raise ValueError(f"unknown request {op!r}")
+        tree = codec.encode(value, handles.add, buffers)
+        codec.write_frame(sock, {"op": "value", "value": tree}, buffers)
+    except BaseException as exc:  # noqa: BLE001 - the judge decides what an error means
+        try:
+            message = str(exc)[:2000]
+        except Exception:  # noqa: BLE001
+            message = "<unprintable>"
+        codec.write_frame(sock, {"op": "raise", "type": type(exc).__name__[:100], "message": message})

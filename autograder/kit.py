@@ -1,0 +1,140 @@
+"""The grading kit of one assignment: what the judge needs, read from nbgrader's gradebook.
+
+nbgrader stays the source of truth for cell ids, points, locked cells and the
+hidden tests (its ``generate_assignment`` stores them in the gradebook). The
+kit is a JSON file in the course's private state folder; it travels to the
+trusted executor (or a Dask worker) and never into a sandbox.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .course import Course, CourseError
+
+KIT_VERSION = 1
+
+
+@dataclass
+class KitCell:
+    grade_id: str
+    cell_type: str
+    locked: bool
+    grade: bool
+    solution: bool
+    points: float | None
+    checksum: str | None
+    source: str             # the gradebook's version: hidden tests included
+    visible_source: str     # the released version: what students see
+
+    @property
+    def is_test(self) -> bool:
+        return self.grade and not self.solution and self.cell_type == "code"
+
+    @property
+    def is_manual(self) -> bool:
+        return self.grade and self.solution
+
+
+@dataclass
+class Kit:
+    assignment: str
+    notebook: str                     # released notebook file name
+    cells: list[KitCell]              # in released order
+    data_files: list[str] = field(default_factory=list)   # released files beside the notebook
+    tests_hash: str = ""
+
+    def by_id(self) -> dict[str, KitCell]:
+        return {c.grade_id: c for c in self.cells}
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(c.points or 0 for c in self.cells if c.grade))
+
+    def to_json(self) -> dict:
+        return {"version": KIT_VERSION, "assignment": self.assignment, "notebook": self.notebook,
+                "cells": [asdict(c) for c in self.cells], "data_files": self.data_files,
+                "tests_hash": self.tests_hash}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Kit":
+        return cls(assignment=data["assignment"], notebook=data["notebook"],
+                   cells=[KitCell(**c) for c in data["cells"]], data_files=list(data.get("data_files", [])),
+                   tests_hash=data.get("tests_hash", ""))
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> "Kit":
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def tests_hash(cells: list[KitCell]) -> str:
+    """Changes whenever anything that decides a score changes."""
+    payload = json.dumps([asdict(c) for c in cells], sort_keys=True).encode()
+    return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def _ensure_alembic_on_path() -> None:
+    bindir = os.path.dirname(sys.executable)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def build_kit(course: Course, assignment: str) -> Kit:
+    """Read the assignment's cells from the gradebook and its released notebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    release_nb_path = course.release_notebook(assignment)
+    if not release_nb_path.exists():
+        raise CourseError(f"{release_nb_path} does not exist; run `autograder release {assignment}` first")
+    released = nbformat.read(str(release_nb_path), as_version=4)
+    notebook_name = release_nb_path.stem
+    _ensure_alembic_on_path()
+    with Gradebook(course.db_url) as gb:
+        try:
+            nb = gb.find_notebook(notebook_name, assignment)
+        except MissingEntry:
+            raise CourseError(f"the gradebook has no notebook {notebook_name} for {assignment}; "
+                              f"run `autograder release {assignment}`") from None
+        source_cells = {c.name: c for c in nb.source_cells}
+        grade_cells = {c.name: c for c in nb.grade_cells}
+        solution_ids = {c.name for c in nb.solution_cells}
+        cells: list[KitCell] = []
+        for cell in released.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            gid = meta.get("grade_id")
+            if not gid or gid not in source_cells:
+                continue
+            src = source_cells[gid]
+            gc = grade_cells.get(gid)
+            cells.append(KitCell(
+                grade_id=gid, cell_type=src.cell_type, locked=bool(src.locked), grade=gc is not None,
+                solution=gid in solution_ids, points=float(gc.max_score) if gc is not None else None,
+                checksum=src.checksum, source=src.source, visible_source=cell.source,
+            ))
+        missing = set(grade_cells) - {c.grade_id for c in cells}
+        if missing:
+            raise CourseError(f"{release_nb_path} lacks graded cells {sorted(missing)} that the gradebook has; "
+                              f"run `autograder release {assignment}` again")
+    data_files = sorted(
+        str(p.relative_to(release_nb_path.parent)) for p in release_nb_path.parent.rglob("*")
+        if p.is_file() and p.suffix != ".ipynb" and ".ipynb_checkpoints" not in p.parts
+    )
+    return Kit(assignment=assignment, notebook=release_nb_path.name, cells=cells, data_files=data_files,
+               tests_hash=tests_hash(cells))
+
+
+def kit_path(course: Course, assignment: str) -> Path:
+    return course.state / "kits" / f"{assignment}.json"

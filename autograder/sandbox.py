@@ -1,0 +1,336 @@
+"""Isolation of one student process, applied inside an already forked child.
+
+The warm parent has imported torch once; exec'ing a sandbox program
+(bubblewrap) would import it again, so the isolation is made with the same
+system calls bubblewrap uses, from inside the forked child:
+
+1. ``unshare`` new mount, network, IPC, UTS and PID namespaces (plus a user
+   namespace when not started as root), then fork so the student is PID 1 of
+   its own PID namespace: nothing it starts outlives it.
+2. A fresh tmpfs becomes the root. Only the system directories, the Python
+   installation and the site-packages are bind-mounted into it, read-only.
+   The course directory (``source/``, ``submitted/``, the gradebook, the
+   answer key) is simply not there. The old root is detached (``pivot_root``).
+3. ``/home/student`` (the working directory), ``/tmp`` and ``/dev/shm`` live on one
+   size-limited tmpfs; ``<WORKDIR>/data`` is the assignment's public data, read-only.
+4. Resource limits (address space, CPU seconds, processes, file size, no core
+   dumps), then an unprivileged uid/gid with no capabilities and
+   ``no_new_privs``.
+
+Every step that the OS refuses raises :class:`SandboxUnavailable` with the
+reason, so ``grade`` can refuse to run (or run with ``--unsandboxed``).
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import platform
+import resource
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
+
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41}
+
+SANDBOX_UID_BASE = 200_000
+WORKDIR = "/home/student"  # the student's working directory inside the sandbox  # uids nobody on the host uses; one per concurrent sandbox
+
+
+class SandboxUnavailable(RuntimeError):
+    """The operating system refused an isolation layer."""
+
+
+@dataclass
+class SandboxSpec:
+    """What one sandbox gets. Everything here is public: no test text, no paths into source/."""
+    uid: int
+    memory_bytes: int
+    cpu_seconds: int
+    processes: int
+    file_size_bytes: int
+    disk_bytes: int
+    root_dir: str = ""                     # an empty host directory to mount the new root on
+    hostname: str = "sandbox"
+    data_dir: str | None = None            # bound read-only at <WORKDIR>/data
+    extra_files: dict[str, bytes] = field(default_factory=dict)  # written into /work
+    readable: list[str] = field(default_factory=list)            # extra read-only binds
+    hide: list[str] = field(default_factory=list)                # never bind anything inside these
+
+
+_libc = None
+
+
+def _lib():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _libc
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise SandboxUnavailable(f"{what} was refused by the OS: {os.strerror(err)} (errno {err})")
+
+
+def unshare(flags: int, what: str) -> None:
+    _check(_lib().unshare(flags), f"unshare({what})")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
+    _check(_lib().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+           f"mount {source or fstype} on {target}")
+
+
+def umount(target: str, flags: int = 0) -> None:
+    _check(_lib().umount2(target.encode(), flags), f"umount {target}")
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    nr = _SYS_PIVOT_ROOT.get(platform.machine())
+    if nr is None:
+        raise SandboxUnavailable(f"pivot_root is not known for {platform.machine()}")
+    _check(_lib().syscall(nr, new_root.encode(), put_old.encode()), "pivot_root")
+
+
+def prctl(option: int, arg: int) -> None:
+    _check(_lib().prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl({option})")
+
+
+def drop_capabilities() -> None:
+    """Clear every capability set (used inside a user namespace, where setuid alone cannot)."""
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    header = Header(0x20080522, 0)
+    data = (Data * 2)()
+    _check(_lib().capset(ctypes.byref(header), ctypes.byref(data)), "capset")
+
+
+def _system_binds(spec: SandboxSpec) -> list[str]:
+    """Host paths the student may read: system dirs, the interpreter, site-packages."""
+    candidates = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc"]
+    candidates += [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))]
+    candidates += [p for p in sys.path if p and os.path.isdir(p)]
+    candidates += spec.readable
+    hidden = [os.path.realpath(h) for h in spec.hide]
+    chosen: list[str] = []
+    for path in candidates:
+        if os.path.islink(path):
+            continue  # e.g. /bin -> usr/bin on merged-/usr systems; recreated as a link below
+        real = os.path.realpath(path)
+        if not os.path.isdir(real):
+            continue
+        if any(_inside(h, real) for h in hidden):
+            continue  # binding it would expose the whole course
+        if any(_inside(real, h) and not _allowed_inside(real, h) for h in hidden):
+            continue  # a secret part of the course
+        if any(_inside(real, c) for c in chosen):
+            continue
+        chosen = [c for c in chosen if not _inside(c, real)] + [real]
+    return sorted(chosen)
+
+
+def _inside(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def _allowed_inside(path: str, course_root: str) -> bool:
+    """A path inside the course dir is readable only when it is an installed environment (a venv)."""
+    rel = os.path.relpath(path, course_root).split(os.sep)
+    return rel[0] not in ("", ".", "source", "release", "submitted", "autograded", "feedback", "competition",
+                          ".autograder", "exports", "reports") and \
+        os.path.exists(os.path.join(course_root, rel[0], "pyvenv.cfg"))
+
+
+def enter(spec: SandboxSpec, as_root: bool, on_child=None) -> None:
+    """Isolate the calling (forked, single-threaded) process. Call before the student's first cell.
+
+    After this returns the caller is PID 1 of a new PID namespace, inside the new
+    root, in /home/student, as an unprivileged user. Its parent (the intermediate
+    process) only waits and exits with the child's status.
+    """
+    outer_uid, outer_gid = os.getuid(), os.getgid()
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID
+    if not as_root:
+        flags |= CLONE_NEWUSER
+    unshare(flags, "mount, network, IPC, UTS and PID namespaces" + ("" if as_root else " with a user namespace"))
+    if not as_root:
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"0 {outer_uid} 1")
+        _write("/proc/self/gid_map", f"0 {outer_gid} 1")
+
+    pid = os.fork()
+    if pid:
+        # intermediate: tell the executor the student's host pid, then mirror its fate
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if on_child is not None:
+            on_child(pid)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            os._exit(128 + os.WTERMSIG(status))
+        os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    binds = _system_binds(spec)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    root = spec.root_dir
+    # the new root is a small tmpfs on an empty directory: seen only in this mount namespace
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
+    scratch = root + "/.scratch"
+    os.mkdir(scratch)
+    mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec.disk_bytes},mode=0777")
+    for sub in ("work", "tmp", "shm"):
+        os.mkdir(f"{scratch}/{sub}", 0o777)
+        os.chmod(f"{scratch}/{sub}", 0o1777 if sub != "work" else 0o777)
+    for d in (WORKDIR, "/tmp", "/dev/shm", "/proc", "/.old"):
+        os.makedirs(root + d, exist_ok=True)
+    # the writable places first, so that a read-only bind inside them (a venv under /tmp) stays on top
+    mount(f"{scratch}/work", root + WORKDIR, None, MS_BIND)
+    mount(f"{scratch}/tmp", f"{root}/tmp", None, MS_BIND)
+    mount(f"{scratch}/shm", f"{root}/dev/shm", None, MS_BIND)
+    for host in binds:
+        target = root + host
+        os.makedirs(target, exist_ok=True)
+        mount(host, target, None, MS_BIND | MS_REC)
+        mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    for link in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
+        if os.path.islink(link) and not os.path.exists(root + link):
+            os.symlink(os.readlink(link), root + link)
+    for dev in ("null", "zero", "random", "urandom"):
+        open(f"{root}/dev/{dev}", "w").close()
+        mount(f"/dev/{dev}", f"{root}/dev/{dev}", None, MS_BIND)
+    if spec.data_dir:
+        os.makedirs(f"{root}{WORKDIR}/data", exist_ok=True)
+        mount(spec.data_dir, f"{root}{WORKDIR}/data", None, MS_BIND | MS_REC)
+        mount(None, f"{root}{WORKDIR}/data", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for name, content in spec.extra_files.items():
+        path = Path(root + WORKDIR, name)
+        path.write_bytes(content)
+        if as_root:
+            os.chown(path, spec.uid, spec.uid)
+    sethostname(spec.hostname)
+
+    os.chdir(root)
+    pivot_root(".", ".old")
+    os.chroot(".")
+    umount("/.old", MNT_DETACH)
+    os.rmdir("/.old")
+    mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.chdir(WORKDIR)
+
+    set_limits(spec)
+    if as_root:
+        os.setgroups([])
+        os.setresgid(spec.uid, spec.uid, spec.uid)
+        os.setresuid(spec.uid, spec.uid, spec.uid)
+    else:
+        # inside our user namespace we are "root" over our own mounts: give that up
+        unshare(CLONE_NEWUSER, "a nested user namespace")
+        drop_capabilities()
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def sethostname(name: str) -> None:
+    data = name.encode()
+    _check(_lib().sethostname(data, len(data)), "sethostname")
+
+
+def set_limits(spec: SandboxSpec) -> None:
+    """Kernel-enforced limits. Memory is counted on top of what the warm interpreter already maps."""
+    current = _mapped_bytes()
+    limits = [
+        (resource.RLIMIT_AS, current + spec.memory_bytes),
+        (resource.RLIMIT_CPU, max(1, spec.cpu_seconds)),
+        (resource.RLIMIT_NPROC, spec.processes),
+        (resource.RLIMIT_FSIZE, spec.file_size_bytes),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    for which, value in limits:
+        resource.setrlimit(which, (value, value))
+    # a file over the limit is an error the student sees, not a silent kill
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def limit_only(spec: SandboxSpec) -> None:
+    """What is left with ``--unsandboxed``: limits and a process group, no isolation."""
+    set_limits(spec)
+
+
+def _mapped_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[0])
+        return pages * resource.getpagesize()
+    except OSError:
+        return 0
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise SandboxUnavailable(f"writing {path} was refused by the OS: {exc.strerror}") from None
+
+
+def probe(as_root: bool | None = None) -> str | None:
+    """Try the whole isolation once in a throw-away child. None when it works, else the reason."""
+    if as_root is None:
+        as_root = os.geteuid() == 0
+    import shutil
+    import tempfile
+
+    root_dir = tempfile.mkdtemp(prefix="autograder-probe-")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            spec = SandboxSpec(uid=SANDBOX_UID_BASE + 99_999, memory_bytes=1 << 30, cpu_seconds=5, processes=16,
+                               file_size_bytes=1 << 20, disk_bytes=1 << 20, root_dir=root_dir)
+            enter(spec, as_root)
+            os.write(w, b"ok")
+        except BaseException as exc:  # noqa: BLE001 - report anything as the reason
+            os.write(w, str(exc).encode()[:1000] or type(exc).__name__.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    chunks = []
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(r)
+    os.waitpid(pid, 0)
+    shutil.rmtree(root_dir, ignore_errors=True)
+    message = b"".join(chunks).decode(errors="replace")
+    return None if message == "ok" else (message or "the sandbox probe died without a word")
