@@ -1,0 +1,338 @@
+"""The leaderboard's entry points for the CLI and for other components (I/O lives here).
+
+For the final-grades step:
+
+* :func:`final_results` ``(course_dir) -> {student_id: LeaderboardResult}`` reads the
+  database and never changes it;
+* :func:`score_course` ``(course_dir, out_dir=None) -> [LeaderboardResult]`` does what
+  ``leaderboard score`` does for a course: answer key from
+  ``competition/private/solution.csv``, files from ``submitted/``, reports written.
+
+Everything here is glue: gather -> validate -> score -> store -> integrity ->
+standings -> report, each step a module of its own.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from autograder.course import Course
+from autograder.policy import Policy, load_policy
+
+from .competition import CompetitionPaths, Solution, load_contract, load_solution
+from .gather import Gathered, SubmissionFile, gather
+from .integrity import integrity_flags
+from .prepare import Competition, download_fashion_mnist, load_fashion_mnist, prepare_competition
+from .records import (Accuracy, Baseline, CsvStatus, LeaderboardError, LeaderboardResult,
+                      Submission)
+from .report import ReportPaths, write_reports
+from .score import interval, score_split
+from .selection import MAX_SELECTED
+from .standings import Standings, build_standings
+from .store import Store
+from .validate import Contract, Validation, too_large, validate
+
+__all__ = ["LeaderboardResult", "final_results", "score_course", "score", "prepare", "validate_file",
+           "select", "add_baseline", "remove_baseline", "current_standings", "ScoreRun"]
+
+
+@dataclass
+class ScoreRun:
+    """What one ``leaderboard score`` did."""
+    gathered: Gathered
+    new: list[Submission]                 # files recorded by this run
+    unchanged: int                        # files already in the database (same student and content)
+    standings: Standings
+    reports: ReportPaths | None
+    flags_changed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def counts(self) -> Counter:
+        return Counter(s.status.value for s in self.new)
+
+
+def _setup(course_dir) -> tuple[Course, Policy]:
+    course = Course.at(course_dir)
+    return course, load_policy(course.root)
+
+
+def _secret(policy: Policy) -> str:
+    return f"{policy.course_id}:{policy.leaderboard.split_seed}"
+
+
+def roster(course: Course) -> list[str]:
+    """Student ids from nbgrader's gradebook (read-only), or [] when there is none."""
+    path = course.gradebook_path
+    if not path.exists():
+        return []
+    from nbgrader.api import Student
+    from sqlalchemy import create_engine, select as sql_select
+    from sqlalchemy.orm import Session
+
+    # nbgrader's own Student model, over SQLite's read-only mode: Gradebook() would add
+    # a course row to a gradebook that lacks one, and reading must not change anything.
+    engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    try:
+        with Session(engine) as session:
+            return sorted(session.scalars(sql_select(Student.id)).all())
+    finally:
+        engine.dispose()
+
+
+# -- prepare ------------------------------------------------------------------------------------
+def prepare(course_dir, data: str | Path | None = None, out: str | Path | None = None,
+            public_fraction: float | None = None, seed: int | None = None, force: bool = False,
+            timeout: float = 10.0) -> Competition:
+    """Build ``<course>/competition`` from Fashion-MNIST in ``data`` (or a download)."""
+    course, policy = _setup(course_dir)
+    board = policy.leaderboard
+    fraction = board.public_fraction if public_fraction is None else public_fraction
+    if not 0 < fraction < 1:
+        raise LeaderboardError(f"--public-fraction must be between 0 and 1 (exclusive), got {fraction}")
+    root = Path(data) if data is not None else download_fashion_mnist(course.root / "data", timeout=timeout)
+    arrays = load_fashion_mnist(root)
+    return prepare_competition(Path(out) if out else course.competition, *arrays, public_fraction=fraction,
+                               seed=board.split_seed if seed is None else seed, force=force)
+
+
+# -- validate -----------------------------------------------------------------------------------
+def read_submission(path: Path, max_bytes: int) -> tuple[bytes | None, str, int]:
+    """(bytes or None when over ``max_bytes``, sha256, size). A huge file is hashed, never held."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        return None, digest.hexdigest(), size
+    data = path.read_bytes()
+    return data, hashlib.sha256(data).hexdigest(), size
+
+
+def check(data: bytes | None, size: int, contract: Contract) -> Validation:
+    return Validation((too_large(size, contract.max_bytes),)) if data is None else validate(data, contract)
+
+
+def validate_file(path: str | Path, competition: str | Path) -> Validation:
+    """What a student runs before submitting: the scoring's checks, no score."""
+    path = Path(path)
+    if not path.is_file():
+        raise LeaderboardError(f"{path} does not exist; pass the path of your submission.csv.")
+    contract = load_contract(competition)
+    data, _, size = read_submission(path, contract.max_bytes)
+    return check(data, size, contract)
+
+
+# -- score --------------------------------------------------------------------------------------
+def record_new(files: list[SubmissionFile], solution: Solution, contract: Contract, policy: Policy,
+               store: Store) -> tuple[list[Submission], int]:
+    """Validate, limit, score and store every file not yet in the database.
+
+    Returns (the new submissions with their ids, how many files were already known).
+    Files are taken in time order so the daily limit keeps the earliest ones.
+    """
+    board = policy.leaderboard
+    zone = ZoneInfo(policy.timezone)
+    known = store.known_files(board.assignment)
+    used = Counter((s.student_id, s.submitted_at.astimezone(zone).date())
+                   for s in store.submissions(board.assignment) if s.status == CsvStatus.SCORED)
+    drafts: list[tuple[SubmissionFile, str, CsvStatus, str, np.ndarray | None]] = []
+    unchanged = 0
+    for item in sorted(files, key=lambda f: (f.submitted_at, f.student_id, str(f.path))):
+        data, sha, size = read_submission(item.path, contract.max_bytes)
+        if (item.student_id, sha) in known:
+            unchanged += 1
+            continue
+        known.add((item.student_id, sha))
+        verdict = check(data, size, contract)
+        if not verdict.ok:
+            drafts.append((item, sha, CsvStatus.INVALID, verdict.message(item.path.name), None))
+            continue
+        day = item.submitted_at.astimezone(zone).date()
+        if board.daily_limit and used[(item.student_id, day)] >= board.daily_limit:
+            drafts.append((item, sha, CsvStatus.OVER_LIMIT,
+                           f"over the daily limit: {board.daily_limit} submissions were already scored on "
+                           f"{day} ({policy.timezone}), so this file was not scored. Submit again tomorrow; "
+                           f"your scored submissions still count.", None))
+            continue
+        used[(item.student_id, day)] += 1
+        drafts.append((item, sha, CsvStatus.SCORED, "", verdict.predictions))
+
+    to_score = [d[4] for d in drafts if d[2] == CsvStatus.SCORED]
+    public: list[Accuracy] = []
+    private: list[Accuracy] = []
+    if to_score:
+        public, private = score_split(np.stack(to_score), solution.labels, solution.public,
+                                      seed=policy.grading_seed)
+    scores = iter(zip(public, private))
+    records = []
+    for item, sha, status, message, predictions in drafts:
+        pub = priv = None
+        if status == CsvStatus.SCORED:
+            pub, priv = next(scores)
+            message = (f"public accuracy {pub.value:.4f} (95 % CI {pub.low:.4f}-{pub.high:.4f}) on "
+                       f"{pub.total} rows")
+        if item.note:
+            message = f"{message} (note: {item.note})"
+        records.append(Submission(
+            id=None, student_id=item.student_id, assignment=board.assignment, submitted_at=item.submitted_at,
+            sha256=sha, status=status, message=message, source=str(item.path), time_source=item.time_source,
+            public=pub, private=priv, predictions=predictions))
+    ids = store.add(records) if records else []
+    return [_with_id(r, i) for r, i in zip(records, ids)], unchanged
+
+
+def _with_id(sub: Submission, new_id: int) -> Submission:
+    return replace(sub, id=new_id)
+
+
+def refresh_flags(store: Store, policy: Policy) -> int:
+    """Recompute ``copy`` / ``implausible`` over every scored submission; returns rows changed."""
+    board = policy.leaderboard
+    subs = store.submissions(board.assignment, with_predictions=True)
+    return store.set_flags(board.assignment, integrity_flags(subs, board.copy_agreement, board.plausibility_max))
+
+
+def _standings(course: Course, policy: Policy, store: Store | None) -> Standings:
+    board = policy.leaderboard
+    subs = store.submissions(board.assignment) if store else []
+    baselines = store.baselines() if store else []
+    return build_standings(subs, baselines, roster(course), board, _secret(policy), board.assignment)
+
+
+def default_out(course: Course) -> Path:
+    return course.reports / "leaderboard"
+
+
+def score(course_dir, submissions: str | Path | None = None, solution: str | Path | None = None,
+          out_dir: str | Path | None = None, db_url: str | None = None, write_reports_to_disk: bool = True
+          ) -> ScoreRun:
+    """``leaderboard score``: record and score every new file, refresh flags, write the reports."""
+    course, policy = _setup(course_dir)
+    answer = load_solution(solution or CompetitionPaths(course.competition).solution)
+    contract = answer.contract()
+    store = Store.for_course(course.root, db_url or policy.leaderboard.url)
+    try:
+        store.check_answer_key(answer.sha256, answer.n_public, answer.n_private)
+        found = gather(submissions or course.submitted, policy.leaderboard.assignment, policy.collect_pattern)
+        new, unchanged = record_new(found.files, answer, contract, policy, store)
+        changed = refresh_flags(store, policy)
+        standings = _standings(course, policy, store)
+    finally:
+        store.close()
+    reports = None
+    if write_reports_to_disk:
+        reports = write_reports(standings, out_dir or default_out(course), policy.leaderboard,
+                                answer.n_public, answer.n_private, policy.course_id)
+    return ScoreRun(found, new, unchanged, standings, reports, changed, found.notes)
+
+
+def score_course(course_dir, out_dir: str | Path | None = None) -> list[LeaderboardResult]:
+    """Score a course's ``submitted/`` tree against its solution; results in instructor order."""
+    run = score(course_dir, out_dir=out_dir)
+    return [s.result() for s in run.standings.students]
+
+
+# -- read-only views ----------------------------------------------------------------------------
+def current_standings(course_dir, db_url: str | None = None) -> tuple[Standings, tuple[int, int] | None]:
+    """Standings from the database as it is (read-only), and (public rows, private rows)."""
+    course, policy = _setup(course_dir)
+    store = Store.for_course(course.root, db_url or policy.leaderboard.url, read_only=True)
+    try:
+        return _standings(course, policy, store), (store.answer_key() if store else None)
+    finally:
+        if store:
+            store.close()
+
+
+def final_results(course_dir) -> dict[str, LeaderboardResult]:
+    """student_id -> :class:`LeaderboardResult` for every student on the roster or with a file.
+
+    Uses each student's selected submissions (else their best public score), reads the
+    database without changing it, and needs no answer key. A course never scored gives
+    every roster student ``missing``.
+    """
+    return current_standings(course_dir)[0].results()
+
+
+# -- instructor actions -------------------------------------------------------------------------
+def select(course_dir, student_id: str, submission_ids: list[int], db_url: str | None = None
+           ) -> list[Submission]:
+    """Make ``submission_ids`` the student's final choice (at most MAX_SELECTED, scored, theirs)."""
+    if len(set(submission_ids)) > MAX_SELECTED:
+        raise LeaderboardError(f"at most {MAX_SELECTED} submissions can be selected (Kaggle's rule); "
+                               f"got {len(set(submission_ids))}.")
+    course, policy = _setup(course_dir)
+    url = db_url or policy.leaderboard.url
+    existing = Store.for_course(course.root, url, read_only=True)
+    if existing is None:
+        raise LeaderboardError("nothing has been scored yet; run `leaderboard score` first.")
+    existing.close()
+    store = Store.for_course(course.root, url)
+    try:
+        return store.select(student_id, policy.leaderboard.assignment, sorted(set(submission_ids)))
+    finally:
+        store.close()
+
+
+def student_submissions(course_dir, student_id: str, db_url: str | None = None) -> list[Submission]:
+    course, policy = _setup(course_dir)
+    store = Store.for_course(course.root, db_url or policy.leaderboard.url, read_only=True)
+    if store is None:
+        return []
+    try:
+        return store.submissions(policy.leaderboard.assignment, student_id=student_id)
+    finally:
+        store.close()
+
+
+def _accuracy_of(value: float, total: int, seed: int, label: str) -> Accuracy:
+    if not 0 <= value <= 1:
+        raise LeaderboardError(f"the {label} accuracy must be between 0 and 1, got {value}")
+    correct = int(round(value * total))
+    low, high = interval(correct, total, seed)
+    return Accuracy(correct, total, low, high)
+
+
+def add_baseline(course_dir, name: str, csv_path: str | Path | None = None, public: float | None = None,
+                 private: float | None = None, solution: str | Path | None = None,
+                 db_url: str | None = None) -> Baseline:
+    """Add (or replace) a baseline row, scored from a CSV or given as two accuracies."""
+    course, policy = _setup(course_dir)
+    answer = load_solution(solution or CompetitionPaths(course.competition).solution)
+    if csv_path is not None:
+        path = Path(csv_path)
+        if not path.is_file():
+            raise LeaderboardError(f"{path} does not exist; pass the baseline model's submission CSV.")
+        contract = answer.contract()
+        data, _, size = read_submission(path, contract.max_bytes)
+        verdict = check(data, size, contract)
+        if not verdict.ok:
+            raise LeaderboardError(verdict.message(Path(csv_path).name))
+        (pub,), (priv,) = score_split(verdict.predictions, answer.labels, answer.public, policy.grading_seed)
+    elif public is not None and private is not None:
+        pub = _accuracy_of(public, answer.n_public, policy.grading_seed, "public")
+        priv = _accuracy_of(private, answer.n_private, policy.grading_seed, "private")
+    else:
+        raise LeaderboardError("give a baseline either --csv FILE or both --public and --private accuracies.")
+    store = Store.for_course(course.root, db_url or policy.leaderboard.url)
+    try:
+        store.check_answer_key(answer.sha256, answer.n_public, answer.n_private)
+        return store.put_baseline(name, pub, priv)
+    finally:
+        store.close()
+
+
+def remove_baseline(course_dir, name: str, db_url: str | None = None) -> bool:
+    course, policy = _setup(course_dir)
+    store = Store.for_course(course.root, db_url or policy.leaderboard.url)
+    try:
+        return store.remove_baseline(name)
+    finally:
+        store.close()

@@ -1,0 +1,195 @@
+"""Write the leaderboard's outputs from :class:`Standings` (I/O edge).
+
+``--out`` gets:
+* ``leaderboard.csv``: one row per student (status from the closed list), for the
+  final grades and LMS imports;
+* ``leaderboard.md``: the instructor table in Markdown; ``leaderboard-public.md``
+  the public one, safe to post;
+* ``leaderboard-public.html`` (pseudonyms, public scores only) and
+  ``leaderboard-instructor.html`` (everything, flags included): self-contained
+  pages, each with a histogram of accuracies and the grade thresholds drawn.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from .records import CsvStatus
+from .standings import Standings
+
+CSV_COLUMNS = ("rank", "student_id", "pseudonym", "status", "public_accuracy", "public_low", "public_high",
+               "private_accuracy", "private_low", "private_high", "grade", "max_points", "flags",
+               "submission_id", "submitted_at", "submissions", "message")
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    csv: Path
+    markdown: Path
+    public_markdown: Path
+    public_html: Path
+    instructor_html: Path
+
+    def all(self) -> list[Path]:
+        return [self.csv, self.markdown, self.public_markdown, self.public_html, self.instructor_html]
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def csv_rows(standings: Standings) -> list[dict[str, str]]:
+    """The leaderboard.csv rows (student rows only; baselines are not students)."""
+    rows = []
+    for s in standings.students:
+        f = s.final
+        rows.append({
+            "rank": "" if s.rank is None else str(s.rank),
+            "student_id": s.student_id, "pseudonym": s.pseudonym, "status": s.status.value,
+            "public_accuracy": _fmt(f.public.value if f else None),
+            "public_low": _fmt(f.public.low if f else None), "public_high": _fmt(f.public.high if f else None),
+            "private_accuracy": _fmt(f.private.value if f else None),
+            "private_low": _fmt(f.private.low if f else None),
+            "private_high": _fmt(f.private.high if f else None),
+            "grade": f"{s.points:g}", "max_points": f"{s.max_points:g}", "flags": ",".join(s.flags),
+            "submission_id": "" if f is None else str(f.id),
+            "submitted_at": "" if f is None else f.submitted_at.isoformat(),
+            "submissions": str(s.submissions), "message": s.message.replace("\n", " "),
+        })
+    return rows
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_instructor(standings: Standings) -> str:
+    lines = ["| # | Student | Status | Private accuracy (95 % CI) | Public | Grade | Flags |",
+             "|---:|---|---|---:|---:|---:|---|"]
+    baselines = {b.name: b for b in standings.baselines}
+    for row in standings.instructor:
+        if row.baseline:
+            b = baselines[row.name]
+            lines.append(f"| — | *{_md_cell(row.name)} (baseline)* | | {b.private.value:.4f} "
+                         f"({b.private.low:.4f}–{b.private.high:.4f}) | {b.public.value:.4f} | | |")
+            continue
+        s = row.standing
+        lines.append(f"| {s.rank} | {_md_cell(s.student_id)} | {s.status.value} | {s.final.private.value:.4f} "
+                     f"({s.final.private.low:.4f}–{s.final.private.high:.4f}) | {s.final.public.value:.4f} | "
+                     f"{s.points:g} / {s.max_points:g} | {', '.join(s.flags)} |")
+    for s in standings.students:
+        if s.rank is None:
+            lines.append(f"| | {_md_cell(s.student_id)} | {s.status.value} | | | {s.points:g} / "
+                         f"{s.max_points:g} | |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_public(standings: Standings) -> str:
+    lines = ["| # | Participant | Public accuracy | 95 % interval | Entries |", "|---:|---|---:|---:|---:|"]
+    for row in standings.public:
+        rank = "—" if row.baseline else str(row.rank)
+        name = f"*{_md_cell(row.name)} (baseline)*" if row.baseline else _md_cell(row.name)
+        entries = "" if row.baseline else str(row.entries)
+        lines.append(f"| {rank} | {name} | {row.accuracy.value:.4f} | {row.accuracy.low:.4f}–"
+                     f"{row.accuracy.high:.4f} | {entries} |")
+    return "\n".join(lines) + "\n"
+
+
+def histogram_png(accuracies: list[float], thresholds, baselines: list[tuple[str, float]], title: str,
+                  floor_points: float) -> str:
+    """A base64 PNG histogram with the grade thresholds (and baselines) drawn as lines."""
+    from matplotlib.figure import Figure   # the OO API: no global pyplot state, no display needed
+
+    fig = Figure(figsize=(8, 3.2), dpi=100)
+    ax = fig.add_subplot()
+    marks = [t for t, _ in thresholds] + [v for _, v in baselines]
+    low = min(accuracies + marks + [0.7]) - 0.01
+    high = min(max(accuracies + marks + [0.95]) + 0.01, 1.0)
+    if accuracies:
+        ax.hist(accuracies, bins=30, range=(low, high), color="#4a7ebb", edgecolor="white")
+    else:
+        ax.text(0.5, 0.5, "no scored submissions yet", transform=ax.transAxes, ha="center", color="#777")
+    top = ax.get_ylim()[1]
+    for threshold, points in thresholds:
+        ax.axvline(threshold, color="#c0392b", linestyle="--", linewidth=1)
+        ax.text(threshold, top * 0.97, f" ≥{threshold:.2f}: {points:g} pts", rotation=90, va="top",
+                fontsize=7, color="#c0392b")
+    ax.text(0.01, 0.97, f"below {thresholds[0][0]:.2f}: {floor_points:g} pts" if thresholds else "",
+            transform=ax.transAxes, va="top", fontsize=7, color="#c0392b")
+    for name, value in baselines:
+        ax.axvline(value, color="#555", linestyle=":", linewidth=1)
+        ax.text(value, top * 0.03, f" {name}", rotation=90, va="bottom", fontsize=7, color="#555")
+    from matplotlib.ticker import MaxNLocator
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(low, high)
+    ax.set_xlabel("accuracy")
+    ax.set_ylabel("students")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _environment() -> Environment:
+    return Environment(loader=PackageLoader("leaderboard", "templates"),
+                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def counts_line(standings: Standings) -> str:
+    counts = {status: 0 for status in CsvStatus}
+    for s in standings.students:
+        counts[s.status] += 1
+    flagged = sum(1 for s in standings.students if s.flags)
+    return ", ".join(f"{n} {status.value}" for status, n in counts.items()) + f"; {flagged} flagged for review"
+
+
+def write_reports(standings: Standings, out_dir: str | Path, policy, n_public: int, n_private: int,
+                  course_title: str = "") -> ReportPaths:
+    """Write every output file into ``out_dir`` (created if needed); returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = ReportPaths(out / "leaderboard.csv", out / "leaderboard.md", out / "leaderboard-public.md",
+                        out / "leaderboard-public.html", out / "leaderboard-instructor.html")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(csv_rows(standings))
+    _write(paths.csv, buffer.getvalue())
+    _write(paths.markdown, markdown_instructor(standings))
+    _write(paths.public_markdown, markdown_public(standings))
+
+    env = _environment()
+    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    name = course_title or standings.assignment
+    common = dict(generated=generated, n_public=n_public, n_private=n_private, thresholds=policy.thresholds,
+                  floor_points=f"{policy.floor_points:g}", max_points=policy.max_points)
+    public_hist = histogram_png([r.accuracy.value for r in standings.public if not r.baseline],
+                                policy.thresholds, [(b.name, b.public.value) for b in standings.baselines],
+                                "Best public accuracy per participant (thresholds apply to private accuracy)",
+                                policy.floor_points)
+    _write(paths.public_html, env.get_template("public.html.j2").render(
+        title=f"Leaderboard — {name}", subtitle="Public leaderboard", histogram=public_hist,
+        rows=standings.public, pseudonyms=policy.pseudonyms, **common))
+    private_hist = histogram_png([s.final.private.value for s in standings.students if s.final],
+                                 policy.thresholds, [(b.name, b.private.value) for b in standings.baselines],
+                                 "Private accuracy of the submission that counts", policy.floor_points)
+    _write(paths.instructor_html, env.get_template("instructor.html.j2").render(
+        title=f"Leaderboard — {name} (instructor)", subtitle="Private scores, grades and flags",
+        histogram=private_hist, rows=standings.instructor,
+        unranked=[s for s in standings.students if s.rank is None],
+        baselines={b.name: b for b in standings.baselines}, counts=counts_line(standings), **common))
+    return paths
