@@ -1,0 +1,262 @@
+"""`autograder grade`: plan the batch, run it (locally or on Dask), store every result.
+
+The coordinator is the only writer of the gradebook and of the records. A
+submission is stored in one gradebook transaction, then its record is
+appended; a kill at any moment leaves either both or neither's effect visible
+to the next run, which grades exactly what has no record for the current
+submission and tests.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import sandbox
+from .course import Course, CourseError
+from .execute import Job
+from .gradebook import open_gradebook, write_result
+from .kit import Kit, build_kit, kit_path
+from .policy import Policy, load_policy
+from .records import CellResult, RunResult, Status, load_latest_records
+from .timestamp import read_timestamp
+
+console = Console(stderr=True)
+ENGINE_VERSION = "1"
+
+
+@dataclass
+class Submission:
+    student_id: str
+    folder: Path
+    hash: str
+
+
+@dataclass
+class BatchSummary:
+    graded: list[RunResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)   # up to date
+    sandbox: str = "namespaces"
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.graded:
+            out[r.status.value] = out.get(r.status.value, 0) + 1
+        return out
+
+
+def submission_hash(folder: Path) -> str:
+    """Content hash of everything the student handed in (the timestamp included)."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        if rel.startswith("."):
+            continue
+        h.update(rel.encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
+def find_submissions(course: Course, assignment: str, students: list[str] | None = None) -> list[Submission]:
+    if not course.submitted.is_dir():
+        return []
+    found = []
+    for student_dir in sorted(course.submitted.iterdir()):
+        if not student_dir.is_dir() or student_dir.name.startswith("."):
+            continue
+        if students and student_dir.name not in students:
+            continue
+        folder = student_dir / assignment
+        if folder.is_dir():
+            found.append(Submission(student_dir.name, folder, submission_hash(folder)))
+    return found
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "engine": ENGINE_VERSION}
+    for name in ("torch", "numpy", "nbgrader", "IPython"):
+        try:
+            module = __import__(name)
+            out[name] = getattr(module, "__version__", "?")
+        except ImportError:
+            pass
+    return out
+
+
+def make_job(course: Course, policy: Policy, kit: Kit, kit_file: Path, sub: Submission, spool: Path,
+             sandboxed: bool, timeout: float | None) -> Job:
+    limits = policy.limits
+    data_dir = course.competition_public if course.competition_public.is_dir() else None
+    release_dir = course.release / kit.assignment
+    if data_dir is None and kit.data_files:
+        data_dir = release_dir / "data" if (release_dir / "data").is_dir() else None
+    result_path = spool / f"{sub.student_id}.json"
+    for suffix in ("", ".cells", ".error", ".tmp"):
+        Path(str(result_path) + suffix).unlink(missing_ok=True)
+    return Job(
+        job_id=f"{kit.assignment}/{sub.student_id}", student_id=sub.student_id, assignment=kit.assignment,
+        submission_dir=str(sub.folder), notebook=kit.notebook, kit_path=str(kit_file), result_path=str(result_path),
+        seed=policy.grading_seed, cell_timeout=limits.cell_timeout,
+        notebook_timeout=timeout or limits.notebook_timeout, cpu_time=limits.cpu_time, memory_mb=limits.memory_mb,
+        processes=limits.processes, file_size_mb=limits.file_size_mb, disk_mb=limits.disk_mb,
+        output_kb=limits.output_kb, sandboxed=sandboxed, data_dir=str(data_dir) if data_dir else None,
+        hide=[str(course.root)], skip_files=[Path(f).name for f in kit.data_files],
+    )
+
+
+def finish_result(result: RunResult, kit: Kit, sub: Submission, policy: Policy, sandboxed: bool) -> RunResult:
+    """Every graded cell of the kit gets a result (0, not run, for the ones the run never reached)."""
+    have = {c.grade_id for c in result.cells}
+    for cell in kit.cells:
+        if cell.grade and cell.grade_id not in have:
+            result.cells.append(CellResult(cell.grade_id, cell.points or 0.0, 0.0, ran=False, error="not run",
+                                           kind="manual" if cell.is_manual else "test"))
+    order = {c.grade_id: i for i, c in enumerate(kit.cells)}
+    result.cells.sort(key=lambda c: order.get(c.grade_id, 10**6))
+    result.sandbox = "namespaces" if sandboxed else "none"
+    if not sandboxed:
+        result.flags.setdefault("unsandboxed", "graded without isolation (--unsandboxed)")
+    result.audit.update({"submission_hash": sub.hash, "tests_hash": kit.tests_hash, "seed": policy.grading_seed,
+                         "versions": versions(), "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    return result
+
+
+def store(course: Course, gb, result: RunResult, kit: Kit, sub: Submission) -> None:
+    write_result(gb, result, Path(kit.notebook).stem, read_timestamp(sub.folder))
+    course.records.parent.mkdir(parents=True, exist_ok=True)
+    with course.records.open("a", encoding="utf-8") as fh:
+        fh.write(result.dumps() + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def needs_grading(record: RunResult | None, sub: Submission, kit: Kit) -> bool:
+    if record is None:
+        return True
+    return record.audit.get("submission_hash") != sub.hash or record.audit.get("tests_hash") != kit.tests_hash
+
+
+def grade(course: Course, assignment: str, students: list[str] | None = None, workers: int | None = None,
+          timeout: float | None = None, force: bool = False, unsandboxed: bool = False,
+          scheduler: str | None = None, quiet: bool = False) -> int:
+    """Grade every (or the named) submission of ``assignment``; returns the exit code."""
+    summary = grade_batch(course, assignment, students=students, workers=workers, timeout=timeout, force=force,
+                          unsandboxed=unsandboxed, scheduler=scheduler, quiet=quiet)
+    if summary is None:
+        return 3
+    if not quiet and summary.graded:
+        print_summary(summary)
+    return 0
+
+
+def grade_batch(course: Course, assignment: str, students: list[str] | None = None, workers: int | None = None,
+                timeout: float | None = None, force: bool = False, unsandboxed: bool = False,
+                scheduler: str | None = None, quiet: bool = False) -> BatchSummary | None:
+    policy = load_policy(course.root)
+    if assignment not in course.assignments():
+        raise CourseError(f"there is no assignment '{assignment}' in {course.source}; "
+                          f"known: {', '.join(course.assignments()) or 'none'}")
+    kit = build_kit(course, assignment)
+    kit_file = kit.save(kit_path(course, assignment))
+    sandboxed = True
+    if scheduler is None:
+        reason = sandbox.probe()
+        if reason is not None:
+            if not unsandboxed:
+                console.print(f"[red]error:[/red] this machine refuses the sandbox: {reason}.\n"
+                              "Grading untrusted code without isolation is unsafe. Run on a machine that allows "
+                              "user or root namespaces, or pass --unsandboxed to grade anyway "
+                              "(every record will say sandbox: none).")
+                return None
+            console.print(f"[yellow]warning:[/yellow] grading WITHOUT a sandbox ({reason}); records say sandbox: none")
+            sandboxed = False
+    elif unsandboxed:
+        sandboxed = False
+    subs = find_submissions(course, assignment, students)
+    if students:
+        unknown = sorted(set(students) - {s.student_id for s in subs})
+        for sid in unknown:
+            console.print(f"[yellow]note:[/yellow] {sid} has no submission of {assignment} in {course.submitted}")
+    latest = load_latest_records(course.records)
+    summary = BatchSummary(sandbox="namespaces" if sandboxed else "none")
+    todo = []
+    for sub in subs:
+        if force or needs_grading(latest.get((sub.student_id, assignment)), sub, kit):
+            todo.append(sub)
+        else:
+            summary.skipped.append(sub.student_id)
+    if not todo:
+        if not quiet:
+            console.print(f"{assignment}: all {len(subs)} submissions are up to date (use --force to regrade)")
+        return summary
+    spool = course.state / "spool" / assignment
+    spool.mkdir(parents=True, exist_ok=True)
+    jobs = {sub.student_id: make_job(course, policy, kit, kit_file, sub, spool, sandboxed, timeout) for sub in todo}
+    by_id = {sub.student_id: sub for sub in todo}
+    n_workers = workers or policy.limits.effective_workers
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[state]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                        TimeRemainingColumn(), console=console, disable=quiet, transient=False)
+    counts = {"done": 0, "failed": 0}
+    with open_gradebook(course.db_url) as gb, progress:
+        task = progress.add_task(f"grading {assignment}", total=len(todo),
+                                 state=f"0 done, 0 not graded, {len(todo)} left")
+
+        def on_result(result: RunResult) -> None:
+            sub = by_id[result.student_id]
+            result = finish_result(result, kit, sub, policy, sandboxed)
+            store(course, gb, result, kit, sub)
+            summary.graded.append(result)
+            counts["done" if result.status == Status.GRADED else "failed"] += 1
+            left = len(todo) - counts["done"] - counts["failed"]
+            progress.update(task, advance=1,
+                            state=f"{counts['done']} done, {counts['failed']} not graded, {left} left")
+
+        if scheduler:
+            from .distributed import run_on_cluster
+
+            run_on_cluster(scheduler, list(jobs.values()), on_result)
+        else:
+            run_locally(policy, list(jobs.values()), n_workers, on_result)
+    shutil.rmtree(spool, ignore_errors=True)
+    return summary
+
+
+def run_locally(policy: Policy, jobs: list[Job], n_workers: int, on_result) -> None:
+    """Run jobs on this machine's warm fork server, ``n_workers`` at a time; results in completion order."""
+    from .forkserver import ForkServer, collect_result
+
+    server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
+    lock = threading.Lock()
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, n_workers)) as pool:
+            futures = {pool.submit(server.run, job): job for job in jobs}
+            for future in as_completed(futures):
+                job = futures[future]
+                result = collect_result(job, future.result())
+                with lock:
+                    on_result(result)
+    finally:
+        server.close()
+
+
+def print_summary(summary: BatchSummary) -> None:
+    table = Table(title=f"graded {len(summary.graded)}, up to date {len(summary.skipped)} (sandbox: {summary.sandbox})")
+    for column in ("student", "status", "score", "flags", "message"):
+        table.add_column(column)
+    for r in sorted(summary.graded, key=lambda r: r.student_id):
+        table.add_row(r.student_id, r.status.value, f"{r.score:g}/{r.max_score:g}", ", ".join(sorted(r.flags)),
+                      (r.message or "")[:80])
+    Console().print(table)
