@@ -243,9 +243,11 @@ def _label_problem(raw: str, n_classes: int) -> str | None:
         return f"the Category {value} is outside the classes 0 to {top}."
     if _FLOAT.fullmatch(value):
         number = float(value)
-        hint = (f"write {int(number)}, not {value} (convert with .astype(int))"
-                if number.is_integer() else "a class is a whole number")
-        return f"the Category {value!r} is not a whole number: {hint}."
+        if number.is_integer():
+            return (f"the Category {value!r} is not a whole number: write {int(number)}, not {value} "
+                    f"(convert the predictions with .astype(int)).")
+        return (f"the Category {value!r} is not a whole number; a class is a whole number from 0 to {top} "
+                f"(take the argmax of the model's outputs).")
     names = {n.lower(): i for i, n in enumerate(CLASS_NAMES)} if n_classes == len(CLASS_NAMES) else {}
     if value.lower() in names:
         return (f"the Category {value!r} is a class name; write its number instead "
@@ -280,7 +282,7 @@ def _slow_path(data: bytes, contract: Contract) -> Validation:
         lines.pop()                       # the newline that ends the last line
 
     header_raw = lines[0]
-    header = [c.strip() for c in next(csv.reader([header_raw]), [])] if header_raw.strip() else []
+    header = [c.strip() for c in next(csv.reader([header_raw], skipinitialspace=True), [])] if header_raw.strip() else []
     id_col, cat_col, width, first_data = 0, 1, 2, 1
     if len(header) <= 1 and _delimiter_hint(header_raw):
         found.add(Problem("delimiter", f"the header is {header_raw.strip()!r}.{_delimiter_hint(header_raw)} "
@@ -317,7 +319,7 @@ def _slow_path(data: bytes, contract: Contract) -> Validation:
         if not raw.strip():
             continue                      # blank lines are harmless; pandas skips them too
         data_rows += 1
-        cells = next(csv.reader([raw]), [])
+        cells = next(csv.reader([raw], skipinitialspace=True), [])
         if len(cells) != width:
             found.add(Problem("fields", f"expected {width} comma-separated values (Id,Category), found "
                                         f"{len(cells)}: {raw.strip()[:60]!r}.{_delimiter_hint(raw)}", line_no))
