@@ -328,7 +328,8 @@ def write_feedback(course: Course, assignment: str, students: list[str] | None =
                    *, show: bool = True) -> FeedbackResult:
     """Write the feedback pages of ``assignment`` (all rostered students, or ``students``).
 
-    Students with nothing submitted get no page (reported in ``skipped``). Raises
+    Students with nothing submitted, or whose submission was collected but not
+    graded yet, get no page (reported in ``skipped``). Raises
     CourseError for an assignment or student the gradebook does not know.
     """
     if not course.gradebook_path.exists():
@@ -339,6 +340,10 @@ def write_feedback(course: Course, assignment: str, students: list[str] | None =
     for row in rows:
         if row.status.value == "missing":
             result.skipped[row.student_id] = "nothing submitted"
+            continue
+        if row.record is None and row.raw_score is None:
+            # collected, never graded: a page now would only say "failed" for our delay
+            result.skipped[row.student_id] = row.message
             continue
         page = render_page(row, info)
         leaked = _leaks(page, info.hidden)

@@ -119,7 +119,7 @@ def make_course(tmp_path: Path, tmp_path_factory) -> Course:
 def record_run(course: Course, student: str, status: Status, scores: dict[str, float | None],
                submitted_at: dt.datetime, *, flags: dict[str, str] | None = None, message: str = "",
                outputs: list[dict] | None = None, ran: dict[str, bool] | None = None,
-               in_gradebook: bool = True) -> RunResult:
+               in_gradebook: bool = True, write_record: bool = True) -> RunResult:
     """Leave exactly what the grade step leaves for one submission."""
     folder = course.submission_dir(student, A)
     folder.mkdir(parents=True, exist_ok=True)
@@ -142,9 +142,10 @@ def record_run(course: Course, student: str, status: Status, scores: dict[str, f
                for g, s in scores.items()],
         flags=flags or {}, message=message, duration=0.5, outputs=outputs or [],
         audit={"submission_sha256": "0" * 64})
-    course.records.parent.mkdir(parents=True, exist_ok=True)
-    with course.records.open("a", encoding="utf-8") as fh:
-        fh.write(result.dumps() + "\n")
+    if write_record:
+        course.records.parent.mkdir(parents=True, exist_ok=True)
+        with course.records.open("a", encoding="utf-8") as fh:
+            fh.write(result.dumps() + "\n")
     return result
 
 
@@ -219,6 +220,15 @@ def test_the_newest_record_wins_and_gradebook_scores_are_authoritative(course):
     record_run(course, "s001", Status.GRADED, {"t1": 2.0, "t2": 3.0}, when)   # a regrade
     row = next(r for r in grade_rows(course, students=["s001"]))
     assert (row.status, row.raw_score, row.message) == (Status.GRADED, 5.0, "")
+
+
+def test_a_submission_graded_by_nbgrader_itself_counts_as_graded(course):
+    # e.g. `nbgrader autograde` on the same gradebook: scores, no run record
+    record_run(course, "s001", Status.GRADED, {"t1": 2.0, "t2": 0.0},
+               dt.datetime(2026, 12, 1, tzinfo=UTC), write_record=False)
+    row = grade_rows(course, students=["s001"])[0]
+    assert (row.status, row.raw_score, row.record) == (Status.GRADED, 2.0, None)
+    assert row.message == "graded outside the autograder (no run record)"
 
 
 def test_reject_policy_and_flag_order(course):
