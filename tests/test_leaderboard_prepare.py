@@ -1,0 +1,98 @@
+"""leaderboard/prepare.py: a competition from torchvision's raw IDX layout (or plain arrays)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leaderboard.cli import main
+from leaderboard.competition import load_contract, load_solution
+from leaderboard.prepare import download_fashion_mnist, prepare_competition, shuffle_and_split
+from leaderboard.records import LeaderboardError
+from leaderboard.validate import validate
+from leaderboard_corpus.build import snapshot, synthetic_images, write_raw_dataset
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_prepare_from_idx_files(tmp_path, gz, capsys):
+    data = tmp_path / "fmnist"
+    images_train, labels_train, images_test, labels_test = write_raw_dataset(data, 40, 30, gz=gz)
+    before = snapshot(data)
+    course = tmp_path / "course"
+    course.mkdir()
+    assert main(["prepare", "--course", str(course), "--data", str(data)]) == 0
+    assert "9 public, 21 private rows" in capsys.readouterr().out
+    assert snapshot(data) == before, "the user's data folder is read, never written"
+
+    public = course / "competition" / "public"
+    train = pd.read_csv(public / "train.csv")
+    assert list(train.columns) == ["label"] + [f"pixel{i}" for i in range(1, 785)]
+    np.testing.assert_array_equal(train["label"], labels_train)
+    np.testing.assert_array_equal(train.iloc[:, 1:].to_numpy().reshape(-1, 28, 28), images_train)
+
+    test = pd.read_csv(public / "test.csv")
+    assert list(test.columns) == ["Id"] + [f"pixel{i}" for i in range(1, 785)]
+    np.testing.assert_array_equal(test["Id"], np.arange(30))            # Ids after the shuffle
+    pixels = test.iloc[:, 1:].to_numpy().reshape(-1, 28, 28)
+    originals = [int(np.flatnonzero((images_test == img).all(axis=(1, 2)))[0]) for img in pixels]
+    assert sorted(originals) == list(range(30)) and originals != list(range(30))   # shuffled, nothing lost
+
+    solution = load_solution(course / "competition" / "private" / "solution.csv")
+    np.testing.assert_array_equal(solution.labels, labels_test[originals])         # labels follow their image
+    assert solution.n_public == 9 and solution.n_private == 21
+    sample = (public / "sample_submission.csv").read_bytes()
+    assert sample.startswith(b"Id,Category\n0,0\n1,0\n")
+    assert validate(sample, load_contract(course / "competition")).ok
+    assert not (public / "solution.csv").exists()
+
+
+def test_the_split_and_shuffle_come_from_the_seed():
+    order, public = shuffle_and_split(1000, 0.3, seed=5)
+    again = shuffle_and_split(1000, 0.3, seed=5)
+    other = shuffle_and_split(1000, 0.3, seed=6)
+    assert public.sum() == 300 and sorted(order) == list(range(1000))
+    np.testing.assert_array_equal(order, again[0])
+    np.testing.assert_array_equal(public, again[1])
+    assert not np.array_equal(order, other[0]) and not np.array_equal(public, other[1])
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        shuffle_and_split(10, 1.0, seed=1)
+
+
+def test_an_existing_competition_is_not_replaced_silently(tmp_path):
+    args = synthetic_images(10, 1) + synthetic_images(12, 2)
+    out = tmp_path / "competition"
+    prepare_competition(out, *args, public_fraction=0.5, seed=1)
+    prepare_competition(out, *args, public_fraction=0.5, seed=1)        # the same one again: fine
+    before = snapshot(out)
+    with pytest.raises(LeaderboardError, match="already holds a different competition.*--force"):
+        prepare_competition(out, *args, public_fraction=0.5, seed=2)
+    assert snapshot(out) == before
+    prepare_competition(out, *args, public_fraction=0.5, seed=2, force=True)
+    assert snapshot(out) != before
+
+
+def test_bad_arrays_name_the_argument(tmp_path):
+    good_images, good_labels = synthetic_images(5, 1)
+    with pytest.raises(ValueError, match=r"images_train must be a uint8 array of shape \(N, 28, 28\)"):
+        prepare_competition(tmp_path, good_images.astype(np.float32), good_labels, good_images, good_labels, 0.3, 1)
+    with pytest.raises(ValueError, match="labels_test must be a 1-D array with one label per image"):
+        prepare_competition(tmp_path, good_images, good_labels, good_images, good_labels[:3], 0.3, 1)
+    with pytest.raises(ValueError, match="labels_test must be classes 0..9"):
+        prepare_competition(tmp_path, good_images, good_labels, good_images, good_labels + 10, 0.3, 1)
+    assert not (tmp_path / "public").exists()
+
+
+def test_missing_idx_files_are_named(tmp_path, capsys):
+    data = tmp_path / "fmnist"
+    write_raw_dataset(data, 5, 5)
+    (data / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").unlink()
+    assert main(["prepare", "--course", str(tmp_path), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "lacks t10k-labels-idx1-ubyte[.gz]" in err
+    assert not (tmp_path / "competition").exists()
+
+
+def test_no_data_and_no_network_fails_fast_saying_to_pass_data(tmp_path):
+    # A closed local port: a real connection attempt that is refused at once.
+    with pytest.raises(LeaderboardError, match=r"could not download Fashion-MNIST .*Pass --data ROOT"):
+        download_fashion_mnist(tmp_path / "dl", timeout=2, mirrors=["http://127.0.0.1:9/"])
