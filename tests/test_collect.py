@@ -216,6 +216,34 @@ def test_zip_with_unsafe_entries_is_refused_whole(course, tmp_path, capsys, evil
     assert archive.read_bytes() == before
 
 
+def test_symbolic_links_are_never_followed(course, tmp_path):
+    secret = write(tmp_path / "secret.txt", "instructor only")
+    lms = tmp_path / "lms"
+    write(lms / "s001_x" / "hw.ipynb", notebook_bytes("a"))
+    (lms / "s001_x" / "answers.txt").symlink_to(secret)
+    (lms / "s002_hw.ipynb").symlink_to(secret)
+    write(lms / ".._evil.ipynb", notebook_bytes("a"))        # would be submitted/../
+    archive = tmp_path / "links.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zip_entry(zf, "s003_hw.ipynb", notebook_bytes("c"), (2026, 12, 1, 0, 0, 0))
+        link = zipfile.ZipInfo("s003_data.csv", date_time=(2026, 12, 1, 0, 0, 0))
+        link.external_attr = (0o120777 << 16)
+        zf.writestr(link, str(secret))
+
+    summary = collect(course, A, lms)
+    assert [c.student_id for c in summary.collected] == ["s001"]
+    assert any("answers.txt (symbolic link, not followed)" in n for n in summary.collected[0].notes)
+    assert not course.submission_dir("s001", A).joinpath("answers.txt").exists()
+    reasons = {s.name: s.reason for s in summary.skipped}
+    assert reasons["s002_hw.ipynb"] == "symbolic link; not followed"
+    assert "cannot be a folder name" in reasons[".._evil.ipynb"]
+    assert not (course.root / "evil.ipynb").exists()
+
+    summary = collect(course, A, archive)
+    assert [s.reason for s in summary.skipped] == ["symbolic link inside the zip; not followed"]
+    assert sorted(p.name for p in course.submission_dir("s003", A).iterdir()) == ["demo.ipynb", "timestamp.txt"]
+
+
 def test_unreadable_timestamp_skips_only_that_student(course, tmp_path):
     lms = tmp_path / "lms"
     write(lms / "s001_x" / "hw.ipynb", notebook_bytes("a"))
