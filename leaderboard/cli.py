@@ -23,7 +23,9 @@ from autograder.policy import PolicyError
 
 from .records import LeaderboardError
 
-console = Console()
+def _console() -> Console:
+    # Tables go through rich; piped output gets a wide fixed width instead of 80 columns.
+    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _course(args) -> Path:
@@ -33,15 +35,15 @@ def _course(args) -> Path:
 def cmd_prepare(args) -> int:
     from .api import prepare
     if args.data is None:
-        console.print("No --data given: trying to download Fashion-MNIST (gives up after "
-                      f"{args.timeout:g} s when offline)...")
+        print("No --data given: trying to download Fashion-MNIST (gives up after "
+              f"{args.timeout:g} s when offline)...")
     competition = prepare(_course(args), data=args.data, out=args.out, public_fraction=args.public_fraction,
                           seed=args.seed, force=args.force, timeout=args.timeout)
     paths = competition.paths
-    console.print(f"Wrote {paths.train} ({competition.n_train} rows), {paths.test} ({competition.n_test} rows), "
-                  f"{paths.sample}")
-    console.print(f"Wrote {paths.solution} ({competition.n_public} public, {competition.n_private} private rows). "
-                  f"Give students only {paths.public}/.")
+    print(f"Wrote {paths.train} ({competition.n_train} rows), {paths.test} ({competition.n_test} rows), "
+          f"{paths.sample}")
+    print(f"Wrote {paths.solution} ({competition.n_public} public, {competition.n_private} private rows). "
+          f"Give students only {paths.public}/.")
     return 0
 
 
@@ -73,10 +75,9 @@ def cmd_score(args) -> int:
     run = score(_course(args), submissions=args.submissions, solution=args.solution, out_dir=args.out,
                 db_url=args.db)
     counts = run.counts()
-    console.print(f"{run.gathered.layout}: {len(run.gathered.files)} files, {len(run.new)} new "
-                  f"({counts.get('scored', 0)} scored, {counts.get('invalid', 0)} invalid, "
-                  f"{counts.get('over_limit', 0)} over_limit), {run.unchanged} already recorded.",
-                  highlight=False)
+    print(f"{run.gathered.layout}: {len(run.gathered.files)} files, {len(run.new)} new "
+          f"({counts.get('scored', 0)} scored, {counts.get('invalid', 0)} invalid, "
+          f"{counts.get('over_limit', 0)} over_limit), {run.unchanged} already recorded.")
     for note in run.notes:
         print(f"note: {note}")
     for sub in run.new:
@@ -85,9 +86,9 @@ def cmd_score(args) -> int:
             print(f"  {sub.student_id}: {sub.status}: {detail}")
     flagged = [s for s in run.standings.students if s.flags]
     for s in flagged:
-        console.print(f"[yellow]review[/yellow] {s.student_id}: {', '.join(s.flags)}", highlight=False)
+        print(f"review {s.student_id}: {', '.join(s.flags)} ({s.final.flag_detail})")
     if run.reports:
-        console.print(f"Wrote {', '.join(str(p) for p in run.reports.all())}", highlight=False)
+        print(f"Wrote {', '.join(str(p) for p in run.reports.all())}")
     return 0
 
 
@@ -96,7 +97,7 @@ def cmd_select(args) -> int:
     if not args.ids:
         subs = student_submissions(_course(args), args.student, db_url=args.db)
         if not subs:
-            console.print(f"no submissions recorded for {args.student}.")
+            print(f"no submissions recorded for {args.student}.")
             return 1
         table = Table(title=f"Submissions of {args.student}")
         for column in ("id", "submitted (UTC)", "status", "public accuracy", "selected"):
@@ -104,11 +105,11 @@ def cmd_select(args) -> int:
         for s in subs:
             table.add_row(str(s.id), f"{s.submitted_at:%Y-%m-%d %H:%M}", s.status.value,
                           f"{s.public.value:.4f}" if s.public else "", "yes" if s.selected else "")
-        console.print(table)
+        _console().print(table)
         return 0
     subs = select(_course(args), args.student, args.ids, db_url=args.db)
     chosen = [str(s.id) for s in subs if s.selected]
-    console.print(f"{args.student}: selected {', '.join(chosen)}. Run `leaderboard score` to refresh the reports.")
+    print(f"{args.student}: selected {', '.join(chosen)}. Run `leaderboard score` to refresh the reports.")
     return 0
 
 
@@ -117,18 +118,18 @@ def cmd_baseline(args) -> int:
     if args.name is None:
         standings, _ = current_standings(_course(args), db_url=args.db)
         if not standings.baselines:
-            console.print("no baselines yet; add one with `leaderboard baseline NAME --csv FILE`.")
+            print("no baselines yet; add one with `leaderboard baseline NAME --csv FILE`.")
         for b in standings.baselines:
-            console.print(f"{b.name}: public {b.public.value:.4f}, private {b.private.value:.4f}", highlight=False)
+            print(f"{b.name}: public {b.public.value:.4f}, private {b.private.value:.4f}")
         return 0
     if args.remove:
         if not remove_baseline(_course(args), args.name, db_url=args.db):
             raise LeaderboardError(f"there is no baseline called {args.name!r}.")
-        console.print(f"removed baseline {args.name}")
+        print(f"removed baseline {args.name}")
         return 0
     b = add_baseline(_course(args), args.name, csv_path=args.csv, public=args.public, private=args.private,
                      solution=args.solution, db_url=args.db)
-    console.print(f"baseline {b.name}: public {b.public.value:.4f}, private {b.private.value:.4f}", highlight=False)
+    print(f"baseline {b.name}: public {b.public.value:.4f}, private {b.private.value:.4f}")
     return 0
 
 
@@ -162,9 +163,9 @@ def cmd_show(args) -> int:
     if sizes:
         table.caption = f"public split {sizes[0]} rows, private split {sizes[1]} rows"
     if not standings.public and not standings.students:
-        console.print("nothing scored yet: run `leaderboard score` first.")
+        print("nothing scored yet: run `leaderboard score` first.")
         return 0
-    console.print(table)
+    _console().print(table)
     return 0
 
 
@@ -177,7 +178,7 @@ def cmd_grades(args) -> int:
     for s in standings.students:
         table.add_row(s.student_id, s.status.value, f"{s.final.private.value:.4f}" if s.final else "",
                       f"{s.points:g}/{s.max_points:g}", ", ".join(s.flags), s.message)
-    console.print(table)
+    _console().print(table)
     if args.out:
         with open(args.out, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh, lineterminator="\n")
@@ -188,10 +189,10 @@ def cmd_grades(args) -> int:
                 writer.writerow([r.student_id, r.status, "" if r.private_accuracy is None else f"{r.private_accuracy:.4f}",
                                  "" if r.public_accuracy is None else f"{r.public_accuracy:.4f}", f"{r.points:g}",
                                  f"{r.max_points:g}", ",".join(r.flags), r.message.replace("\n", " ")])
-        console.print(f"Wrote {args.out}")
+        print(f"Wrote {args.out}")
     flagged = [s.student_id for s in standings.students if s.flags]
     if flagged:
-        console.print(f"[yellow]Review before publishing grades:[/yellow] {', '.join(flagged)}", highlight=False)
+        print(f"Review before publishing grades: {', '.join(flagged)}")
     return 0
 
 
