@@ -49,8 +49,10 @@ from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .course import Course, CourseError
+from .gradebook import open_gradebook
 from .policy import load_policy
-from .roster import SAFE_ID, open_gradebook
+from .roster import SAFE_ID
+from .timestamp import format_timestamp, read_timestamp
 
 UTC = dt.timezone.utc
 TIMESTAMP_FILE = "timestamp.txt"
@@ -107,12 +109,14 @@ class _Item:
 
 # ---------------------------------------------------------------- timestamps
 
-def parse_timestamp(text: str, default_tz: dt.tzinfo = UTC) -> dt.datetime:
-    """An LMS or nbgrader timestamp as an aware UTC datetime.
+def parse_lms_timestamp(text: str, default_tz: dt.tzinfo = UTC) -> dt.datetime:
+    """A timestamp.txt that came *from the LMS* as an aware UTC datetime.
 
+    Our own timestamp.txt files are read with :mod:`autograder.timestamp`; this
+    one is for foreign ones, which may lack an offset (then they are read in the
+    course's time zone, ``default_tz``) or use looser formats (dateutil).
     Accepts ISO 8601 (``2026-12-01T12:00:00+00:00``, ``…Z``) and nbgrader's
-    ``2026-12-01 12:00:00.000000 UTC``; a time without offset is read in
-    ``default_tz``. Raises ValueError saying what was found.
+    ``2026-12-01 12:00:00.000000 UTC``. Raises ValueError saying what was found.
     """
     value = text.strip()
     if not value:
@@ -131,11 +135,6 @@ def parse_timestamp(text: str, default_tz: dt.tzinfo = UTC) -> dt.datetime:
     if when.tzinfo is None:
         when = when.replace(tzinfo=default_tz)
     return when.astimezone(UTC)
-
-
-def format_timestamp(when: dt.datetime) -> str:
-    """The ``timestamp.txt`` text: ISO 8601, UTC, whole seconds."""
-    return when.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 def archive_stamp(when: dt.datetime) -> str:
@@ -293,13 +292,13 @@ def _free_path(path: Path) -> Path:
     return path.with_name(f"{path.name}-{n}")
 
 
-def _stamp_of(submission: Path, tz: dt.tzinfo) -> str:
+def _stamp_of(submission: Path) -> str:
     """Archive folder name for an existing submission: its own timestamp."""
-    try:
-        return archive_stamp(parse_timestamp((submission / TIMESTAMP_FILE).read_text(encoding="utf-8"), tz))
-    except (OSError, ValueError):
+    when = read_timestamp(submission)
+    if when is None:
         # No usable timestamp.txt (made by hand?): the folder's own time still orders it.
-        return archive_stamp(dt.datetime.fromtimestamp(submission.stat().st_mtime, UTC))
+        when = dt.datetime.fromtimestamp(submission.stat().st_mtime, UTC)
+    return archive_stamp(when)
 
 
 def _plan(items: list[_Item], released_data: set[str], from_zip: bool, tz: dt.tzinfo
@@ -318,7 +317,7 @@ def _plan(items: list[_Item], released_data: set[str], from_zip: bool, tz: dt.tz
     notebook = notebooks[0]
     if stamps:
         try:
-            when = parse_timestamp(stamps[0].path.read_text(encoding="utf-8", errors="replace"), tz)
+            when = parse_lms_timestamp(stamps[0].path.read_text(encoding="utf-8", errors="replace"), tz)
         except ValueError as exc:
             return f"{stamps[0].origin}: unreadable timestamp, {exc}; fix or delete it and collect again"
         source = TIMESTAMP_FILE
@@ -341,8 +340,7 @@ def _plan(items: list[_Item], released_data: set[str], from_zip: bool, tz: dt.tz
 
 
 def _install(course: Course, assignment: str, student: str, released_name: str,
-             notebook: _Item, extras: list[_Item], when: dt.datetime, tz: dt.tzinfo
-             ) -> tuple[Path | None, bool]:
+             notebook: _Item, extras: list[_Item], when: dt.datetime) -> tuple[Path | None, bool]:
     """Write one submission into place. Returns (archive folder or None, changed?)."""
     dest = course.submission_dir(student, assignment)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -360,7 +358,7 @@ def _install(course: Course, assignment: str, student: str, released_name: str,
             if _tree_digest(dest) == _tree_digest(staging):
                 shutil.rmtree(staging)
                 return None, False
-            archived = _free_path(dest.parent / ARCHIVE / assignment / _stamp_of(dest, tz))
+            archived = _free_path(dest.parent / ARCHIVE / assignment / _stamp_of(dest))
             archived.parent.mkdir(parents=True, exist_ok=True)
             os.replace(dest, archived)
         os.replace(staging, dest)
@@ -421,19 +419,16 @@ def collect(course: Course, assignment: str, path: Path, *, show: bool = True) -
                 planned[student] = (plan, notes)
 
         if planned:
-            gb = open_gradebook(course)
-            try:
+            with open_gradebook(course.db_url) as gb:
                 rostered = {s.id for s in gb.students}
                 for student in planned:
                     if student not in rostered:
                         gb.add_student(student)
                         summary.unknown_added.append(student)
-            finally:
-                gb.close()
 
         for student, ((notebook, extras, when, source, kept), notes) in planned.items():
             archived, changed = _install(course, assignment, student, released_name,
-                                         notebook, extras, when, tz)
+                                         notebook, extras, when)
             if not changed:
                 summary.unchanged.append(student)
                 continue

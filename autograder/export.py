@@ -30,13 +30,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .collect import TIMESTAMP_FILE, parse_timestamp
 from .course import Course, CourseError
+from .gradebook import open_gradebook
 from .late import Lateness, price_lateness
 from .override import Override, latest_overrides
 from .policy import load_policy
 from .records import Flag, RunResult, Status, load_latest_records
-from .roster import open_gradebook
+from .timestamp import read_timestamp
 
 UTC = dt.timezone.utc
 FIXED_COLUMNS = ["student_id", "assignment", "status", "flags", "raw_score",
@@ -161,11 +161,7 @@ def _submission_time(course: Course, student: str, assignment: str,
                      gradebook_time: dt.datetime | None) -> dt.datetime | None:
     if gradebook_time is not None:
         return _aware(gradebook_time)
-    stamp = course.submission_dir(student, assignment) / TIMESTAMP_FILE
-    try:
-        return parse_timestamp(stamp.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    return read_timestamp(course.submission_dir(student, assignment))
 
 
 def _ordered_flags(record_flags: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
@@ -186,7 +182,7 @@ def grade_rows(course: Course, assignments: list[str] | None = None,
     records = load_latest_records(course.records)
     logged = latest_overrides(course)
     rows: list[GradeRow] = []
-    with open_gradebook(course) as gb:
+    with open_gradebook(course.db_url) as gb:
         from nbgrader.api import SubmittedAssignment, Assignment
 
         known_assignments = {a.name: a for a in gb.assignments}

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from .course import Course, CourseError
 from .export import GradeRow, grade_rows
-from .roster import open_gradebook
+from .gradebook import open_gradebook
 
 TEMPLATES = Path(__file__).parent / "templates"
 HIDDEN_NOTE = "⟨строка скрытого теста не показывается⟩"
@@ -181,7 +181,7 @@ class _Notebook:
 def _notebook_info(course: Course, assignment: str) -> _Notebook:
     import nbformat
 
-    with open_gradebook(course) as gb:
+    with open_gradebook(course.db_url) as gb:
         found = gb.find_assignment(assignment)
         notebooks = sorted(found.notebooks, key=lambda n: n.name)
         if len(notebooks) != 1:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .course import Course, CourseError
-from .roster import open_gradebook
+from .gradebook import open_gradebook
 
 
 class OverrideError(CourseError):
@@ -86,7 +86,7 @@ def override(course: Course, student: str, assignment: str, cell: str, points: f
     if not course.gradebook_path.exists():
         raise OverrideError(f"no gradebook at {course.gradebook_path}; nothing to override")
 
-    with open_gradebook(course) as gb:
+    with open_gradebook(course.db_url) as gb:
         try:
             gb.find_student(student)
         except MissingEntry:

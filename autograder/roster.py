@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .course import Course, CourseError
-from .policy import load_policy
+from .gradebook import open_gradebook
 
 # A student id becomes a folder name under submitted/ and feedback/.
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
@@ -53,20 +51,6 @@ class RosterImport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     not_in_file: list[str] = field(default_factory=list)   # in the gradebook, kept
-
-
-def open_gradebook(course: Course):
-    """nbgrader's Gradebook on the course database (created if absent).
-
-    nbgrader shells out to ``alembic`` when it creates a database; put the running
-    interpreter's bin folder on PATH so that works from any shell.
-    """
-    from nbgrader.api import Gradebook
-
-    bindir = os.path.dirname(sys.executable)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-    return Gradebook(course.db_url, course_id=load_policy(course.root).course_id)
 
 
 def _normalise_header(name: str) -> str:
@@ -166,8 +150,7 @@ def import_roster(course: Course, path: Path) -> RosterImport:
 
     result = RosterImport()
     wanted = {e.student_id for e in entries}
-    gb = open_gradebook(course)
-    try:
+    with open_gradebook(course.db_url) as gb:
         for entry in entries:
             values = {"first_name": entry.first_name, "last_name": entry.last_name, "email": entry.email}
             try:
@@ -182,8 +165,6 @@ def import_roster(course: Course, path: Path) -> RosterImport:
                 gb.update_or_create_student(entry.student_id, **values)
                 result.updated.append(entry.student_id)
         result.not_in_file = sorted(s.id for s in gb.students if s.id not in wanted)
-    finally:
-        gb.close()
     _print_summary(path, result)
     return result
 

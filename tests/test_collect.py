@@ -9,13 +9,14 @@ import shutil
 import struct
 import zipfile
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from autograder.cli import main
-from autograder.collect import CollectError, collect, parse_timestamp
+from autograder.collect import CollectError, collect, parse_lms_timestamp
 from autograder.course import Course
-from autograder.roster import open_gradebook
+from autograder.gradebook import open_gradebook
 
 UTC = dt.timezone.utc
 A = "01_demo"
@@ -46,7 +47,7 @@ def write(path: Path, data: bytes | str, mtime: dt.datetime | None = None) -> Pa
 def empty_gradebook(tmp_path_factory) -> Path:
     """One real gradebook with a one-student roster; creating one runs `alembic` (seconds)."""
     course = Course.at(tmp_path_factory.mktemp("template"))
-    with open_gradebook(course) as gb:
+    with open_gradebook(course.db_url) as gb:
         gb.add_student("s001", first_name="Ivan", last_name="Ivanov")
     return course.gradebook_path
 
@@ -63,7 +64,7 @@ def course(tmp_path, empty_gradebook) -> Course:
 
 
 def roster(course: Course) -> set[str]:
-    with open_gradebook(course) as gb:
+    with open_gradebook(course.db_url) as gb:
         return {s.id for s in gb.students}
 
 
@@ -276,8 +277,11 @@ def test_bad_inputs_are_named(course, tmp_path):
 
 
 def test_parse_timestamp_formats():
-    assert parse_timestamp("2026-12-01T12:00:00Z") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
-    assert parse_timestamp("2026-12-01T15:00:00+03:00") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
-    assert parse_timestamp("2026-12-01 12:00:00.000000 UTC") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert parse_lms_timestamp("2026-12-01T12:00:00Z") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert parse_lms_timestamp("2026-12-01T15:00:00+03:00") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert parse_lms_timestamp("2026-12-01 12:00:00.000000 UTC") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    # an LMS time without offset is in the course's time zone (course.timezone)
+    assert parse_lms_timestamp("2026-12-01 15:00:00", ZoneInfo("Europe/Moscow")) == \
+        dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
     with pytest.raises(ValueError, match="is not a date and time"):
-        parse_timestamp("soon")
+        parse_lms_timestamp("soon")

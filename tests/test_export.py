@@ -24,7 +24,7 @@ from autograder.cli import main
 from autograder.course import Course, CourseError
 from autograder.export import export, grade_rows, render_csv
 from autograder.records import CellResult, RunResult, Status
-from autograder.roster import open_gradebook
+from autograder.gradebook import open_gradebook
 
 A = "01_demo"
 UTC = dt.timezone.utc
@@ -102,7 +102,7 @@ def _template(base: Path) -> Path:
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     result = api.generate_assignment(A)
     assert result["success"], result.get("error")
-    with open_gradebook(course) as gb:
+    with open_gradebook(course.db_url) as gb:
         for student in ROSTER:
             gb.add_student(student, first_name="Имя", last_name=student.upper())
     _TEMPLATE = root
@@ -127,7 +127,7 @@ def record_run(course: Course, student: str, status: Status, scores: dict[str, f
     (folder / "timestamp.txt").write_text(submitted_at.isoformat() + "\n")
     max_scores = {"t1": 2.0, "t2": 3.0}
     if in_gradebook:
-        with open_gradebook(course) as gb:
+        with open_gradebook(course.db_url) as gb:
             try:
                 gb.find_submission(A, student)
             except Exception:

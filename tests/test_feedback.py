@@ -12,7 +12,7 @@ from autograder.cli import main
 from autograder.course import CourseError
 from autograder.feedback import HIDDEN_NOTE, hidden_lines, scrub, split_hidden, write_feedback
 from autograder.override import override
-from autograder.roster import open_gradebook
+from autograder.gradebook import open_gradebook
 
 try:   # the course builder lives with the export tests (same state the grade step leaves)
     from test_export import A, graded_cohort, make_course
@@ -67,7 +67,7 @@ def course(tmp_path, tmp_path_factory):
 
 def hidden_markers(course) -> set[str]:
     """The hidden-test marker strings, read from the gradebook's own source cells."""
-    with open_gradebook(course) as gb:
+    with open_gradebook(course.db_url) as gb:
         sources = [c.source for c in gb.find_notebook("demo", A).source_cells]
     markers = set(re.findall(r"HIDDEN-MARKER-\w+", "\n".join(sources)))
     assert markers == {"HIDDEN-MARKER-t1", "HIDDEN-MARKER-t2"}   # the gradebook does hold them

@@ -11,7 +11,7 @@ from autograder.cli import main
 from autograder.export import export, grade_rows
 from autograder.override import OverrideError, override, overrides_path, review
 from autograder.records import Status
-from autograder.roster import open_gradebook
+from autograder.gradebook import open_gradebook
 
 try:   # the course builder lives with the export tests (same state the grade step leaves)
     from test_export import A, graded_cohort, make_course, read_csv, record_run
@@ -30,7 +30,7 @@ def course(tmp_path, tmp_path_factory):
 
 
 def grade_of(course, student: str, cell: str):
-    with open_gradebook(course) as gb:
+    with open_gradebook(course.db_url) as gb:
         grade = gb.find_grade(cell, "demo", A, student)
         return grade.auto_score, grade.manual_score, grade.score
 
@@ -73,7 +73,7 @@ def test_a_second_override_replaces_the_first_and_its_reason(course):
 
 
 def test_manual_score_set_in_the_formgrader_is_flagged_without_a_reason(course):
-    with open_gradebook(course) as gb:
+    with open_gradebook(course.db_url) as gb:
         gb.find_grade("t1", "demo", A, "s001").manual_score = 0.5
         gb.db.commit()
     row = grade_rows(course, students=["s001"])[0]

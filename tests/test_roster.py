@@ -11,7 +11,8 @@ import pytest
 
 from autograder.cli import main
 from autograder.course import Course
-from autograder.roster import RosterError, import_roster, open_gradebook, parse_roster
+from autograder.gradebook import open_gradebook
+from autograder.roster import RosterError, import_roster, parse_roster
 
 
 def digest(path: Path) -> str:
@@ -22,7 +23,8 @@ def digest(path: Path) -> str:
 def empty_gradebook(tmp_path_factory) -> Path:
     """One real, empty gradebook per module: creating one runs `alembic` (seconds)."""
     course = Course.at(tmp_path_factory.mktemp("template"))
-    open_gradebook(course).close()
+    with open_gradebook(course.db_url):
+        pass
     return course.gradebook_path
 
 
@@ -41,7 +43,7 @@ def course(bare_course, empty_gradebook) -> Course:
 
 
 def students(course: Course) -> dict[str, tuple]:
-    with open_gradebook(course) as gb:
+    with open_gradebook(course.db_url) as gb:
         return {s.id: (s.first_name, s.last_name, s.email) for s in gb.students}
 
 
@@ -69,7 +71,7 @@ def test_reimport_updates_names_and_keeps_grades(course, tmp_path):
     roster.write_text("student_id,first_name,last_name,email\n"
                       "s001,Ivan,Ivanov,i@example.org\ns002,Olga,Orlova,o@example.org\n")
     import_roster(course, roster)
-    with open_gradebook(course) as gb:
+    with open_gradebook(course.db_url) as gb:
         # a graded submission as the grade step leaves it
         gb.add_assignment("a1")
         gb.add_notebook("nb", "a1")
@@ -83,7 +85,7 @@ def test_reimport_updates_names_and_keeps_grades(course, tmp_path):
     result = import_roster(course, roster)
     assert result.updated == ["s001"] and result.unchanged == ["s002"] and result.added == []
     assert students(course)["s001"] == ("Ivan", "Ivanov-Petrov", "i@example.org")
-    with open_gradebook(course) as gb:
+    with open_gradebook(course.db_url) as gb:
         assert gb.find_grade("t1", "nb", "a1", "s001").score == 2.0
 
 
