@@ -199,7 +199,7 @@ def refresh_flags(store: Store, policy: Policy) -> int:
     return store.set_flags(board.assignment, integrity_flags(subs, board.copy_agreement, board.plausibility_max))
 
 
-def _standings(course: Course, policy: Policy, store: Store | None) -> Standings:
+def standings_from_store(course: Course, policy: Policy, store: Store | None) -> Standings:
     board = policy.leaderboard
     subs = store.submissions(board.assignment) if store else []
     baselines = store.baselines() if store else []
@@ -223,7 +223,7 @@ def score(course_dir, submissions: str | Path | None = None, solution: str | Pat
         found = gather(submissions or course.submitted, policy.leaderboard.assignment, policy.collect_pattern)
         new, unchanged = record_new(found.files, answer, contract, policy, store)
         changed = refresh_flags(store, policy)
-        standings = _standings(course, policy, store)
+        standings = standings_from_store(course, policy, store)
     finally:
         store.close()
     reports = None
@@ -245,7 +245,7 @@ def current_standings(course_dir, db_url: str | None = None) -> tuple[Standings,
     course, policy = _setup(course_dir)
     store = Store.for_course(course.root, db_url or policy.leaderboard.url, read_only=True)
     try:
-        return _standings(course, policy, store), (store.answer_key() if store else None)
+        return standings_from_store(course, policy, store), (store.answer_key() if store else None)
     finally:
         if store:
             store.close()

