@@ -276,7 +276,7 @@ def _row(course, policy, student_id, full_name, assignment, cells, max_score, gr
     if lateness.late:
         days = lateness.days_late
         extra_flags[Flag.LATE.value] = (f"{days} day{'s' if days != 1 else ''} late "
-                                        f"(due {due.isoformat()}), -{lateness.penalty:g} points")
+                                        f"(due {due.isoformat()}), penalty {lateness.penalty:g}")
     overridden = [c for c in graded if c.override_reason is not None]
     if overridden:
         extra_flags[Flag.OVERRIDE.value] = "; ".join(

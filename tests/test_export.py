@@ -196,7 +196,7 @@ def test_every_case_has_its_status_flags_and_scores(course):
     s2 = rows["s002"]
     assert (s2["status"], s2["flags"], s2["raw_score"], s2["late_submission_penalty"], s2["score"]) == \
         ("graded", "late", "2.0", "1.0", "1.0")
-    assert "2 days late" in s2["message"]
+    assert "2 days late (due 2026-12-07T23:59:00+00:00), penalty 1" in s2["message"]
     s3 = rows["s003"]
     assert (s3["status"], s3["flags"], s3["raw_score"], s3["late_submission_penalty"], s3["score"]) == \
         ("timeout", "tampered", "2.0", "0.0", "2.0")
