@@ -13,12 +13,11 @@ standings -> report, each step a module of its own.
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from autograder.course import Course
 from autograder.policy import Policy, load_policy
 
 from .competition import CompetitionPaths, Solution, load_contract, load_solution
-from .gather import Gathered, SubmissionFile, gather
+from .gather import TREE, Gathered, SubmissionFile, gather
 from .integrity import integrity_flags
 from .prepare import Competition, download_fashion_mnist, load_fashion_mnist, prepare_competition
 from .records import (Accuracy, Baseline, CsvStatus, LeaderboardError, LeaderboardResult,
@@ -130,6 +129,15 @@ def validate_file(path: str | Path, competition: str | Path) -> Validation:
 
 
 # -- score --------------------------------------------------------------------------------------
+def _zone(policy: Policy) -> ZoneInfo:
+    try:
+        return ZoneInfo(policy.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise LeaderboardError(f"course.toml: course.timezone = {policy.timezone!r} is not a known time zone; "
+                               f"use a name like \"UTC\" or \"Europe/Moscow\" (the daily limit counts days "
+                               f"in it).") from None
+
+
 def record_new(files: list[SubmissionFile], solution: Solution, contract: Contract, policy: Policy,
                store: Store) -> tuple[list[Submission], int]:
     """Validate, limit, score and store every file not yet in the database.
@@ -138,7 +146,7 @@ def record_new(files: list[SubmissionFile], solution: Solution, contract: Contra
     Files are taken in time order so the daily limit keeps the earliest ones.
     """
     board = policy.leaderboard
-    zone = ZoneInfo(policy.timezone)
+    zone = _zone(policy)
     known = store.known_files(board.assignment)
     used = Counter((s.student_id, s.submitted_at.astimezone(zone).date())
                    for s in store.submissions(board.assignment) if s.status == CsvStatus.SCORED)
@@ -220,7 +228,10 @@ def score(course_dir, submissions: str | Path | None = None, solution: str | Pat
     store = Store.for_course(course.root, db_url or policy.leaderboard.url)
     try:
         store.check_answer_key(answer.sha256, answer.n_public, answer.n_private)
-        found = gather(submissions or course.submitted, policy.leaderboard.assignment, policy.collect_pattern)
+        if submissions is None and not course.submitted.is_dir():
+            found = Gathered(TREE)          # nothing collected yet: everyone on the roster is missing
+        else:
+            found = gather(submissions or course.submitted, policy.leaderboard.assignment, policy.collect_pattern)
         new, unchanged = record_new(found.files, answer, contract, policy, store)
         changed = refresh_flags(store, policy)
         standings = standings_from_store(course, policy, store)

@@ -251,3 +251,24 @@ def test_score_course_returns_results_and_writes_every_output(tmp_path):
     for column in ("rank", "student_id", "status", "public_accuracy", "private_accuracy", "grade", "message"):
         assert column in table.columns
     assert np.isclose(table.loc[0, "private_accuracy"], int(0.9 * n_priv) / n_priv, atol=1e-4)
+
+
+@pytest.mark.parametrize("zone, second_status", [("UTC", CsvStatus.OVER_LIMIT), ("Europe/Moscow", CsvStatus.SCORED)])
+def test_the_daily_limit_counts_days_in_the_course_time_zone(tmp_path, zone, second_status):
+    course = make_course(tmp_path / "c", daily_limit=1)
+    toml = course.root / "course.toml"
+    toml.write_text(toml.read_text().replace('timezone = "UTC"', f'timezone = "{zone}"'))
+    course.submit("s1", course.predictions_with_accuracy(100, seed=1), at(1, 20, 30), archived=True)  # 23:30 MSK
+    course.submit("s1", course.predictions_with_accuracy(101, seed=2), at(1, 21, 30))                 # 00:30 MSK
+    run = api.score(course.root)
+    assert [s.status for s in sorted(run.new, key=lambda s: s.submitted_at)] == [CsvStatus.SCORED, second_status]
+
+
+def test_a_course_with_nothing_collected_yet(tmp_path):
+    course = make_course(tmp_path / "c")
+    assert api.score_course(course.root) == []
+    toml = course.root / "course.toml"
+    toml.write_text(toml.read_text().replace('timezone = "UTC"', 'timezone = "Mars/Olympus"'))
+    (course.root / "submitted").mkdir()
+    with pytest.raises(LeaderboardError, match="not a known time zone"):
+        api.score_course(course.root)
