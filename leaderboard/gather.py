@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.timestamp import parse_timestamp   # one parser for every timestamp.txt in the course
+
 from .records import LeaderboardError
 
 CSV_NAME = "submission.csv"
@@ -52,27 +54,6 @@ class Gathered:
         out += [f"{f.path}: {f.note}" for f in self.files if f.note]
         out += [f"skipped {path}: {reason}" for path, reason in self.skipped]
         return out
-
-
-def parse_timestamp(text: str) -> dt.datetime:
-    """An aware UTC datetime from ``timestamp.txt``.
-
-    Accepts ISO 8601 with an offset (``2026-12-01T12:00:00+00:00``, ``...Z``) and
-    nbgrader's ``2026-12-01 12:00:00.000000 UTC``. A time without a zone is UTC.
-    Raises ``ValueError`` with the text when it is neither.
-    """
-    value = text.strip()
-    for zone in (" UTC", " GMT", "UTC", "Z"):
-        if value.endswith(zone):
-            value = value[: -len(zone)].strip() + "+00:00"
-            break
-    try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{text.strip()!r} is not a date and time like 2026-12-01T12:00:00+00:00") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc)
 
 
 def _file_time(path: Path) -> dt.datetime:

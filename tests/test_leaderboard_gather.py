@@ -25,7 +25,7 @@ def test_timestamps(text, expected):
 
 
 def test_a_bad_timestamp_says_what_it_expected():
-    with pytest.raises(ValueError, match="not a date and time like 2026-12-01T12:00:00"):
+    with pytest.raises(ValueError, match="is not a date and time; write it like 2026-12-01T12:00:00"):
         parse_timestamp("yesterday")
 
 
