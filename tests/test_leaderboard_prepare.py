@@ -1,6 +1,8 @@
 """leaderboard/prepare.py: a competition from torchvision's raw IDX layout (or plain arrays)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -96,3 +98,41 @@ def test_no_data_and_no_network_fails_fast_saying_to_pass_data(tmp_path):
     # A closed local port: a real connection attempt that is refused at once.
     with pytest.raises(LeaderboardError, match=r"could not download Fashion-MNIST .*Pass --data ROOT"):
         download_fashion_mnist(tmp_path / "dl", timeout=2, mirrors=["http://127.0.0.1:9/"])
+
+
+REAL_LABELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz"
+
+
+@pytest.mark.skipif(not REAL_LABELS.is_file(), reason="the real Fashion-MNIST test labels are not on this machine")
+def test_real_shaped_answer_key(tmp_path):
+    """The real 10,000 test labels (stand-in images): the split sizes and scores at full size."""
+    import gzip
+
+    from leaderboard import api
+    from leaderboard_corpus.build import COURSE_TOML, at, csv_bytes
+
+    raw = gzip.decompress(REAL_LABELS.read_bytes())
+    labels = np.frombuffer(raw, dtype=np.uint8, offset=8)
+    assert labels.size == 10_000 and np.bincount(labels).tolist() == [1000] * 10
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "course.toml").write_text(COURSE_TOML.format(daily_limit=5, pseudonyms="true",
+                                                           plausibility_max=0.97, rank_bonus="[]"))
+    images = np.random.default_rng(0).integers(0, 256, (10_000, 28, 28), dtype=np.uint8)
+    competition = prepare_competition(course / "competition", images[:50], labels[:50], images, labels,
+                                      public_fraction=0.3, seed=99)
+    assert (competition.n_public, competition.n_private) == (3000, 7000)
+    truth = load_solution(competition.paths.solution).labels
+    assert np.bincount(truth).tolist() == [1000] * 10
+    good = truth.copy()
+    wrong = np.random.default_rng(1).choice(10_000, 1300, replace=False)    # 87 % right overall
+    good[wrong] = (truth[wrong] + 1) % 10
+    folder = course / "submitted"
+    for student, prediction in (("leaker", truth), ("honest", good)):
+        target = folder / student / "04_mlp_fashion_mnist"
+        target.mkdir(parents=True)
+        (target / "submission.csv").write_bytes(csv_bytes(prediction))
+        (target / "timestamp.txt").write_text(at(1).isoformat())
+    results = {r.student_id: r for r in api.score_course(course)}
+    assert results["leaker"].private_accuracy == 1.0 and results["leaker"].flags == ["implausible"]
+    assert 0.85 < results["honest"].private_accuracy < 0.89 and results["honest"].flags == []
