@@ -30,6 +30,8 @@ COPY = "copy"
 IMPLAUSIBLE = "implausible"
 SAMPLE_ROWS = 1024
 BLOCK = 1024           # submissions per block of the matrix product, to bound memory
+ONEHOT_CELLS = 2_000_000   # submissions x sampled rows kept one-hot at once (x10 classes x 4 bytes)
+NOTES_PER_SUBMISSION = 3
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,9 @@ def find_copies(predictions: np.ndarray, owners: list[str], threshold: float,
     if len(owners) != count:
         raise ValueError(f"owners has {len(owners)} entries for {count} prediction rows")
     owner_ids = np.unique(np.asarray(owners), return_inverse=True)[1]
-    m = min(rows, SAMPLE_ROWS)
+    # Fewer sampled rows for very many submissions keeps the one-hot matrix under ~80 MB;
+    # the candidate bar widens with it, and the exact check stays the judge.
+    m = min(rows, SAMPLE_ROWS, max(256, ONEHOT_CELLS // count))
     sample = np.sort(np.random.default_rng(seed).choice(rows, size=m, replace=False)) if m < rows \
         else np.arange(rows)
     onehot = np.zeros((count, m * n_classes), dtype=np.float32)
@@ -88,13 +92,18 @@ def integrity_flags(submissions: list[Submission], copy_agreement: float, plausi
             notes.setdefault(sub.id, []).append(
                 f"implausible: private accuracy {sub.private.value:.4f} is above the plausibility bound "
                 f"{plausibility_max:.4f}; check for a leaked answer key")
+    partners: dict[int, list[tuple[float, Submission]]] = {}
     if len(scored) >= 2:
         matrix = np.stack([s.predictions for s in scored])
         for pair in find_copies(matrix, [s.student_id for s in scored], copy_agreement, n_classes):
             a, b = scored[pair.first], scored[pair.second]
-            for me, other in ((a, b), (b, a)):
-                names.setdefault(me.id, set()).add(COPY)
-                notes.setdefault(me.id, []).append(
-                    f"copy: {pair.agreement:.2%} of predictions agree with {other.student_id}'s "
-                    f"submission #{other.id}")
+            partners.setdefault(a.id, []).append((pair.agreement, b))
+            partners.setdefault(b.id, []).append((pair.agreement, a))
+    for sub_id, found in partners.items():
+        names.setdefault(sub_id, set()).add(COPY)
+        found.sort(key=lambda item: (-item[0], item[1].id))
+        shown = ", ".join(f"{other.student_id}'s submission #{other.id} ({agree:.2%})"
+                          for agree, other in found[:NOTES_PER_SUBMISSION])
+        more = f" and {len(found) - NOTES_PER_SUBMISSION} more" if len(found) > NOTES_PER_SUBMISSION else ""
+        notes.setdefault(sub_id, []).append(f"copy: predictions agree with {shown}{more}")
     return {sid: (tuple(sorted(names[sid])), "; ".join(notes[sid])) for sid in names}

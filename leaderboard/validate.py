@@ -128,10 +128,6 @@ class Validation:
                      f"row of test.csv; {HOW_TO_WRITE}.")
         return "\n".join(lines)
 
-    def summary(self) -> str:
-        """One line for a CSV cell: the problems joined with '; '."""
-        return "; ".join(str(p) for p in self.problems)
-
 
 def validate(data: bytes, contract: Contract) -> Validation:
     """Check ``data`` (the file's bytes) against ``contract``. Never raises on bad data."""

@@ -34,7 +34,7 @@ def test_copy_threshold_is_inclusive_and_both_students_are_flagged():
     flags = integrity_flags(subs, copy_agreement=0.995, plausibility_max=0.97)
     assert flags[1][0] == (COPY,) and flags[2][0] == (COPY,) and flags[4][0] == (COPY,)
     assert 3 not in flags
-    assert "99.50% of predictions agree with ben's submission #2" in flags[1][1]
+    assert "copy: predictions agree with ben's submission #2 (99.50%)" in flags[1][1]
     assert "ann" in flags[2][1]
 
 
@@ -72,3 +72,12 @@ def test_find_copies_equals_brute_force_on_a_crowd():
              if np.count_nonzero(crowd[i] == crowd[j]) / rows >= 0.995}
     assert found == brute
     assert {(5, 6), (10, 11), (20, 21)} <= found and (30, 31) not in found and (40, 41) not in found
+
+
+def test_many_partners_are_summarised():
+    same = np.zeros(50, dtype=np.int8)               # e.g. six students handing in sample_submission.csv
+    subs = [_sub(i, f"s{i}", same.copy()) for i in range(1, 7)]
+    flags = integrity_flags(subs, 0.995, 0.97)
+    assert set(flags) == {1, 2, 3, 4, 5, 6}
+    assert flags[1][1] == ("copy: predictions agree with s2's submission #2 (100.00%), s3's submission #3 "
+                           "(100.00%), s4's submission #4 (100.00%) and 2 more")
