@@ -121,12 +121,17 @@ def test_flat_folder_with_explicit_solution(tmp_path, capsys):
     (flat / "README.txt").write_text("not a submission")
     out = tmp_path / "out"
     capsys.readouterr()
-    assert main(["score", str(flat), "--solution", str(solution), "--out", str(out), "--course", str(course)]) == 0
+    db = tmp_path / "elsewhere.db"                             # any SQLAlchemy URL, here another SQLite file
+    assert main(["score", str(flat), "--solution", str(solution), "--out", str(out), "--course", str(course),
+                 "--db", f"sqlite:///{db}"]) == 0
     printed = capsys.readouterr().out
     assert "flat folder: 1 files, 1 new (1 scored" in printed
     assert "modification times" in printed and "README.txt: not a .csv file" in printed
     assert "review s1: implausible" in printed                 # 100 % is above the 0.97 bound
     assert (out / "leaderboard-public.html").is_file()
+    assert db.is_file() and not (course / "leaderboard.db").exists()
+    assert main(["show", "--course", str(course), "--db", f"sqlite:///{db}"]) == 0
+    assert "1.0000" in capsys.readouterr().out             # s1 scored 100 %, read from that database
 
 
 def test_console_script_is_installed(tmp_path):
