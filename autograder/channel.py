@@ -101,6 +101,7 @@ class Channel:
         aud_r, aud_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # ------------------------------------------------ the student's side
+            started_as = os.getpid()
             try:
                 os.setpgid(0, 0)
                 for fd in (parent_sock.fileno(), out_r, err_r, aud_r):
@@ -135,6 +136,8 @@ class Channel:
                 sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
                 kernel.serve(child_sock, seed, aud_w)
             except BaseException as exc:  # noqa: BLE001 - any setup failure is reported, then we die
+                if os.getpid() != started_as and os.getpid() != 1:
+                    os._exit(1)  # a process the student forked: it must never speak for the kernel
                 try:
                     codec.write_frame(child_sock, {"op": "setup_failed", "message": f"{exc}"[:2000]})
                 finally:

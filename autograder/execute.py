@@ -191,7 +191,11 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
                                              name=f"test:{cell.grade_id}")
                 else:
                     verdict = None
-            if channel.dead is None and cell.cell_type == "code" and time.monotonic() < deadline:
+            judge_timed_out = verdict is not None and verdict.error.startswith("TimeoutError")
+            if judge_timed_out:
+                # the student's code already ran out of time in this test: running it again would too
+                out["error"] = verdict.error
+            elif channel.dead is None and cell.cell_type == "code" and time.monotonic() < deadline:
                 try:
                     got = channel.run_cell(cell.source, cell_deadline)
                     out.update(stdout=_clean(got.stdout), stderr=_clean(got.stderr), error=_clean(got.error),

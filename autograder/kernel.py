@@ -15,6 +15,7 @@ import io
 import json
 import os
 import random
+import signal
 import sys
 from typing import Any
 
@@ -60,6 +61,8 @@ def _install_audit(fd: int) -> None:
     seen: set[tuple[str, str]] = set()
 
     def hook(event: str, args: tuple) -> None:
+        if _quiet:
+            return
         what = _AUDIT_EVENTS.get(event)
         detail = ""
         if what is None and event == "open" and args and isinstance(args[0], str):
@@ -118,10 +121,20 @@ def _make_shell():
     shell.displayhook = Hook(shell=shell)
     shell.display_pub = Publisher(shell=shell)
 
+    kernel_pid = os.getpid()
+
     def show(etype, evalue, stb):
         sink["error"].append(shell.InteractiveTB.stb2text(stb))
 
+    real_showtraceback = shell.showtraceback
+
+    def showtraceback(*args, **kwargs):
+        if os.getpid() != kernel_pid:
+            os._exit(1)  # a forked copy of the kernel failed: it has nobody to report to
+        return real_showtraceback(*args, **kwargs)
+
     shell._showtraceback = show
+    shell.showtraceback = showtraceback
     try:
         shell.colors = "nocolor"
     except Exception:  # noqa: BLE001 - older IPython spells it NoColor
@@ -159,16 +172,43 @@ def _results(raw: list[dict]) -> list[dict]:
     return results
 
 
+_quiet = False  # set while the kernel itself does what the audit hook reports for students
+
+
+def _end_strays() -> None:
+    """Nothing a cell started outlives it: as PID 1 of the sandbox, end every other process and reap it."""
+    global _quiet
+    if os.getpid() != 1:
+        return
+    _quiet = True
+    try:
+        os.kill(-1, 9)
+    except OSError:
+        pass
+    finally:
+        _quiet = False
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
+
+
 def serve(sock, seed: int, audit_fd: int | None) -> None:
     """Answer requests until told to stop. Never returns."""
-    import signal
-
-    # the executor interrupts a cell over its time limit with SIGINT, as Jupyter does
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # the executor interrupts a cell over its time limit with SIGINT, as Jupyter does; between
+    # cells a late interrupt is ignored so that it can never hit the kernel's own loop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if audit_fd is not None:
         _install_audit(audit_fd)
     shell, sink = _make_shell()
     handles = _Handles()
+    kernel_pid = os.getpid()
     _seed(seed)
     codec.write_frame(sock, {"op": "ready", "pid": os.getpid()})
     while True:
@@ -185,9 +225,18 @@ def serve(sock, seed: int, audit_fd: int | None) -> None:
             sink["results"].clear()
             sink["error"].clear()
             try:
-                shell.run_cell(code, store_history=True)
+                try:
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
+                    shell.run_cell(code, store_history=True)
+                finally:
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
             except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt escaping IPython
+                if os.getpid() != kernel_pid:
+                    os._exit(1)
                 sink["error"].append(f"{type(exc).__name__}: {exc}")
+            if os.getpid() != kernel_pid:
+                os._exit(0)  # a process the student forked finished the cell: it must not answer for the kernel
+            _end_strays()
             results = _results(sink["results"]) + _figures()
             for stream in (sys.stdout, sys.stderr):
                 try:
@@ -202,7 +251,14 @@ def serve(sock, seed: int, audit_fd: int | None) -> None:
             codec.write_frame(sock, {"op": "done", "results": results,
                                      "error": "\n".join(sink["error"])[:TEXT_LIMIT]})
             continue
-        _answer(sock, request, shell, handles)
+        try:
+            try:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                _answer(sock, request, shell, handles)
+            finally:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except KeyboardInterrupt:
+            pass  # arrived after the answer was sent
 
 
 def _answer(sock, request, shell, handles: _Handles) -> None:

@@ -248,9 +248,14 @@ def enter(spec: SandboxSpec, as_root: bool, on_child=None) -> None:
 
     set_limits(spec)
     if as_root:
-        os.setgroups([])
-        os.setresgid(spec.uid, spec.uid, spec.uid)
-        os.setresuid(spec.uid, spec.uid, spec.uid)
+        try:
+            os.setgroups([])
+            os.setresgid(spec.uid, spec.uid, spec.uid)
+            os.setresuid(spec.uid, spec.uid, spec.uid)
+        except OSError as exc:
+            raise SandboxUnavailable(
+                f"switching to the unprivileged user {spec.uid} was refused by the OS ({exc.strerror}); "
+                "this happens in containers that map a single user id") from None
     else:
         # inside our user namespace we are "root" over our own mounts: give that up
         unshare(CLONE_NEWUSER, "a nested user namespace")
