@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -54,9 +55,12 @@ class Released:
 def release(course: Course, assignments: list[str] | None = None, console: Console | None = None) -> list[Path]:
     """Regenerate ``release/<a>/<a>.ipynb`` for each assignment (default: all in source/).
 
-    Every selected source notebook is checked before anything is written, so one bad
-    notebook leaves release/ and the gradebook untouched. Returns the released notebook
-    paths in the order given. Raises :class:`ReleaseError` naming the notebook on bad input.
+    Every selected source notebook is checked before anything is written, so a notebook our
+    checks reject leaves release/ and the gradebook untouched. If nbgrader itself rejects one
+    (e.g. graded cells removed after students submitted), the assignments before it stay
+    released and that one keeps its previous release/ folder. Prints one line per assignment.
+    Returns the released notebook paths in the order given. Raises :class:`ReleaseError`
+    naming the notebook (and, where known, the cell and line) on bad input.
     """
     console = console or Console()
     _ensure_tools_on_path()
@@ -68,7 +72,9 @@ def release(course: Course, assignments: list[str] | None = None, console: Conso
         check_source_notebook(sources[name], course.root)
 
     released: list[Released] = []
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
+    # The spinner is for people at a terminal; logs and pipes get just the one line per assignment.
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True,
+                  disable=not console.is_terminal) as progress:
         task = progress.add_task("releasing", total=len(names))
         for name in names:
             progress.update(task, description=f"releasing {name}")
@@ -100,12 +106,12 @@ def check_source_notebook(path: Path, root: Path | None = None) -> None:
     except UnicodeDecodeError as exc:
         raise ReleaseError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start}). {fix_json}") from None
     try:
-        raw = json.loads(text)
+        json.loads(text)
     except json.JSONDecodeError as exc:
         raise ReleaseError(f"{shown}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
                            f"{fix_json}") from None
     try:
-        nb = nbformat.from_dict(raw)
+        nb = nbformat.reads(text, as_version=4)  # also joins multi-line sources
         nbformat.validate(nb)
     except Exception as exc:  # nbformat raises several kinds; all mean "not a notebook"
         raise ReleaseError(f"{shown}: JSON but not a valid Jupyter notebook ({_first_line(exc)}). {fix_json}") from None
@@ -114,10 +120,17 @@ def check_source_notebook(path: Path, root: Path | None = None) -> None:
     seen: dict[str, int] = {}
     for index, cell in enumerate(nb.cells, start=1):
         meta = cell.get("metadata", {}).get("nbgrader")
+        grade_id = (meta or {}).get("grade_id", "?")
+        where = f"{shown}, cell {index} (grade_id '{grade_id}')" if meta else f"{shown}, cell {index}"
+        for begin, end in (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")):
+            problem = _unbalanced(cell.source, begin, end)
+            if problem:
+                raise ReleaseError(f"{where}: {problem}. Every `### {begin}` needs its own `### {end}` after it.")
+        if "BEGIN SOLUTION" in cell.source and not (meta or {}).get("solution"):
+            raise ReleaseError(f"{where}: has a `### BEGIN SOLUTION` block but is not an answer (solution) cell, "
+                               "so nbgrader would refuse it. Mark the cell 'Autograded answer' or remove the markers.")
         if meta is None:
             continue
-        grade_id = meta.get("grade_id", "?")
-        where = f"{shown}, cell {index} (grade_id '{grade_id}')"
         try:
             validator.validate_cell(cell)
         except SchemaMismatchError as exc:
@@ -135,6 +148,23 @@ def check_source_notebook(path: Path, root: Path | None = None) -> None:
                 raise ReleaseError(f"{where}: grade_id '{grade_id}' is also used by cell {seen[grade_id]}; "
                                    "every graded, solution or read-only cell needs its own grade_id.")
             seen[grade_id] = index
+
+
+def _unbalanced(source: str, begin: str, end: str) -> str | None:
+    """Why the begin/end markers of `source` do not pair up (nbgrader's rule: no nesting), or None."""
+    open_line = None
+    for number, line in enumerate(source.splitlines(), start=1):
+        if begin in line:
+            if open_line is not None:
+                return f"`### {begin}` on line {number} while the one on line {open_line} is still open"
+            open_line = number
+        elif end in line:
+            if open_line is None:
+                return f"`### {end}` on line {number} without a `### {begin}` before it"
+            open_line = None
+    if open_line is not None:
+        return f"`### {begin}` on line {open_line} is never closed"
+    return None
 
 
 # --------------------------------------------------------------------------- nbgrader
@@ -186,13 +216,18 @@ def _release_one(course: Course, name: str, source: Path, course_id: str) -> Rel
 
 
 def _nbgrader_reason(result: dict) -> str:
-    """The most telling line of nbgrader's captured log/traceback."""
+    """The most telling line of nbgrader's captured log and traceback, then the log's tail.
+
+    nbgrader logs the real exception (e.g. ``RuntimeError: no end solution statement found``)
+    and then raises a generic NbGraderException; the specific one is what the instructor needs.
+    """
     lines = [line for line in (result.get("log", "") + "\n" + result.get("error", "")).splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("[ERROR]") and "Please see" not in line
-              and "There was an error processing" not in line]
-    tail = [line for line in lines if not line.startswith((" ", "Traceback", "["))]
-    reason = (tail[-1] if tail else errors[-1] if errors else "no reason given").strip()
-    return f"{reason}\n--- nbgrader log ---\n" + "\n".join(lines[-25:])
+    exceptions = [line.strip() for line in lines
+                  if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Warning)\b.*:", line.strip())
+                  and "NbGraderException" not in line]
+    errors = [line for line in lines if line.startswith("[ERROR]") and "Please see" not in line]
+    reason = exceptions[-1] if exceptions else errors[-1] if errors else "no reason given"
+    return f"{reason}\n--- nbgrader log (last lines) ---\n" + "\n".join(lines[-20:])
 
 
 # --------------------------------------------------------------------------- helpers
