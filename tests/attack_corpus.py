@@ -539,8 +539,12 @@ def build_corpus(target: Target) -> list[Attack]:
                             yield from (x for x in (k, v) if isinstance(x, str))
                     elif isinstance(obj, (list, tuple, set, frozenset)):
                         yield from (x for x in list(obj) if isinstance(x, str))
+                import time
                 paths = set()
+                start = time.monotonic()
                 for obj in gc.get_objects():
+                    if time.monotonic() - start > 2.5:   # stay inside the cell limit on a busy machine
+                        break
                     for s in _strings(obj):
                         for n in needles:
                             if n in s and s != n:   # the needles themselves are in memory, of course
@@ -575,6 +579,7 @@ def build_corpus(target: Target) -> list[Attack]:
                         pass
                 print('job paths learnt from memory (not readable):', len(paths))
             """)},
+            statuses=frozenset({"graded", "timeout"}),
             flag_words=("searches the interpreter's memory",),
         ),
         Attack(
@@ -588,7 +593,7 @@ def build_corpus(target: Target) -> list[Attack]:
                     except OSError:
                         time.sleep(0.05)
             """)},
-            statuses=frozenset({"timeout"}),
+            statuses=frozenset({"timeout", "crashed"}),   # either is a clear, correct end for a fork bomb
             flag_words=("forks its kernel",),
         ),
         Attack(
@@ -719,6 +724,22 @@ def build_corpus(target: Target) -> list[Attack]:
             no_flag_because="it only opens files in its own working directory",
             links={"notes.txt": "source/hw/hw.ipynb", "peer.txt": "submitted/{victim}/hw/hw.ipynb",
                    "gb.txt": "gradebook.db"},
+        ),
+        Attack(
+            "atk26_stall_judge",
+            "a count_parameters that ignores SIGINT and never returns while the judge calls it, hoping a "
+            "stalled test counts as passed",
+            {"q_answer": WRONG["q_answer"],
+             "q_count": _code("""
+                def count_parameters(model):
+                    import signal
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    while True:
+                        pass
+             """),
+             "q_tensor": WRONG["q_tensor"]},
+            statuses=frozenset({"timeout"}),
+            no_flag_because="an endless loop looks like a slow honest function",
         ),
     ]
     return attacks

@@ -237,6 +237,7 @@ def test_attack_result_is_a_clean_verdict(batch, student):
     result = batch.results[student]
     assert result.status.value != "failed", result.message
     assert "grading stopped early" not in result.message
+    assert "sandbox could not be set up" not in result.message   # the sandbox was fine: the student broke the kernel
     assert not re.search(r"\b[A-Z]\w+Error\b", result.message), result.message
 
 
