@@ -268,6 +268,7 @@ def build_corpus(target: Target) -> list[Attack]:
                             if name in ('gradebook.db', 'leaderboard.db') or any(n in data for n in needles):
                                 _breach('found ' + os.path.join(dirpath, name))
             """)},
+            statuses=frozenset({"graded", "timeout"}),   # the file-system walk is long on a busy machine
             flag_words=("looks for course files", "tried to open a course file"),
         ),
         Attack(
@@ -474,6 +475,7 @@ def build_corpus(target: Target) -> list[Attack]:
                 except Exception:
                     pass
             """)},
+            statuses=frozenset({"graded", "timeout"}),   # where a network exists, connects may wait out
             flag_words=("tries the network", "network connection"),
         ),
         Attack(
