@@ -91,6 +91,7 @@ class Channel:
     def __init__(self, spec: sandbox.SandboxSpec, *, sandboxed: bool, seed: int, output_limit: int,
                  env: dict[str, str], workdir: str | None = None, setup_timeout: float = 60.0):
         self.output_limit = output_limit
+        self.exchange_dir = spec.exchange_dir or None
         self.audit: list[dict] = []
         self.dead: KernelGone | None = None
         self.timed_out = False

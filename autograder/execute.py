@@ -103,6 +103,9 @@ def run_job(job: Job) -> RunResult:
     scratch = tempfile.mkdtemp(prefix="autograder-")
     spec.root_dir = os.path.join(scratch, "root")
     os.mkdir(spec.root_dir)
+    spec.exchange_dir = os.path.join(scratch, "exchange")
+    os.mkdir(spec.exchange_dir)
+    os.chmod(spec.exchange_dir, 0o1777)
     workdir = None
     if not job.sandboxed:
         workdir = os.path.join(scratch, "work")
@@ -170,7 +173,7 @@ def _read_notebook(path: Path) -> dict:
 def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: RunResult, cells_log: Path) -> None:
     from .attacks import scan_source
 
-    judge = Judge(channel, job.seed)
+    judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, as_uid=job.uid if job.sandboxed else None)
     statuses = []
     with cells_log.open("a", encoding="utf-8") as log:
         for cell in planned:

@@ -18,6 +18,7 @@ import builtins
 import contextlib
 import importlib
 import io
+import os
 import random
 import re
 import sys
@@ -117,10 +118,12 @@ class Verdict:
 class Judge:
     """Judges the test cells of one submission against one live sandboxed kernel."""
 
-    def __init__(self, channel: Channel, seed: int):
+    def __init__(self, channel: Channel, seed: int, exchange_dir: str | None = None, as_uid: int | None = None):
         self.channel = channel
         self.seed = seed
         self.deadline = 0.0
+        self.exchange_dir = exchange_dir
+        self.as_uid = as_uid
 
     def ask(self, req: tuple):
         if time.monotonic() > self.deadline:
@@ -151,6 +154,15 @@ class Judge:
             last = ast.Expression(tree.body.pop().value)
         namespace = _Namespace(self)
         sink = io.StringIO()
+        import tempfile
+
+        saved = tempfile.tempdir, tempfile.mkdtemp, tempfile.mkstemp
+        if self.exchange_dir:
+            # temporary files and folders the test makes are visible to the student's code at the
+            # same path and belong to the sandbox's user, so a student function may write into them
+            tempfile.tempdir = self.exchange_dir
+            tempfile.mkdtemp = self._owned(saved[1], lambda r: r)
+            tempfile.mkstemp = self._owned(saved[2], lambda r: r[1])
         try:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 exec(compile(tree, f"<{name}>", "exec"), namespace)
@@ -162,9 +174,22 @@ class Judge:
             text = f"{type(exc).__name__}: {exc}"
             shown = text if line is not None and line not in hidden else f"{type(exc).__name__} in a hidden test"
             return Verdict(0.0, shown[:2000], f"line {line}: {text}"[:2000])
+        finally:
+            tempfile.tempdir, tempfile.mkdtemp, tempfile.mkstemp = saved
         if value is None:
             return Verdict(max_points)
         return Verdict(partial_credit(_plain_text(value), max_points))
+
+    def _owned(self, make, path_of):
+        uid = self.as_uid
+
+        def wrapper(*args, **kwargs):
+            result = make(*args, **kwargs)
+            if uid is not None and os.geteuid() == 0:
+                os.chown(path_of(result), uid, uid)
+            return result
+
+        return wrapper
 
     def _seed(self) -> None:
         random.seed(self.seed)

@@ -37,8 +37,15 @@ _AUDIT_EVENTS = {
     "sys.settrace": "installed a tracer (sys.settrace)",
     "sys.setprofile": "installed a profiler hook (sys.setprofile)",
 }
-_SECRET_WORDS = ("gradebook", "source/", "/source", "submitted", "autograded", "solution.csv", "nbgrader_config",
-                 "course.toml", "records.jsonl", "private/")
+_SECRET_DIRS = {"source", "submitted", "autograded", "feedback", ".autograder", "private"}
+_SECRET_FILES = {"gradebook.db", "solution.csv", "nbgrader_config.py", "course.toml", "records.jsonl"}
+
+
+def _looks_for_course_files(path: str) -> bool:
+    parts = path.split("/")
+    if path.startswith(_INSTALLED):
+        return False  # imports from the interpreter and site-packages
+    return ".." in parts or bool(_SECRET_DIRS.intersection(parts[:-1])) or parts[-1] in _SECRET_FILES
 
 
 class _Handles:
@@ -57,7 +64,12 @@ class _Handles:
         return self.objects[ident]
 
 
+_INSTALLED: tuple[str, ...] = ()
+
+
 def _install_audit(fd: int) -> None:
+    global _INSTALLED
+    _INSTALLED = tuple(sorted({os.path.realpath(p) + "/" for p in (sys.prefix, sys.base_prefix, *sys.path) if p}))
     seen: set[tuple[str, str]] = set()
 
     def hook(event: str, args: tuple) -> None:
@@ -67,7 +79,7 @@ def _install_audit(fd: int) -> None:
         detail = ""
         if what is None and event == "open" and args and isinstance(args[0], str):
             path = args[0]
-            if ".." in path.split("/") or any(w in path for w in _SECRET_WORDS):
+            if _looks_for_course_files(path):
                 what, detail = "tried to open a course file", path
         elif what is not None:
             try:

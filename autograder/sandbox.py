@@ -71,6 +71,7 @@ class SandboxSpec:
     file_size_bytes: int
     disk_bytes: int
     root_dir: str = ""                     # an empty host directory to mount the new root on
+    exchange_dir: str = ""                 # a host directory shared read-write at the same path (test temp files)
     hostname: str = "sandbox"
     data_dir: str | None = None            # bound read-only at <WORKDIR>/data
     extra_files: dict[str, bytes] = field(default_factory=dict)  # written into /work
@@ -220,6 +221,11 @@ def enter(spec: SandboxSpec, as_root: bool, on_child=None) -> None:
         os.makedirs(target, exist_ok=True)
         mount(host, target, None, MS_BIND | MS_REC)
         mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    if spec.exchange_dir:
+        # where the judge's tempfile.mkdtemp() points: a test may hand a student function a path to write
+        os.makedirs(root + spec.exchange_dir, exist_ok=True)
+        mount(spec.exchange_dir, root + spec.exchange_dir, None, MS_BIND)
+        mount(None, root + spec.exchange_dir, None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV)
     for link in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
         if os.path.islink(link) and not os.path.exists(root + link):
             os.symlink(os.readlink(link), root + link)

@@ -106,3 +106,16 @@ def peer_template(tmp_path_factory) -> Path:
 @pytest.fixture
 def peer_course(peer_template, tmp_path) -> Path:
     return copy_course(peer_template, tmp_path / "course")
+
+
+def solved(release_nb: dict, source_nb: dict) -> dict:
+    """The released notebook with every answer cell filled in from the source's solution, as a
+    diligent student would hand it in (solution markers removed, tests left as released)."""
+    answers = {}
+    for cell in source_nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            answers[meta["grade_id"]] = "\n".join(
+                line for line in src.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+    return with_answers(release_nb, answers)
