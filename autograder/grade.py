@@ -227,7 +227,7 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
         if scheduler:
             from .distributed import run_on_cluster
 
-            run_on_cluster(scheduler, list(jobs.values()), on_result)
+            run_on_cluster(scheduler, list(jobs.values()), on_result, list(policy.sandbox.preimport))
         else:
             run_locally(policy, list(jobs.values()), n_workers, on_result)
     shutil.rmtree(spool, ignore_errors=True)

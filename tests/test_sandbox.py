@@ -15,16 +15,9 @@ import pytest
 from autograder.course import Course
 from autograder.grade import grade_batch
 from conftest import FIXTURES, build_course, copy_course, released, submit, with_answers
+from test_grade_batch import GOOD
 
 pytestmark = pytest.mark.slow
-
-GOOD = {
-    "double_answer": "def double(x):\n    return 2 * x",
-    "value_answer": "value = 50",
-    "count_answer": "def count_parameters(model):\n"
-                    "    return sum(p.numel() for p in model.parameters() if p.requires_grad)",
-}
-
 
 def probe(code: str) -> dict:
     """Answers with ``code`` placed (and printing) before the correct double()."""

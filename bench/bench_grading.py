@@ -1,0 +1,200 @@
+"""Throughput of `autograder grade` against `nbgrader autograde` on the same submissions.
+
+    python bench/bench_grading.py [--n 40] [--workers 2] [--assignment 01_tensors] [--skip-nbgrader]
+
+Builds a fresh course from this repository's source/, releases it, makes N
+submissions of the assignment (every other one with a wrong answer), grades
+them with nbgrader's own autograde and with ours in the same run, and prints
+a table: submissions per minute for both, the ratio, the per-submission
+overhead beyond the students' own code, and the memory a submission adds on
+top of the shared warm parent. A second invocation with
+``--assignment 04_mlp_fashion_mnist`` gives the MLP homework's line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+BIN = os.path.dirname(sys.executable)
+os.environ["PATH"] = BIN + os.pathsep + os.environ.get("PATH", "")
+
+
+def make_course(tmp: Path, assignment: str, n: int) -> Path:
+    from conftest import solved, submit
+
+    from autograder.course import Course
+    from autograder.release import release
+
+    course = tmp / "course"
+    (course / "source").mkdir(parents=True)
+    shutil.copytree(ROOT / "source" / assignment, course / "source" / assignment)
+    shutil.copy(ROOT / "course.toml", course / "course.toml")
+    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    release(Course.at(course), [assignment])
+    source = json.loads(next((course / "source" / assignment).glob("*.ipynb")).read_text())
+    blank = json.loads(next((course / "release" / assignment).glob("*.ipynb")).read_text())
+    good = solved(blank, source)
+    for i in range(n):
+        submit(course, f"s{i:03d}", assignment, good if i % 2 == 0 else blank)
+    return course
+
+
+def own_code_seconds(course: Path, assignment: str) -> float:
+    """The students' own code: every code cell of a solved notebook, run in this warm interpreter."""
+    import contextlib
+    import io
+
+    nb = json.loads(next((course / "submitted" / "s000" / assignment).glob("*.ipynb")).read_text())
+    from autograder.kit import build_kit
+    from autograder.course import Course
+
+    kit = build_kit(Course.at(course), assignment).by_id()
+    cells = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        src = kit[gid].source if gid in kit and kit[gid].is_test else "".join(cell["source"])
+        cells.append(src)
+    best = float("inf")
+    for _ in range(3):
+        ns: dict = {}
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            for src in cells:
+                try:
+                    exec(compile(src, "<cell>", "exec"), ns)
+                except Exception:  # noqa: BLE001 - a wrong answer is part of the cost
+                    pass
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def private_bytes(root_pid: int) -> int:
+    """Private memory of every descendant of ``root_pid`` (the forked executors and sandboxes)."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                ppid = int(open(f"/proc/{name}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(name))
+    total, stack = 0, list(children.get(root_pid, []))
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        try:
+            for line in open(f"/proc/{pid}/smaps_rollup"):
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def run_ours(course: Path, assignment: str, workers: int) -> dict:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.course import Course
+    from autograder.forkserver import ForkServer, collect_result
+    from autograder.grade import find_submissions, make_job
+    from autograder.kit import build_kit, kit_path
+    from autograder.policy import load_policy
+
+    c = Course.at(course)
+    policy = load_policy(course)
+    kit = build_kit(c, assignment)
+    kit_file = kit.save(kit_path(c, assignment))
+    spool = c.state / "spool" / assignment
+    spool.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
+    startup = time.perf_counter() - start
+    jobs = [make_job(c, policy, kit, kit_file, sub, spool, True, None) for sub in find_submissions(c, assignment)]
+    samples: list[int] = []
+    running = {"n": 0}
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            if running["n"]:
+                samples.append(private_bytes(server.proc.pid) // max(running["n"], 1))
+            time.sleep(0.01)
+
+    def one(job):
+        running["n"] += 1
+        try:
+            return collect_result(job, server.run(job))
+        finally:
+            running["n"] -= 1
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(one, jobs))
+    steady = time.perf_counter() - start
+    stop.set()
+    server.close()
+    assert all(r.status.value == "graded" for r in results), [r.message for r in results if r.message]
+    return {"startup": startup, "steady": steady, "n": len(jobs), "scores": sorted(r.score for r in results),
+            "memory": sorted(samples)[len(samples) // 2] if samples else 0,
+            "memory_max": max(samples) if samples else 0,
+            "per_sub": sum(r.duration for r in results) / len(results)}
+
+
+def run_nbgrader(course: Path, assignment: str) -> float:
+    start = time.perf_counter()
+    run = subprocess.run([os.path.join(BIN, "nbgrader"), "autograde", assignment, "--force"], cwd=course,
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(run.stderr[-3000:])
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--assignment", default="01_tensors")
+    parser.add_argument("--skip-nbgrader", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        course = make_course(Path(tmp), args.assignment, args.n)
+        own = own_code_seconds(course, args.assignment)
+        ours = run_ours(course, args.assignment, args.workers)
+        theirs = None if args.skip_nbgrader else run_nbgrader(course, args.assignment)
+    per_min_ours = ours["n"] / ours["steady"] * 60
+    per_min_with_start = ours["n"] / (ours["steady"] + ours["startup"]) * 60
+    # wall-clock cost of one submission on one core, minus what its own cells cost
+    overhead = ours["steady"] * args.workers / ours["n"] - own
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}")
+    print(f"assignment {args.assignment}, {ours['n']} submissions, {args.workers} workers")
+    print(f"{'':38s}{'subs/min':>10s}")
+    if theirs is not None:
+        print(f"{'nbgrader autograde':38s}{ours['n'] / theirs * 60:10.1f}")
+    print(f"{'autograder grade, steady state':38s}{per_min_ours:10.1f}")
+    print(f"{'autograder grade, incl. warm-up':38s}{per_min_with_start:10.1f}")
+    if theirs is not None:
+        print(f"ratio (steady state): {per_min_ours / (ours['n'] / theirs * 60):.1f}x")
+    print(f"warm-up of the fork server (imports, once per run): {ours['startup']:.2f} s")
+    print(f"students' own code per submission (cells + tests, in-process): {own * 1000:.0f} ms")
+    print(f"per-submission overhead beyond that: {overhead * 1000:.0f} ms")
+    print(f"memory per running submission beyond the warm parent: median {ours['memory'] / 2**20:.0f} MB, "
+          f"max {ours['memory_max'] / 2**20:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
