@@ -95,6 +95,7 @@ class Channel:
         self.audit: list[dict] = []
         self.dead: KernelGone | None = None
         self.timed_out = False
+        self.protocol_broken = ""
         self._killed_by_us = False
         parent_sock, child_sock = socket.socketpair()
         out_r, out_w = os.pipe()
@@ -103,8 +104,10 @@ class Channel:
         pid = os.fork()
         if pid == 0:  # ------------------------------------------------ the student's side
             started_as = os.getpid()
+            ready = False
             try:
                 os.setpgid(0, 0)
+                sandbox.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with this executor
                 for fd in (parent_sock.fileno(), out_r, err_r, aud_r):
                     os.close(fd)
                 null = os.open(os.devnull, os.O_RDONLY)
@@ -135,10 +138,13 @@ class Channel:
                 sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
                                               errors="replace", write_through=True)
                 sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+                ready = True
                 kernel.serve(child_sock, seed, aud_w)
             except BaseException as exc:  # noqa: BLE001 - any setup failure is reported, then we die
                 if os.getpid() != started_as and os.getpid() != 1:
                     os._exit(1)  # a process the student forked: it must never speak for the kernel
+                if ready:
+                    os._exit(71)  # student code broke the kernel's own loop (e.g. replaced a builtin it uses)
                 try:
                     codec.write_frame(child_sock, {"op": "setup_failed", "message": f"{exc}"[:2000]})
                 finally:
@@ -219,10 +225,20 @@ class Channel:
                     self._drain(key.fd)
                     continue
                 try:
+                    # a frame that starts must arrive whole before the deadline (plus the grace)
+                    self.sock.settimeout(max(0.5, limit - time.monotonic() + INTERRUPT_GRACE))
                     header, buffers = codec.read_frame(self.sock, MAX_REPLY_BYTES)
-                except (EOFError, OSError, codec.CodecError) as exc:
+                except EOFError as exc:
                     self._gone(str(exc))
                     raise self.dead  # type: ignore[misc]
+                except (OSError, codec.CodecError, RecursionError, MemoryError) as exc:
+                    self.protocol_broken = f"{type(exc).__name__}: {exc}"[:200]
+                    self.kill()
+                    self.dead = KernelGone("the kernel broke the grading protocol (its reply was not plain data)")
+                    raise self.dead  # type: ignore[misc]
+                finally:
+                    if self.sock.fileno() >= 0:
+                        self.sock.settimeout(None)
                 header["_buffers"] = buffers
                 if interrupted_at is not None:
                     header["_interrupted"] = True
@@ -296,7 +312,15 @@ class Channel:
         if header.get("op") != "value":
             self.kill()
             raise KernelGone("the kernel answered out of turn")
-        return codec.decode(header.get("value"), header["_buffers"], make_handle, import_module)
+        try:
+            return codec.decode(header.get("value"), header["_buffers"], make_handle, import_module)
+        except (codec.CodecError, RecursionError, MemoryError, ValueError, TypeError) as exc:
+            if isinstance(exc, ImportError):
+                raise
+            self.protocol_broken = f"{type(exc).__name__}: {exc}"[:200]
+            self.kill()
+            self.dead = KernelGone("the kernel broke the grading protocol (its reply was not plain data)")
+            raise self.dead from None
 
     def _ensure_alive(self) -> None:
         if self.dead is not None:
@@ -411,4 +435,6 @@ def _death_reason(status, killed_by_us: bool, detail: str) -> str:
         return f"the kernel died of signal {signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig}"
     if code == 70:
         return "the sandbox could not be set up"
+    if code == 71:
+        return "student code broke the kernel itself (for example by replacing a builtin or module it relies on)"
     return f"the kernel exited (exit code {code}), e.g. os._exit() or a fatal error"

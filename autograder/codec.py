@@ -94,8 +94,8 @@ def read_frame(sock, max_bytes: int) -> tuple[dict, list[bytes]]:
         raise CodecError(f"header of {hlen} bytes is over the {max_bytes} byte limit")
     try:
         header = json.loads(read_exact(sock, hlen))
-    except ValueError as exc:
-        raise CodecError(f"header is not JSON: {exc}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise CodecError(f"header is not usable JSON: {type(exc).__name__}") from None
     if not isinstance(header, dict):
         raise CodecError("header is not an object")
     sizes = header.get("buffers", [])

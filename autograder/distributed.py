@@ -29,7 +29,8 @@ _server_lock = threading.Lock()
 def pack(job: Job) -> dict:
     """Everything a worker needs for one job, as plain data."""
     folder = Path(job.submission_dir)
-    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()} if folder.is_dir() else {}
+    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir())
+             if p.is_file() and not p.is_symlink()} if folder.is_dir() else {}
     return {"job": asdict(job), "kit": Path(job.kit_path).read_text(encoding="utf-8"), "files": files}
 
 

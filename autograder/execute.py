@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import sandbox
 from .channel import Channel, KernelGone
-from .judge import Judge
+from .judge import Judge, given_imports
 from .kit import Kit
 from .records import CellResult, RunResult, Status
 from .restore import plan
@@ -72,10 +72,18 @@ def _extra_files(job: Job) -> dict[str, bytes]:
         return files
     skip = set(job.skip_files) | {"timestamp.txt"}
     for path in sorted(root.iterdir()):
-        if path.is_file() and path.suffix != ".ipynb" and path.name not in skip and not path.name.startswith("."):
+        if path.is_symlink() or not path.is_file():
+            continue  # never follow links: they could point at the answer key
+        if path.suffix != ".ipynb" and path.name not in skip and not path.name.startswith("."):
             if path.stat().st_size <= 64 << 20:
-                files[path.name] = path.read_bytes()
+                files[path.name] = _read_no_follow(path)
     return files
+
+
+def _read_no_follow(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
 
 
 def _env(job: Job) -> dict[str, str]:
@@ -137,7 +145,12 @@ def run_job(job: Job) -> RunResult:
             return result
         if findings:
             result.flags["tampered"] = "; ".join(findings)
-        _run_cells(job, channel, planned, deadline, result, cells_log)
+        # module names bound by the instructor's given (locked) code always mean those modules in tests
+        given = given_imports([c.source for c in kit.cells if c.locked and not c.is_test and c.cell_type == "code"])
+        _run_cells(job, channel, planned, deadline, result, cells_log, given)
+        if channel.protocol_broken:
+            result.flags["attack"] = _join(result.flags.get("attack"),
+                                           f"broke the grading protocol ({channel.protocol_broken})")
         if channel.audit:
             seen = "; ".join(sorted({f"{a['what']}" + (f" ({a['detail']})" if a["detail"] else "")
                                      for a in channel.audit}))
@@ -159,10 +172,12 @@ def _join(old: str | None, new: str) -> str:
 
 
 def _read_notebook(path: Path) -> dict:
+    if path.is_symlink():
+        raise ValueError(f"{path.name} is a symbolic link, not a notebook; hand in the notebook file itself")
     if not path.exists():
         raise ValueError(f"{path.name} is missing from the submission")
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(_read_no_follow(path))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path.name} is not a readable notebook (not valid JSON: {exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
@@ -170,10 +185,12 @@ def _read_notebook(path: Path) -> dict:
     return data
 
 
-def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: RunResult, cells_log: Path) -> None:
+def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: RunResult, cells_log: Path,
+               given: dict[str, str]) -> None:
     from .attacks import scan_source
 
     judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, as_uid=job.uid if job.sandboxed else None)
+    judge.module_names.update(given)
     statuses = []
     with cells_log.open("a", encoding="utf-8") as log:
         for cell in planned:
@@ -238,6 +255,8 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
             result.message = _join(result.message or None, f"crashed: {channel.dead.reason}")
     elif channel.timed_out:
         result.message = _join(result.message or None, f"timeout: a cell ran past its {job.cell_timeout:g} s limit")
+    if judge.suspicions:
+        result.flags["attack"] = _join(result.flags.get("attack"), "; ".join(sorted(judge.suspicions)))
     from .records import worst_status
 
     result.status = worst_status(statuses) if statuses else Status.GRADED

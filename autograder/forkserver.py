@@ -139,11 +139,14 @@ class ForkServer:
     """Client of one warm parent. Thread-safe: any number of threads may call :meth:`run`."""
 
     def __init__(self, preimport: list[str], seed: int, start_timeout: float = 300.0):
-        env = dict(os.environ)
+        # a minimal environment: whatever the instructor's shell holds (tokens, database URLs) must not
+        # be in the memory of processes that student code is forked from
+        env = {k: os.environ[k] for k in ("LANG", "LC_ALL", "TZ") if k in os.environ}
+        env["HOME"] = "/"
         env.update(THREAD_ENV)
         env["PYTHONHASHSEED"] = str(seed)
         bindir = os.path.dirname(sys.executable)
-        env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+        env["PATH"] = bindir + os.pathsep + "/usr/local/bin:/usr/bin:/bin"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "autograder.forkserver", json.dumps({"preimport": preimport, "seed": seed})],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/", text=True, bufsize=1,

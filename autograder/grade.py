@@ -60,7 +60,7 @@ class BatchSummary:
 def submission_hash(folder: Path) -> str:
     """Content hash of everything the student handed in (the timestamp included)."""
     h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
         rel = path.relative_to(folder).as_posix()
         if rel.startswith("."):
             continue

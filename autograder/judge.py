@@ -23,6 +23,7 @@ import random
 import re
 import sys
 import time
+import types
 from dataclasses import dataclass
 
 from .channel import Channel, KernelGone
@@ -33,6 +34,12 @@ IMPORTABLE = {
     "numpy", "torch", "torchvision", "pandas", "math", "random", "collections", "itertools", "functools",
     "statistics", "string", "re", "json", "csv", "os", "sys", "tempfile", "pathlib", "sklearn", "matplotlib",
     "scipy", "time", "datetime", "typing", "dataclasses", "operator", "copy", "io",
+}
+# names that always mean these modules in a test, whatever the student bound to them
+STANDARD_ALIASES = {
+    "torch": "torch", "np": "numpy", "numpy": "numpy", "nn": "torch.nn", "F": "torch.nn.functional",
+    "pd": "pandas", "pandas": "pandas", "plt": "matplotlib.pyplot", "math": "math", "random": "random",
+    "os": "os", "sys": "sys", "tempfile": "tempfile", "torchvision": "torchvision",
 }
 HIDDEN_BEGIN = re.compile(r"^\s*###\s*BEGIN HIDDEN TESTS")
 HIDDEN_END = re.compile(r"^\s*###\s*END HIDDEN TESTS")
@@ -104,6 +111,11 @@ class _Namespace(dict):
             value = self._judge.ask(("get", name))
         except NameError:
             raise KeyError(name) from None
+        module = self._judge.module_names.get(name)
+        if module is not None and not isinstance(value, types.ModuleType):
+            # the student rebound a module name (e.g. torch = something lenient): tests get the real one
+            self._judge.suspicions.add(f"rebinds the module name '{name}'")
+            value = self._judge._import(module)
         self[name] = value
         return value
 
@@ -124,6 +136,8 @@ class Judge:
         self.deadline = 0.0
         self.exchange_dir = exchange_dir
         self.as_uid = as_uid
+        self.module_names = dict(STANDARD_ALIASES)
+        self.suspicions: set[str] = set()
 
     def ask(self, req: tuple):
         if time.monotonic() > self.deadline:
@@ -197,6 +211,36 @@ class Judge:
             sys.modules["numpy"].random.seed(self.seed)
         if "torch" in sys.modules:
             sys.modules["torch"].manual_seed(self.seed)
+
+
+def given_imports(sources: list[str]) -> dict[str, str]:
+    """Names the instructor's given (locked) cells bind to modules: name -> module."""
+    names: dict[str, str] = {}
+    for source in sources:
+        try:
+            tree = ast.parse(_transform(source))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] in IMPORTABLE:
+                        if alias.asname:
+                            names[alias.asname] = alias.name
+                        else:
+                            top = alias.name.split(".")[0]
+                            names[top] = top
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if node.module.split(".")[0] not in IMPORTABLE:
+                    continue
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    try:
+                        importlib.import_module(full)
+                    except ImportError:
+                        continue  # a function or class, not a module
+                    names[alias.asname or alias.name] = full
+    return names
 
 
 def hidden_lines(source: str) -> set[int]:
