@@ -1,0 +1,261 @@
+"""The whole course cycle, end to end: `autograder demo` with the compact cohort of 7 students.
+
+Every kind of submission is in it: perfect, partial, empty, a kernel crash, an endless
+loop, a memory hog, three cheating attempts, a copied leaderboard file, the sample
+submission, a late one and a missing one. The test then checks every student's final
+status and grade against what their submission deserves, computed here on its own:
+points from the source notebooks' cell metadata, weights, late policy and thresholds
+from course.toml, the leaderboard accuracy from the collected submission.csv and the
+competition's answer key. Nothing is read back from the demo's or the grader's code.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[no-redef]
+from pathlib import Path
+
+import pytest
+
+from autograder.demo import cohort, run_demo, synthetic_fashion
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+A1, A2, A3, A4 = "01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fashion_mnist"
+ASSIGNMENTS = (A1, A2, A3, A4)
+
+# What each student of the compact cohort hands in, and the test cells it must lose.
+PARTIAL_LOSES = {A1: {"test_q3_arange", "test_q7_indexing", "test_q8_multiplication"},
+                 A2: {"test_step2_concatenate", "test_step3_dot_product"},
+                 A3: {"test_q1_count_parameters"},
+                 A4: {"test_accuracy", "test_make_loader"}}
+CRASH_KEEPS = {"test_q1_from_list", "test_q2_constant_tensors", "test_q3_arange", "test_q4_random",
+               "test_q5_shape_dtype"}                       # os._exit at question 6
+EVERYTHING = "all"
+
+
+def expected_work(student: str) -> dict[str, tuple[str, object]]:
+    """assignment -> (status, cells lost or kept) for one student of the compact cohort."""
+    full = {a: ("graded", set()) for a in ASSIGNMENTS}
+    return {
+        "s01": full,
+        "s02": {a: ("graded", PARTIAL_LOSES[a]) for a in ASSIGNMENTS},
+        "s03": {a: ("graded", EVERYTHING) for a in ASSIGNMENTS},
+        "s04": {A1: ("crashed", ("keeps", CRASH_KEEPS)), A2: ("timeout", {"test_step3_dot_product"}),
+                A3: ("graded", {"test_q4_make_mlp"}), A4: ("graded", set())},
+        "s05": {a: ("graded", EVERYTHING) for a in ASSIGNMENTS},
+        "s06": full,
+        "s07": {**full, A3: ("missing", None)},
+    }[student]
+
+
+LATE = {"s06": {A1: dt.timedelta(days=1.5), A4: dt.timedelta(days=0.5)}}
+CSV_FROM = {"s01": "own", "s02": "own", "s03": "sample", "s04": "own", "s05": "copy", "s06": "own", "s07": "none"}
+ATTACKS = {("s04", A1), ("s05", A1), ("s05", A2), ("s05", A3)}
+COPY_PAIR = {"s04", "s05"}
+
+
+def test_points(assignment: str) -> dict[str, float]:
+    nb = json.loads((ROOT / "source" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8"))
+    points = {}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            points[meta["grade_id"]] = float(meta["points"])
+    return points
+
+
+test_points.__test__ = False   # a helper, not a test
+
+
+def deserved_score(assignment: str, lost) -> float:
+    points = test_points(assignment)
+    if lost == EVERYTHING:
+        return 0.0
+    if isinstance(lost, tuple):                     # ("keeps", cells)
+        return sum(points[c] for c in lost[1])
+    assert lost <= set(points), f"unknown cells {lost - set(points)}"
+    return sum(v for c, v in points.items() if c not in lost)
+
+
+def late_penalty(policy: dict, delay: dt.timedelta, max_score: float) -> float:
+    late = policy["late_policy"]
+    grace = dt.timedelta(minutes=late["grace_minutes"])
+    if delay <= grace:
+        return 0.0
+    days = math.ceil((delay - grace) / dt.timedelta(days=1))
+    return round(max_score * min(late["per_day"] * days, late["max_penalty"]), 6)
+
+
+def private_accuracy(course: Path, student: str) -> float | None:
+    path = course / "submitted" / student / A4 / "submission.csv"
+    if not path.is_file():
+        return None
+    with (course / "competition" / "private" / "solution.csv").open(encoding="utf-8") as fh:
+        truth = {int(r["Id"]): (int(r["Category"]), r["Usage"]) for r in csv.DictReader(fh)}
+    with path.open(encoding="utf-8") as fh:
+        predicted = {int(r["Id"]): int(r["Category"]) for r in csv.DictReader(fh)}
+    private = [i for i, (_, usage) in truth.items() if usage == "Private"]
+    return sum(predicted[i] == truth[i][0] for i in private) / len(private)
+
+
+def board_points(policy: dict, accuracy: float | None) -> float:
+    board = policy["leaderboard"]
+    if accuracy is None:
+        return 0.0
+    points = float(board["floor_points"])
+    for threshold, value in board["thresholds"]:
+        if accuracy >= threshold - 1e-12:
+            points = float(value)
+    return points
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("demo") / "course"
+    assert run_demo(root, students=7) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def policy(course) -> dict:
+    return tomllib.loads((course / "course.toml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def final(course) -> dict[str, dict]:
+    with (course / "exports" / "final_grades.csv").open(encoding="utf-8") as fh:
+        return {row["student_id"]: row for row in csv.DictReader(fh)}
+
+
+def test_the_demo_course_has_short_limits_and_all_four_assignments(course, policy):
+    assert policy["limits"]["cell_timeout"] == 10
+    assert policy["limits"]["notebook_timeout"] == 60
+    assert policy["limits"]["memory_mb"] == 1024
+    for assignment in ASSIGNMENTS:
+        assert (course / "release" / assignment / f"{assignment}.ipynb").is_file()
+    # the simulated students uploaded zips laid out like an LMS download
+    for assignment in ASSIGNMENTS:
+        assert (course / "demo" / "lms" / f"{assignment}.zip").is_file()
+
+
+def test_every_student_gets_what_their_notebooks_deserve(course, policy, final):
+    assert sorted(final) == [f"s0{i}" for i in range(1, 8)]
+    for student, row in final.items():
+        for assignment, (status, lost) in expected_work(student).items():
+            where = f"{student} {assignment}"
+            assert row[f"{assignment}:status"] == status, where
+            if status == "missing":
+                assert row[assignment] == "missing", where
+                continue
+            raw = deserved_score(assignment, lost)
+            max_score = sum(test_points(assignment).values())
+            delay = LATE.get(student, {}).get(assignment)
+            penalty = late_penalty(policy, delay, max_score) if delay else 0.0
+            assert float(row[f"{assignment}:max_score"]) == max_score, where
+            assert float(row[f"{assignment}:raw_score"]) == pytest.approx(raw), where
+            assert float(row[f"{assignment}:late_penalty"]) == pytest.approx(penalty), where
+            assert float(row[assignment]) == pytest.approx(max(raw - penalty, 0.0)), where
+            flags = row[f"{assignment}:flags"].split(";") if row[f"{assignment}:flags"] else []
+            assert ("late" in flags) == bool(penalty), where
+            assert ("attack" in flags) == ((student, assignment) in ATTACKS), (where, flags)
+
+
+def test_every_student_gets_what_their_leaderboard_file_deserves(course, policy, final):
+    sample = (course / "competition" / "public" / "sample_submission.csv").read_bytes()
+    mine = lambda s: course / "submitted" / s / A4 / "submission.csv"   # noqa: E731
+    for student, row in final.items():
+        kind = CSV_FROM[student]
+        if kind == "none":
+            assert not mine(student).exists()
+            assert row["leaderboard"] == "missing" and row["leaderboard:status"] == "missing"
+            continue
+        if kind == "sample":
+            assert mine(student).read_bytes() == sample
+        if kind == "copy":
+            assert mine(student).read_bytes() == mine("s04").read_bytes()
+        accuracy = private_accuracy(course, student)
+        assert row["leaderboard:status"] == "scored", student
+        assert float(row["leaderboard:private_accuracy"]) == pytest.approx(accuracy, abs=1e-6), student
+        assert float(row["leaderboard"]) == board_points(policy, accuracy), student
+        flags = row["leaderboard:flags"].split(";") if row["leaderboard:flags"] else []
+        assert ("copy" in flags) == (student in COPY_PAIR), (student, flags)
+    # honest students really trained on the student side: the best run clears the top threshold
+    # on the built-in stand-in, the sample submission is at chance level
+    assert private_accuracy(course, "s01") >= policy["leaderboard"]["thresholds"][-1][0]
+    assert private_accuracy(course, "s03") < 0.2
+
+
+def test_every_final_grade_and_status(course, policy, final):
+    weights = policy["weights"]
+    total = sum(weights.values())
+    for student, row in final.items():
+        work = expected_work(student)
+        percent = 0.0
+        for assignment, (status, lost) in work.items():
+            if status == "missing":
+                continue
+            max_score = sum(test_points(assignment).values())
+            delay = LATE.get(student, {}).get(assignment)
+            penalty = late_penalty(policy, delay, max_score) if delay else 0.0
+            percent += weights[assignment] * max(deserved_score(assignment, lost) - penalty, 0.0) / max_score
+        percent += weights["leaderboard"] * board_points(policy, private_accuracy(course, student)) / \
+            policy["leaderboard"]["max_points"]
+        assert float(row["final_percent"]) == pytest.approx(100 * percent / total, abs=0.006), student
+
+        flagged = student in COPY_PAIR or any(s == student for s, _ in ATTACKS)
+        incomplete = any(status != "graded" for status, _ in work.values()) or CSV_FROM[student] == "none"
+        expected = "review" if flagged else "incomplete" if incomplete else "complete"
+        assert row["final_status"] == expected, (student, row["message"])
+        if student == "s07":
+            assert "03_parameter_count missing (nothing submitted): counted as 0" in row["message"]
+            assert "leaderboard missing" in row["message"]
+
+
+def test_reports_feedback_and_leaderboard_pages_are_written(course, final):
+    page = (course / "reports" / "course_report.html").read_text(encoding="utf-8")
+    for student in final:
+        assert f"<td>{student}</td>" in page
+    assert page.count("data:image/png;base64,") >= 6      # final + 4 assignments + leaderboard
+    assert "<script" not in page
+    for student in final:
+        for assignment, (status, _) in expected_work(student).items():
+            pages = list((course / "feedback" / student / assignment).glob("*.html"))
+            assert bool(pages) == (status != "missing"), (student, assignment)
+    for name in ("leaderboard-instructor.html", "leaderboard-public.html", "leaderboard.csv"):
+        assert (course / "reports" / "leaderboard" / name).is_file()
+    assert (course / "exports" / "grades.csv").is_file()
+
+
+def test_the_cohort_covers_every_kind_in_seven_and_one_story_each_in_twelve():
+    compact = cohort(7)
+    assert [s.student_id for s in compact] == [f"s0{i}" for i in range(1, 8)]
+    works = {w.value for s in compact for w in s.work.values()}
+    assert {"perfect", "partial", "empty", "crash", "loop", "hog", "attack_transformer", "attack_source",
+            "attack_patch", "nothing"} <= works
+    assert {s.csv.value for s in compact} == {"own", "sample", "copy", "none"}
+    assert any(s.days_late for s in compact)
+    twelve = cohort(12)
+    assert len({s.story for s in twelve}) == 12
+    assert len(cohort(15)) == 15
+    trainings = [s.training for s in cohort(15) if s.training]
+    assert len(trainings) == len(set(trainings))          # no two honest runs alike (copy flag)
+    with pytest.raises(ValueError, match="at least 7"):
+        cohort(6)
+
+
+def test_the_synthetic_stand_in_has_fashion_mnist_shapes_and_is_deterministic():
+    a = synthetic_fashion(200, 100, seed=3)
+    b = synthetic_fashion(200, 100, seed=3)
+    images_train, labels_train, images_test, labels_test = a
+    assert images_train.shape == (200, 28, 28) and images_test.shape == (100, 28, 28)
+    assert images_train.dtype.name == "uint8"
+    assert set(labels_train.tolist()) == set(range(10))
+    assert all((x == y).all() for x, y in zip(a, b))
+    assert not (synthetic_fashion(200, 100, seed=4)[0] == images_train).all()
