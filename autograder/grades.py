@@ -448,6 +448,21 @@ def _short(name: str) -> str:
     return head if head.isdigit() else ("LB" if name == LEADERBOARD else name)
 
 
+def short_notes(grade: FinalGrade) -> str:
+    """The message in a few words per part, for the terminal (the CSV and the report have it whole)."""
+    notes = []
+    for part in grade.parts:
+        c, name = part.component, _short(part.component.name)
+        if c.score is None:
+            notes.append(f"{name} {c.status} = 0")
+        elif c.status not in FULL_STATUSES:
+            notes.append(f"{name} {c.status}")
+        if c.late_penalty:
+            notes.append(f"{name} late -{_fmt(c.late_penalty)}")
+        notes.extend(f"{name} {flag}" for flag in c.flags if flag in REVIEW_FLAGS)
+    return ", ".join(notes)
+
+
 def print_table(result: FinalGradesResult, policy, console=None) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -459,8 +474,8 @@ def print_table(result: FinalGradesResult, policy, console=None) -> None:
     for name in result.names:
         weight = policy.weights.get(name, 0)
         table.add_column(f"{_short(name)}\n{weight:g}%", justify="right")
-    table.add_column("final", justify="right")
-    table.add_column("status")
+    table.add_column("final", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     table.add_column("notes", overflow="fold", ratio=1)
     colours = {"complete": "green", "incomplete": "yellow", "review": "red"}
     for grade in result.grades:
@@ -480,8 +495,10 @@ def print_table(result: FinalGradesResult, policy, console=None) -> None:
             cells.append(text)
         colour = colours[grade.status.value]
         table.add_row(escape(grade.student_id), *cells, f"{grade.percent:.1f}%",
-                      f"[{colour}]{grade.status.value}[/{colour}]", escape(grade.message))
+                      f"[{colour}]{grade.status.value}[/{colour}]", escape(short_notes(grade)))
     console.print(table)
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
-    console.print(f"final grades: {result.csv}\ncourse report: {result.report}")
+    console.print("A part's cell shows points/max, or its status when it has no score (counted as 0); "
+                  "'!' marks a flag to review. Whole messages: the CSV and the report.", soft_wrap=True)
+    console.print(f"final grades: {result.csv}\ncourse report: {result.report}", soft_wrap=True)
