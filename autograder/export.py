@@ -33,6 +33,7 @@ from pathlib import Path
 from .course import Course, CourseError
 from .gradebook import open_gradebook
 from .late import Lateness, price_lateness
+from .late import describe as describe_lateness
 from .override import Override, latest_overrides
 from .policy import load_policy
 from .records import Flag, RunResult, Status, load_latest_records
@@ -167,7 +168,10 @@ def _submission_time(course: Course, student: str, assignment: str,
 def _ordered_flags(record_flags: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
     flags = dict(record_flags)
     for name, seen in extra.items():
-        flags[name] = f"{flags[name]}; {seen}" if name in flags else seen
+        if name == Flag.LATE.value:
+            flags[name] = seen  # priced here with overrides included: it replaces the record's
+        else:
+            flags[name] = f"{flags[name]}; {seen}" if name in flags else seen
     return flags
 
 
@@ -274,9 +278,7 @@ def _row(course, policy, student_id, full_name, assignment, cells, max_score, gr
     else:
         lateness = price_lateness(submitted_at, due, policy.late, max_score, raw)
     if lateness.late:
-        days = lateness.days_late
-        extra_flags[Flag.LATE.value] = (f"{days} day{'s' if days != 1 else ''} late "
-                                        f"(due {due.isoformat()}), penalty {lateness.penalty:g}")
+        extra_flags[Flag.LATE.value] = describe_lateness(lateness, due)
     overridden = [c for c in graded if c.override_reason is not None]
     if overridden:
         extra_flags[Flag.OVERRIDE.value] = "; ".join(

@@ -29,6 +29,8 @@ from .course import Course, CourseError
 from .execute import Job
 from .gradebook import open_gradebook, write_result
 from .kit import Kit, build_kit, kit_path
+from .late import describe as describe_lateness
+from .late import price_lateness
 from .policy import Policy, load_policy
 from .records import CellResult, RunResult, Status, load_latest_records
 from .timestamp import read_timestamp
@@ -128,6 +130,12 @@ def finish_result(result: RunResult, kit: Kit, sub: Submission, policy: Policy, 
     result.sandbox = "namespaces" if sandboxed else "none"
     if not sandboxed:
         result.flags.setdefault("unsandboxed", "graded without isolation (--unsandboxed)")
+    submitted_at = read_timestamp(sub.folder)
+    due = policy.due_for(sub.student_id, kit.assignment)
+    if submitted_at is not None and due is not None:
+        lateness = price_lateness(submitted_at, due, policy.late, kit.max_score, result.score)
+        if lateness.late:
+            result.flags["late"] = describe_lateness(lateness, due)
     result.audit.update({"submission_hash": sub.hash, "tests_hash": kit.tests_hash, "seed": policy.grading_seed,
                          "versions": versions(), "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     return result

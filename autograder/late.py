@@ -87,3 +87,9 @@ def price_lateness(submitted_at: dt.datetime, due: dt.datetime | None, policy: L
         penalty = min(policy.per_day * days_late, policy.max_penalty) * max_score
         penalty = min(penalty, raw_score)
     return Lateness(late=True, days_late=days_late, penalty=round(penalty, 6))
+
+
+def describe(lateness: Lateness, due: dt.datetime) -> str:
+    """The words of the ``late`` flag, the same in records, export and feedback."""
+    days = lateness.days_late
+    return f"{days} day{'s' if days != 1 else ''} late (due {due.isoformat()}), penalty {lateness.penalty:g}"

@@ -110,3 +110,18 @@ def test_refused_sandbox_stops_grading_unless_unsandboxed(template, tmp_path):
     (record,) = _records(course)
     assert record["sandbox"] == "none" and "unsandboxed" in record["flags"]
     assert record["score"] == 8.0
+
+
+def test_late_submission_is_flagged_in_the_record(template, tmp_path):
+    course = copy_course(template, tmp_path / "course")
+    policy = course / "course.toml"
+    policy.write_text(policy.read_text() + '\n[assignments.ps2]\ndue = "2026-11-30T00:00:00+00:00"\n\n'
+                      '[late_policy]\nkind = "per_day"\nper_day = 0.1\nmax_penalty = 0.5\ngrace_minutes = 0\n')
+    nb = released(course, "ps2")
+    submit(course, "early", "ps2", with_answers(nb, GOOD), timestamp="2026-11-29T10:00:00+00:00")
+    submit(course, "late", "ps2", with_answers(nb, GOOD), timestamp="2026-12-01T12:00:00+00:00")
+    by = {r.student_id: r for r in grade_batch(Course.at(course), "ps2", quiet=True).graded}
+    assert "late" not in by["early"].flags
+    # 1.5 days after the due date is 2 started days: 2 x 10 % of 8 points
+    assert by["late"].flags["late"].startswith("2 days late") and "penalty 1.6" in by["late"].flags["late"]
+    assert by["late"].score == 8.0  # the raw score; the penalty is its own column in the export
