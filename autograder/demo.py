@@ -400,10 +400,11 @@ def _reachable(url: str, timeout: float) -> bool:
 
 
 def find_dataset(course: Course, n_train: int, n_test: int, seed: int, say, probe_timeout: float = 3.0,
-                 mirror: str | None = None) -> Dataset:
+                 mirror: str | None = None, download: bool = True) -> Dataset:
     """Fashion-MNIST from disk, else downloaded (if the host answers within seconds), else synthetic.
 
-    ``mirror`` overrides torchvision's first download address (tests point it at a closed port).
+    ``mirror`` overrides torchvision's first download address (tests point it at a closed port);
+    ``download=False`` never tries the network.
     """
     from leaderboard.prepare import download_fashion_mnist, load_fashion_mnist
     from leaderboard.records import LeaderboardError
@@ -422,7 +423,9 @@ def find_dataset(course: Course, n_train: int, n_test: int, seed: int, say, prob
         from torchvision.datasets import FashionMNIST
 
         mirror = FashionMNIST.mirrors[0]
-    if _reachable(mirror, probe_timeout):
+    if not download:
+        say("Fashion-MNIST is not on disk; no download attempted (download=False)")
+    elif _reachable(mirror, probe_timeout):
         say(f"downloading Fashion-MNIST from {mirror} ...")
         try:
             root = download_fashion_mnist(course.root / "data", timeout=10.0, mirrors=mirrors)
@@ -661,8 +664,11 @@ class DemoResult:
 
 
 def demo(course_dir: Path | None = None, students: int = 12, *, n_train: int = 6000, n_test: int = 2000,
-         console=None) -> DemoResult:
-    """Run the whole cycle (see the module docstring); raises DemoError/CourseError when a stage cannot run."""
+         download: bool = True, console=None) -> DemoResult:
+    """Run the whole cycle (see the module docstring); raises DemoError/CourseError when a stage cannot run.
+
+    ``download=False`` keeps the demo off the network (tests): Fashion-MNIST only from disk, else the stand-in.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -703,7 +709,8 @@ def demo(course_dir: Path | None = None, students: int = 12, *, n_train: int = 6
     from leaderboard.prepare import prepare_competition
 
     policy = load_policy(root)
-    dataset = find_dataset(course, n_train, n_test, policy.leaderboard.split_seed, console.print)
+    dataset = find_dataset(course, n_train, n_test, policy.leaderboard.split_seed, console.print,
+                           download=download)
     result.dataset = dataset.label
     competition = prepare_competition(course.competition, dataset.images_train, dataset.labels_train,
                                       dataset.images_test, dataset.labels_test,
@@ -816,13 +823,14 @@ def demo(course_dir: Path | None = None, students: int = 12, *, n_train: int = 6
     return result
 
 
-def run_demo(course_dir: Path | None = None, students: int = 12) -> int:
-    """The CLI's entry: run :func:`demo`; 0 when the whole cycle ran, 2 with a message otherwise."""
+def run_demo(course_dir: Path | None = None, students: int = 12, **options) -> int:
+    """The CLI's entry: run :func:`demo` (``options`` go to it); 0 when the whole cycle ran, 2 with a message
+    otherwise."""
     from rich.console import Console
     from rich.markup import escape
 
     try:
-        demo(course_dir, students)
+        demo(course_dir, students, **options)
     except (CourseError, ValueError) as exc:
         Console(stderr=True).print(f"[red]demo stopped:[/red] {escape(str(exc))}", soft_wrap=True)
         return 2
