@@ -195,7 +195,7 @@ def leaderboard_component(result, max_points: float) -> Component:
     scored = result.status == "scored"
     return Component(name=LEADERBOARD, status=result.status, score=float(result.points) if scored else None,
                      max_score=float(result.max_points), raw_score=float(result.points) if scored else None,
-                     flags={f: "see the leaderboard" for f in result.flags}, message=result.message,
+                     flags={f: result.message or "see the leaderboard" for f in result.flags}, message=result.message,
                      accuracy=result.private_accuracy)
 
 
