@@ -101,6 +101,15 @@ class Channel:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         aud_r, aud_w = os.pipe()
+        # as root, this (throw-away, per-submission) executor enters the new PID namespace's parent
+        # role itself, so the student's kernel is PID 1 without an intermediate process and fork
+        pid_ns_ready = False
+        if sandboxed and os.geteuid() == 0:
+            try:
+                sandbox.unshare(sandbox.CLONE_NEWPID, "a PID namespace")
+                pid_ns_ready = True
+            except sandbox.SandboxUnavailable:
+                pid_ns_ready = False
         pid = os.fork()
         if pid == 0:  # ------------------------------------------------ the student's side
             started_as = os.getpid()
@@ -123,7 +132,7 @@ class Channel:
                             pass
                 report = lambda p: codec.write_frame(child_sock, {"op": "pid", "pid": p})  # noqa: E731
                 if sandboxed:
-                    sandbox.enter(spec, as_root=os.geteuid() == 0, on_child=report)
+                    sandbox.enter(spec, as_root=os.geteuid() == 0, on_child=report, pid_ns_ready=pid_ns_ready)
                 else:
                     report(os.getpid())
                     os.chdir(workdir or "/")
@@ -277,8 +286,7 @@ class Channel:
             raise self.dead  # type: ignore[misc]
         out = self._finish_output(TOKEN_GRACE)
         if header.get("op") != "done":
-            self.kill()
-            raise KernelGone("the kernel answered out of turn")
+            self._out_of_turn(header)
         out.interrupted = bool(header.get("_interrupted"))
         out.error = str(header.get("error", ""))[:kernel.TEXT_LIMIT]
         results = header.get("results")
@@ -310,8 +318,7 @@ class Channel:
                 raise TimeoutError("the student's code ran past the cell time limit")
             raise _rebuild_exception(name, message)
         if header.get("op") != "value":
-            self.kill()
-            raise KernelGone("the kernel answered out of turn")
+            self._out_of_turn(header)
         try:
             return codec.decode(header.get("value"), header["_buffers"], make_handle, import_module)
         except (codec.CodecError, RecursionError, MemoryError, ValueError, TypeError) as exc:
@@ -321,6 +328,12 @@ class Channel:
             self.kill()
             self.dead = KernelGone("the kernel broke the grading protocol (its reply was not plain data)")
             raise self.dead from None
+
+    def _out_of_turn(self, header: dict) -> None:
+        self.protocol_broken = f"answered {str(header.get('op'))[:40]!r} out of turn"
+        self.kill()
+        self.dead = KernelGone(f"the kernel broke the grading protocol ({self.protocol_broken})")
+        raise self.dead
 
     def _ensure_alive(self) -> None:
         if self.dead is not None:
@@ -373,13 +386,18 @@ class Channel:
         return (st.f_blocks - st.f_bfree) * st.f_frsize
 
     def close(self) -> None:
+        """End the kernel and everything in its sandbox at once; nothing it holds is needed any more."""
         if self.dead is None:
+            self._signal(signal.SIGKILL)
             try:
-                codec.write_pickle(self.sock, ("bye",))
-            except OSError:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
-            status = self._reap(wait=2.0)
-            self.dead = KernelGone(_death_reason(status, False, "closed"))
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+            self.dead = KernelGone("closed")
         for fd in list(self.fds):
             try:
                 self._sel.unregister(fd)

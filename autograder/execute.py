@@ -131,6 +131,7 @@ def run_job(job: Job) -> RunResult:
             result.status = Status.FAILED
             result.message = f"the sandbox could not be set up: {exc}"
             return result
+        sandbox_ready = time.monotonic()
         # only now, with the student's process already separate, read the secrets
         kit = Kit.load(job.kit_path)
         result.audit["tests_hash"] = kit.tests_hash
@@ -147,7 +148,11 @@ def run_job(job: Job) -> RunResult:
             result.flags["tampered"] = "; ".join(findings)
         # module names bound by the instructor's given (locked) code always mean those modules in tests
         given = given_imports([c.source for c in kit.cells if c.locked and not c.is_test and c.cell_type == "code"])
+        cells_start = time.monotonic()
         _run_cells(job, channel, planned, deadline, result, cells_log, given)
+        result.audit["timing_ms"] = {"sandbox": round((sandbox_ready - started) * 1000, 1),
+                                     "plan": round((cells_start - sandbox_ready) * 1000, 1),
+                                     "cells": round((time.monotonic() - cells_start) * 1000, 1)}
         if channel.protocol_broken:
             result.flags["attack"] = _join(result.flags.get("attack"),
                                            f"broke the grading protocol ({channel.protocol_broken})")

@@ -82,9 +82,21 @@ def serve(preimport: list[str], seed: int) -> None:
     buf = b""
     stdin = sys.stdin.fileno()
     eof = False
+    # a finished executor wakes the loop at once (SIGCHLD through a pipe), no polling delay
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
     while not eof or running:
-        ready, _, _ = select.select([] if eof else [stdin], [], [], 0.05)
-        if ready:
+        ready, _, _ = select.select([wake_r] if eof else [stdin, wake_r], [], [], 1.0)
+        if wake_r in ready:
+            try:
+                while os.read(wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
+        if stdin in ready:
             chunk = os.read(stdin, 1 << 16)
             if not chunk:
                 eof = True
@@ -100,6 +112,10 @@ def serve(preimport: list[str], seed: int) -> None:
                 if pid == 0:
                     code = 0
                     try:
+                        signal.set_wakeup_fd(-1)
+                        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                        os.close(wake_r)
+                        os.close(wake_w)
                         signal.signal(signal.SIGINT, signal.SIG_DFL)
                         result = run_job(job)
                         _write_result(job.result_path, result.dumps())

@@ -259,6 +259,11 @@ def hidden_lines(source: str) -> set[int]:
 def _transform(source: str) -> str:
     """Turn IPython syntax (magics) into Python, as the notebook kernel would."""
     try:
+        ast.parse(source)
+        return source  # plain Python: nothing to transform
+    except SyntaxError:
+        pass
+    try:
         from IPython.core.inputtransformer2 import TransformerManager
 
         return TransformerManager().transform_cell(source)

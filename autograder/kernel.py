@@ -151,6 +151,8 @@ def _make_shell():
         shell.colors = "nocolor"
     except Exception:  # noqa: BLE001 - older IPython spells it NoColor
         shell.colors = "NoColor"
+    # Python's own traceback layout: as readable, and ten times cheaper than IPython's context view
+    shell.InteractiveTB.set_mode("Plain")
     return shell, sink
 
 

@@ -170,7 +170,7 @@ def _allowed_inside(path: str, course_root: str) -> bool:
         os.path.exists(os.path.join(course_root, rel[0], "pyvenv.cfg"))
 
 
-def enter(spec: SandboxSpec, as_root: bool, on_child=None) -> None:
+def enter(spec: SandboxSpec, as_root: bool, on_child=None, pid_ns_ready: bool = False) -> None:
     """Isolate the calling (forked, single-threaded) process. Call before the student's first cell.
 
     After this returns the caller is PID 1 of a new PID namespace, inside the new
@@ -178,7 +178,7 @@ def enter(spec: SandboxSpec, as_root: bool, on_child=None) -> None:
     process) only waits and exits with the child's status.
     """
     outer_uid, outer_gid = os.getuid(), os.getgid()
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | (0 if pid_ns_ready else CLONE_NEWPID)
     if not as_root:
         flags |= CLONE_NEWUSER
     unshare(flags, "mount, network, IPC, UTS and PID namespaces" + ("" if as_root else " with a user namespace"))
@@ -187,18 +187,34 @@ def enter(spec: SandboxSpec, as_root: bool, on_child=None) -> None:
         _write("/proc/self/uid_map", f"0 {outer_uid} 1")
         _write("/proc/self/gid_map", f"0 {outer_gid} 1")
 
+    if not pid_ns_ready:
+        _become_pid_one(on_child)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _build_root(spec, as_root)
+
+
+def _become_pid_one(on_child) -> None:
+    """After unshare(CLONE_NEWPID) only children enter the new namespace: fork, and let the parent wait."""
+    go_r, go_w = os.pipe()
     pid = os.fork()
     if pid:
         # intermediate: tell the executor the student's host pid, then mirror its fate
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        os.close(go_r)
         if on_child is not None:
             on_child(pid)
+        os.close(go_w)  # only now may the child speak: its first word must come after ours
         _, status = os.waitpid(pid, 0)
         if os.WIFSIGNALED(status):
             os._exit(128 + os.WTERMSIG(status))
         os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.close(go_w)
+    os.read(go_r, 1)  # returns at EOF, once the intermediate has reported our pid
+    os.close(go_r)
+
+
+def _build_root(spec: SandboxSpec, as_root: bool) -> None:
     binds = _system_binds(spec)
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = spec.root_dir
