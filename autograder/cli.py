@@ -132,8 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _course_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--course DIR` is accepted before or after the command (`autograder demo --course DIR`)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                if not any("--course" in a.option_strings for a in sub._actions):
+                    sub.add_argument("--course", default=argparse.SUPPRESS, help="course directory")
+                _course_everywhere(sub)
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    _course_everywhere(parser)
+    args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (CourseError, PolicyError) as exc:

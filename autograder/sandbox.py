@@ -148,14 +148,24 @@ def _system_binds(spec: SandboxSpec) -> list[str]:
         real = os.path.realpath(path)
         if not os.path.isdir(real):
             continue
-        if any(_inside(h, real) for h in hidden):
-            continue  # binding it would expose the whole course
+        if any(_inside(h, real) for h in hidden) or _holds_a_course(real):
+            continue  # binding it would expose a whole course (e.g. a checkout on sys.path)
         if any(_inside(real, h) and not _allowed_inside(real, h) for h in hidden):
             continue  # a secret part of the course
         if any(_inside(real, c) for c in chosen):
             continue
         chosen = [c for c in chosen if not _inside(c, real)] + [real]
     return sorted(chosen)
+
+
+def _holds_a_course(path: str) -> bool:
+    """A folder that is, or directly contains, a course directory (source/ + nbgrader_config.py)."""
+    if os.path.exists(os.path.join(path, "nbgrader_config.py")):
+        return True
+    try:
+        return any(os.path.exists(os.path.join(path, entry, "nbgrader_config.py")) for entry in os.listdir(path))
+    except OSError:
+        return False
 
 
 def _inside(path: str, parent: str) -> bool:

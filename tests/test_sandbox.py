@@ -14,7 +14,7 @@ import pytest
 
 from autograder.course import Course
 from autograder.grade import grade_batch
-from conftest import FIXTURES, build_course, copy_course, released, submit, with_answers
+from conftest import FIXTURES, ROOT, build_course, copy_course, released, submit, with_answers
 from test_grade_batch import GOOD
 
 pytestmark = pytest.mark.slow
@@ -28,6 +28,7 @@ PROBE = r'''
 import os, json, socket, sys
 facts = {"uid": os.getuid(), "pid": os.getpid(), "cwd": os.getcwd(), "root": sorted(os.listdir("/")),
          "course_visible": os.path.exists(COURSE), "home": sorted(os.listdir(".")),
+         "repo_visible": os.path.exists(REPO + "/source"),
          "env": os.environ.get("NBGRADER_EXECUTION"), "env_keys": sorted(os.environ),
          "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}
 def attempt(name, fn):
@@ -98,7 +99,7 @@ def sandbox_batch(tmp_path_factory):
     template = build_course(tmp_path_factory.mktemp("sbx") / "course", {"ps2": FIXTURES / "engine" / "ps2.ipynb"})
     course = copy_course(template, tmp_path_factory.mktemp("sbx2") / "course")
     nb = released(course, "ps2")
-    probe_code = f"COURSE = {str(course)!r}\n" + PROBE
+    probe_code = f"COURSE = {str(course)!r}\nREPO = {str(ROOT)!r}\n" + PROBE
     subs = {
         "a_probe": probe(probe_code),
         "b_state_writer": probe(STATE_WRITER),
@@ -126,6 +127,7 @@ def test_student_code_cannot_read_the_course_or_write_outside_its_folder(sandbox
     _, results = sandbox_batch
     facts = _printed(results["a_probe"], "FACTS")
     assert facts["course_visible"] is False
+    assert facts["repo_visible"] is False  # this checkout's source/ (solutions, hidden tests) neither
     for name in ("read_gradebook", "read_source", "read_relative"):
         assert facts[name] in ("FileNotFoundError", "PermissionError"), (name, facts[name])
     assert facts["write_etc"] == "OSError" or facts["write_etc"] in ("PermissionError", "FileNotFoundError")
