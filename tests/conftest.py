@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from autograder.demo import reference_answers, student_notebook
+
 ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT.parent / "shared" / "peer" / "nbgrader"  # optional: tests using it skip without it
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -85,14 +87,8 @@ def released(course: Path, assignment: str) -> dict:
     return json.loads(next((course / "release" / assignment).glob("*.ipynb")).read_text())
 
 
-def with_answers(notebook: dict, answers: dict[str, str]) -> dict:
-    """A copy of ``notebook`` whose cells with these grade_ids have this source."""
-    nb = json.loads(json.dumps(notebook))
-    for cell in nb["cells"]:
-        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if gid in answers:
-            cell["source"] = answers[gid]
-    return nb
+# A copy of a notebook whose cells with these grade_ids have this source (the demo's students use it too).
+with_answers = student_notebook
 
 
 @pytest.fixture(scope="session")
@@ -111,11 +107,4 @@ def peer_course(peer_template, tmp_path) -> Path:
 def solved(release_nb: dict, source_nb: dict) -> dict:
     """The released notebook with every answer cell filled in from the source's solution, as a
     diligent student would hand it in (solution markers removed, tests left as released)."""
-    answers = {}
-    for cell in source_nb["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution"):
-            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-            answers[meta["grade_id"]] = "\n".join(
-                line for line in src.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
-    return with_answers(release_nb, answers)
+    return student_notebook(release_nb, reference_answers(source_nb))
