@@ -82,6 +82,8 @@ print("MATMUL", float((big @ big).sum()) != 0.0)
 '''
 
 OUTPUTS = r'''
+import torchvision, sklearn.metrics  # not pre-imported: must load from the read-only site-packages
+print("late-import", torchvision.__name__, sklearn.metrics.__name__)
 import ctypes, os, sys
 from IPython.display import display
 ctypes.CDLL(None).printf(b"c-level-print\n")
@@ -204,6 +206,7 @@ def test_output_is_captured_at_the_file_descriptor_level(sandbox_batch):
     result = results["f_outputs"]
     stdout = "".join(o["stdout"] for o in result.outputs)
     assert "c-level-print" in stdout and "shell-print" in stdout
+    assert "late-import torchvision sklearn.metrics" in stdout
     assert "to-stderr" in "".join(o["stderr"] for o in result.outputs)
     rich = [r for o in result.outputs for r in o["results"]]
     assert any("shown-by-display" in r.get("text/plain", "") for r in rich)
