@@ -441,6 +441,9 @@ def build_corpus(target: Target) -> list[Attack]:
                             if b'p.requires' + b'_grad))' in data:
                                 _breach('found a solved notebook at ' + full)
             """)},
+            # walking /tmp also walks a virtual environment that lives under /tmp (as in CI), read-only
+            # and harmless but large: the walk may run past the cell limit
+            statuses=frozenset({"graded", "timeout"}),
             flag_words=("looks for course files", "tried to open a course file"),
         ),
         Attack(
