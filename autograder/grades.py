@@ -31,7 +31,6 @@ from __future__ import annotations
 import base64
 import csv
 import datetime as dt
-import enum
 import io
 import os
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from pathlib import Path
 
 from .course import Course, CourseError
 from .policy import load_policy
+from .records import Word
 
 LEADERBOARD = "leaderboard"
 # Flags that ask a person to look before the grade is final. `late` and `override`
@@ -53,13 +53,10 @@ NO_SCORE_WORDS = {
 }
 
 
-class FinalStatus(str, enum.Enum):
+class FinalStatus(Word):
     COMPLETE = "complete"
     INCOMPLETE = "incomplete"
     REVIEW = "review"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

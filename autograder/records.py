@@ -11,39 +11,28 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-class Status(str, enum.Enum):
-    """A notebook submission's status. Order of precedence: failed, crashed, timeout, graded."""
+class Word(str, enum.Enum):
+    """A word from one of FLOW.md's closed lists: compares equal to, and prints as, the word itself."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Status(Word):
+    """A notebook submission's status. When several apply, the first of failed, crashed, timeout, graded wins."""
     GRADED = "graded"
     TIMEOUT = "timeout"
     CRASHED = "crashed"
     FAILED = "failed"
     MISSING = "missing"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-_PRECEDENCE = [Status.FAILED, Status.CRASHED, Status.TIMEOUT, Status.GRADED]
-
-
-def worst_status(statuses) -> Status:
-    """The status that wins when several apply (FLOW: failed > crashed > timeout > graded)."""
-    present = set(statuses)
-    for status in _PRECEDENCE:
-        if status in present:
-            return status
-    return Status.GRADED
-
-
-class Flag(str, enum.Enum):
+class Flag(Word):
     LATE = "late"
     TAMPERED = "tampered"
     ATTACK = "attack"
     OVERRIDE = "override"
     UNSANDBOXED = "unsandboxed"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass

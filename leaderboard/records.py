@@ -7,21 +7,19 @@ is ever written in a ``status`` column.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from autograder.records import Word
 
-class CsvStatus(str, enum.Enum):
+
+class CsvStatus(Word):
     """A CSV submission's status (FLOW.md): exactly one of these four words."""
     SCORED = "scored"
     INVALID = "invalid"
     OVER_LIMIT = "over_limit"
     MISSING = "missing"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
