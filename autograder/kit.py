@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -86,23 +85,18 @@ def tests_hash(cells: list[KitCell]) -> str:
     return hashlib.sha256(payload).hexdigest()[:16]
 
 
-def _ensure_alembic_on_path() -> None:
-    bindir = os.path.dirname(sys.executable)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-
-
 def build_kit(course: Course, assignment: str) -> Kit:
     """Read the assignment's cells from the gradebook and its released notebook."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
+
+    from .gradebook import open_gradebook
 
     release_nb_path = course.release_notebook(assignment)
     if not release_nb_path.exists():
         raise CourseError(f"{release_nb_path} does not exist; run `autograder release {assignment}` first")
     released = nbformat.read(str(release_nb_path), as_version=4)
     notebook_name = release_nb_path.stem
-    _ensure_alembic_on_path()
-    with Gradebook(course.db_url) as gb:
+    with open_gradebook(course.db_url) as gb:
         try:
             nb = gb.find_notebook(notebook_name, assignment)
         except MissingEntry:

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from .course import Course, CourseError
+from .gradebook import ensure_alembic_on_path
 from .policy import load_policy
 
 # Files beside a source notebook that must never reach students: the competition data the
@@ -63,7 +62,7 @@ def release(course: Course, assignments: list[str] | None = None, console: Conso
     naming the notebook (and, where known, the cell and line) on bad input.
     """
     console = console or Console()
-    _ensure_tools_on_path()
+    ensure_alembic_on_path()
     names = _select(course, assignments)
     policy = load_policy(course.root)
     _check_nbgrader_config(course, policy.course_id)
@@ -259,14 +258,6 @@ def _check_nbgrader_config(course: Course, course_id: str) -> None:
     if configured and configured != course_id:
         raise ReleaseError(f"{path} sets course_id = {configured!r} but course.toml [course] id is {course_id!r}; "
                            "make them the same so nbgrader's commands and ours share one gradebook course.")
-
-
-def _ensure_tools_on_path() -> None:
-    """nbgrader runs `alembic` as a program: the interpreter's own bin must be on PATH."""
-    bindir = os.path.dirname(sys.executable)
-    parts = os.environ.get("PATH", "").split(os.pathsep)
-    if bindir not in parts:
-        os.environ["PATH"] = os.pathsep.join([bindir, *[p for p in parts if p]])
 
 
 def _shown(path: Path, root: Path | None) -> str:
