@@ -96,7 +96,6 @@ class Channel:
         self.dead: KernelGone | None = None
         self.timed_out = False
         self.protocol_broken = ""
-        self._killed_by_us = False
         parent_sock, child_sock = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -139,7 +138,7 @@ class Channel:
                     for name, content in spec.extra_files.items():
                         with open(os.path.join(workdir or ".", name), "wb") as fh:
                             fh.write(content)
-                    sandbox.limit_only(spec)
+                    sandbox.set_limits(spec)  # what is left with --unsandboxed: limits only
                 os.environ.clear()
                 os.environ.update(env)
                 sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
@@ -227,7 +226,7 @@ class Channel:
                     self._signal(signal.SIGINT)
                     interrupted_at = now
                     continue
-                self.kill(timed_out=True)
+                self.kill("stopped at the time limit", timed_out=True)
                 raise self.dead  # type: ignore[misc]
             for key, _ in self._sel.select(timeout=min(limit - now, 0.5)):
                 if key.data == "pipe":
@@ -241,10 +240,7 @@ class Channel:
                     self._gone(str(exc))
                     raise self.dead  # type: ignore[misc]
                 except (OSError, codec.CodecError, RecursionError, MemoryError) as exc:
-                    self.protocol_broken = f"{type(exc).__name__}: {exc}"[:200]
-                    self.kill()
-                    self.dead = KernelGone("the kernel broke the grading protocol (its reply was not plain data)")
-                    raise self.dead  # type: ignore[misc]
+                    self._broke_protocol(f"{type(exc).__name__}: {exc}")
                 finally:
                     if self.sock.fileno() >= 0:
                         self.sock.settimeout(None)
@@ -286,7 +282,7 @@ class Channel:
             raise self.dead  # type: ignore[misc]
         out = self._finish_output(TOKEN_GRACE)
         if header.get("op") != "done":
-            self._out_of_turn(header)
+            self._broke_protocol(f"answered {str(header.get('op'))[:40]!r} out of turn")
         out.interrupted = bool(header.get("_interrupted"))
         out.error = str(header.get("error", ""))[:kernel.TEXT_LIMIT]
         results = header.get("results")
@@ -318,22 +314,17 @@ class Channel:
                 raise TimeoutError("the student's code ran past the cell time limit")
             raise _rebuild_exception(name, message)
         if header.get("op") != "value":
-            self._out_of_turn(header)
+            self._broke_protocol(f"answered {str(header.get('op'))[:40]!r} out of turn")
         try:
             return codec.decode(header.get("value"), header["_buffers"], make_handle, import_module)
         except (codec.CodecError, RecursionError, MemoryError, ValueError, TypeError) as exc:
-            if isinstance(exc, ImportError):
-                raise
-            self.protocol_broken = f"{type(exc).__name__}: {exc}"[:200]
-            self.kill()
-            self.dead = KernelGone("the kernel broke the grading protocol (its reply was not plain data)")
-            raise self.dead from None
+            self._broke_protocol(f"{type(exc).__name__}: {exc}")
 
-    def _out_of_turn(self, header: dict) -> None:
-        self.protocol_broken = f"answered {str(header.get('op'))[:40]!r} out of turn"
-        self.kill()
-        self.dead = KernelGone(f"the kernel broke the grading protocol ({self.protocol_broken})")
-        raise self.dead
+    def _broke_protocol(self, detail: str) -> None:
+        """The kernel sent something that is not a well-formed answer in turn: end it, say so, raise."""
+        self.protocol_broken = detail[:200]
+        self.kill("the kernel broke the grading protocol (its reply was not plain data, or out of turn)")
+        raise self.dead from None
 
     def _ensure_alive(self) -> None:
         if self.dead is not None:
@@ -344,18 +335,20 @@ class Channel:
         if self.dead is not None:
             return
         status = self._reap(wait=2.0)
-        self.dead = KernelGone(_death_reason(status, self._killed_by_us, detail), timed_out=self._killed_by_us)
+        self.dead = KernelGone(_death_reason(status, detail))
 
-    def kill(self, timed_out: bool = False) -> None:
-        self._killed_by_us = True
+    def kill(self, reason: str, timed_out: bool = False) -> None:
+        """End the kernel and everything in its sandbox now; ``reason`` is what the record will say."""
         self._signal(signal.SIGKILL)
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         if self.dead is None:
-            status = self._reap(wait=5.0)
-            reason = "stopped at the time limit" if timed_out else _death_reason(status, True, "")
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
             self.dead = KernelGone(reason, timed_out=timed_out)
 
     def _reap(self, wait: float):
@@ -387,17 +380,7 @@ class Channel:
 
     def close(self) -> None:
         """End the kernel and everything in its sandbox at once; nothing it holds is needed any more."""
-        if self.dead is None:
-            self._signal(signal.SIGKILL)
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
-            self.dead = KernelGone("closed")
+        self.kill("closed")
         for fd in list(self.fds):
             try:
                 self._sel.unregister(fd)
@@ -432,7 +415,7 @@ def _rebuild_exception(name: str, message: str) -> BaseException:
     return StudentError(f"{name}: {message}")
 
 
-def _death_reason(status, killed_by_us: bool, detail: str) -> str:
+def _death_reason(status, detail: str) -> str:
     if status is None:
         return f"the kernel is gone ({detail})" if detail else "the kernel is gone"
     if os.WIFSIGNALED(status):
@@ -442,8 +425,6 @@ def _death_reason(status, killed_by_us: bool, detail: str) -> str:
         code = os.WEXITSTATUS(status)
         sig = code - 128 if code > 128 else None
     if sig is not None:
-        if sig == signal.SIGKILL and killed_by_us:
-            return "stopped at the time limit"
         if sig == signal.SIGXCPU:
             return "the CPU time limit was reached"
         if sig == signal.SIGKILL:

@@ -19,6 +19,7 @@ then the buffers whose lengths the header lists.
 """
 from __future__ import annotations
 
+import collections
 import json
 import struct
 from typing import Any, Callable
@@ -133,7 +134,7 @@ def encode(value: Any, handles: Callable[[Any], int], buffers: list[bytes], dept
         if len(items) > MAX_ITEMS:
             return _handle(value, handles)
         return {"$": t.__name__, "v": [encode(v, handles, buffers, depth + 1) for v in items]}
-    if t is dict or _is_ordered_dict(t):
+    if t is dict or t is collections.OrderedDict:
         if len(value) > MAX_ITEMS:
             return _handle(value, handles)
         return {"$": "dict",
@@ -164,12 +165,6 @@ def encode(value: Any, handles: Callable[[Any], int], buffers: list[bytes], dept
         if t is torch.device:
             return {"$": "device", "name": str(value)}
     return _handle(value, handles)
-
-
-def _is_ordered_dict(t) -> bool:
-    import collections
-
-    return t is collections.OrderedDict
 
 
 def _encode_tensor(value, torch, handles, buffers, depth):

@@ -762,7 +762,7 @@ def demo(course_dir: Path | None = None, students: int = 12, *, n_train: int = 6
 
     # 5. grade -------------------------------------------------------------------------------
     stage("grade")
-    from .grade import grade_batch, print_summary
+    from .grade import grade_batch
 
     for assignment in ASSIGNMENTS:
         batch = grade_batch(course, assignment, quiet=False)

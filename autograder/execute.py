@@ -10,10 +10,13 @@ so a kill at any moment keeps the scores of the cells that ran.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
+import platform
 import re
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,12 +24,14 @@ from pathlib import Path
 
 from . import sandbox
 from .channel import Channel, KernelGone
+from .attacks import scan_source
 from .judge import Judge, given_imports
 from .kit import Kit
 from .records import CellResult, RunResult, Status
 from .restore import plan
 from .scoring import manual_cell_score
 
+ENGINE_VERSION = "1"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 ENV_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -64,6 +69,17 @@ class Job:
         return cls(**json.loads(text))
 
 
+@functools.cache
+def grading_versions() -> dict[str, str]:
+    """What graded: computed once in the warm parent (where these are imported already), inherited by forks."""
+    out = {"python": platform.python_version(), "engine": ENGINE_VERSION}
+    for name in ("torch", "numpy", "nbgrader", "IPython"):
+        module = sys.modules.get(name)
+        if module is not None:
+            out[name] = getattr(module, "__version__", "?")
+    return out
+
+
 def _extra_files(job: Job) -> dict[str, bytes]:
     """The student's own extra files (e.g. submission.csv), copied into the sandbox's working dir."""
     files = {}
@@ -88,7 +104,7 @@ def _read_no_follow(path: Path) -> bytes:
 
 def _env(job: Job) -> dict[str, str]:
     return {
-        "PATH": ENV_PATH + os.pathsep + os.path.dirname(os.path.realpath(os.sys.executable)),
+        "PATH": ENV_PATH + os.pathsep + os.path.dirname(os.path.realpath(sys.executable)),
         "HOME": sandbox.WORKDIR if job.sandboxed else os.getcwd(),
         "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
         "NBGRADER_EXECUTION": "autograde",
@@ -121,7 +137,7 @@ def run_job(job: Job) -> RunResult:
         if job.data_dir:
             os.symlink(job.data_dir, os.path.join(workdir, "data"))
     result = RunResult(student_id=job.student_id, assignment=job.assignment, status=Status.GRADED,
-                       sandbox="namespaces" if job.sandboxed else "none")
+                       sandbox="namespaces" if job.sandboxed else "none", audit={"versions": grading_versions()})
     channel = None
     try:
         try:
@@ -141,9 +157,7 @@ def run_job(job: Job) -> RunResult:
         except ValueError as exc:
             result.status = Status.FAILED
             result.message = str(exc)
-            result.cells = [CellResult(c.grade_id, c.points or 0.0, 0.0, ran=False, error="not run",
-                                       kind="manual" if c.is_manual else "test") for c in kit.cells if c.grade]
-            return result
+            return result  # every graded cell gets 0, "not run", from grade.finish_result
         if findings:
             result.flags["tampered"] = "; ".join(findings)
         # module names bound by the instructor's given (locked) code always mean those modules in tests
@@ -192,11 +206,8 @@ def _read_notebook(path: Path) -> dict:
 
 def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: RunResult, cells_log: Path,
                given: dict[str, str]) -> None:
-    from .attacks import scan_source
-
     judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, as_uid=job.uid if job.sandboxed else None)
     judge.module_names.update(given)
-    statuses = []
     with cells_log.open("a", encoding="utf-8") as log:
         for cell in planned:
             out: dict = {"index": cell.index, "cell_type": cell.cell_type, "grade_id": cell.grade_id,
@@ -210,14 +221,10 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
                     result.flags["attack"] = _join(result.flags.get("attack"), f"cell {cell.index}: {finding}")
             cell_deadline = min(time.monotonic() + job.cell_timeout, deadline)
             verdict = None
-            if cell.kind == "test":
-                if channel.dead is None:
-                    verdict = judge.run_test(cell.judge_source, cell.points or 0.0, cell_deadline,
-                                             name=f"test:{cell.grade_id}")
-                else:
-                    verdict = None
-            judge_timed_out = verdict is not None and verdict.error.startswith("TimeoutError")
-            if judge_timed_out:
+            if cell.kind == "test" and channel.dead is None:
+                verdict = judge.run_test(cell.judge_source, cell.points or 0.0, cell_deadline,
+                                         name=f"test:{cell.grade_id}")
+            if verdict is not None and verdict.timed_out:
                 # the student's code already ran out of time in this test: running it again would too
                 out["error"] = verdict.error
             elif channel.dead is None and cell.cell_type == "code" and time.monotonic() < deadline:
@@ -231,9 +238,7 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
                 except KernelGone as exc:
                     out["error"] = f"The kernel stopped here: {exc.reason}."
             elif channel.dead is None and time.monotonic() >= deadline:
-                channel.kill(timed_out=True)
-            if channel.timed_out:
-                statuses.append(Status.TIMEOUT)
+                channel.kill("stopped at the notebook time limit", timed_out=True)
             if cell.kind == "test":
                 if verdict is None:
                     cr = CellResult(cell.grade_id, cell.points or 0.0, 0.0, ran=False,
@@ -251,20 +256,18 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
             result.cells.append(cr)
             log.write(json.dumps(cr.to_json()) + "\n")
             log.flush()
-    if channel.dead is not None:
-        if channel.dead.timed_out or channel.timed_out:
-            statuses.append(Status.TIMEOUT)
-            result.message = _join(result.message or None, f"timeout: {channel.dead.reason}")
-        else:
-            statuses.append(Status.CRASHED)
-            result.message = _join(result.message or None, f"crashed: {channel.dead.reason}")
+    # the status follows from how the kernel ended; a cell interrupted at its limit is a timeout
+    if channel.dead is not None and not (channel.dead.timed_out or channel.timed_out):
+        result.status = Status.CRASHED
+        result.message = _join(result.message or None, f"crashed: {channel.dead.reason}")
+    elif channel.dead is not None:
+        result.status = Status.TIMEOUT
+        result.message = _join(result.message or None, f"timeout: {channel.dead.reason}")
     elif channel.timed_out:
+        result.status = Status.TIMEOUT
         result.message = _join(result.message or None, f"timeout: a cell ran past its {job.cell_timeout:g} s limit")
     if judge.suspicions:
         result.flags["attack"] = _join(result.flags.get("attack"), "; ".join(sorted(judge.suspicions)))
-    from .records import worst_status
-
-    result.status = worst_status(statuses) if statuses else Status.GRADED
 
 
 def _clean(text: str) -> str:

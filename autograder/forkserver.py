@@ -31,7 +31,7 @@ THREAD_ENV = {
 HARD_MARGIN = 60.0   # seconds past a job's notebook limit after which its executor is killed outright
 
 
-def warm_up(preimport: list[str], seed: int) -> None:
+def warm_up(preimport: list[str]) -> None:
     """Everything a submission may need that is costly: imported once, here."""
     import importlib
     import tempfile
@@ -69,10 +69,11 @@ def warm_up(preimport: list[str], seed: int) -> None:
     import nbformat  # noqa: F401
 
 
-def serve(preimport: list[str], seed: int) -> None:
-    from .execute import Job, run_job
+def serve(preimport: list[str]) -> None:
+    from .execute import Job, grading_versions, run_job
 
-    warm_up(preimport, seed)
+    warm_up(preimport)
+    grading_versions()  # once, here: every executor inherits the answer
     running: dict[int, tuple[str, float]] = {}
     free_slots = list(range(200))
     slot_of: dict[int, int] = {}
@@ -164,7 +165,7 @@ class ForkServer:
         bindir = os.path.dirname(sys.executable)
         env["PATH"] = bindir + os.pathsep + "/usr/local/bin:/usr/bin:/bin"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.forkserver", json.dumps({"preimport": preimport, "seed": seed})],
+            [sys.executable, "-m", "autograder.forkserver", json.dumps({"preimport": preimport})],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/", text=True, bufsize=1,
         )
         self._lock = threading.Lock()
@@ -251,4 +252,4 @@ if __name__ == "__main__":
     cfg = json.loads(sys.argv[1])
     for key, value in THREAD_ENV.items():
         os.environ.setdefault(key, value)
-    serve(cfg["preimport"], cfg["seed"])
+    serve(cfg["preimport"])

@@ -9,12 +9,8 @@ submission and tests.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import platform
 import shutil
-import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -36,7 +32,6 @@ from .records import CellResult, RunResult, Status, load_latest_records
 from .timestamp import read_timestamp
 
 console = Console(stderr=True)
-ENGINE_VERSION = "1"
 
 
 @dataclass
@@ -86,17 +81,6 @@ def find_submissions(course: Course, assignment: str, students: list[str] | None
     return found
 
 
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version(), "engine": ENGINE_VERSION}
-    for name in ("torch", "numpy", "nbgrader", "IPython"):
-        try:
-            module = __import__(name)
-            out[name] = getattr(module, "__version__", "?")
-        except ImportError:
-            pass
-    return out
-
-
 def make_job(course: Course, policy: Policy, kit: Kit, kit_file: Path, sub: Submission, spool: Path,
              sandboxed: bool, timeout: float | None) -> Job:
     limits = policy.limits
@@ -137,7 +121,7 @@ def finish_result(result: RunResult, kit: Kit, sub: Submission, policy: Policy, 
         if lateness.late:
             result.flags["late"] = describe_lateness(lateness, due)
     result.audit.update({"submission_hash": sub.hash, "tests_hash": kit.tests_hash, "seed": policy.grading_seed,
-                         "versions": versions(), "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                         "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     return result
 
 
@@ -247,15 +231,12 @@ def run_locally(policy: Policy, jobs: list[Job], n_workers: int, on_result) -> N
     from .forkserver import ForkServer, collect_result
 
     server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
-    lock = threading.Lock()
     try:
         with ThreadPoolExecutor(max_workers=max(1, n_workers)) as pool:
             futures = {pool.submit(server.run, job): job for job in jobs}
             for future in as_completed(futures):
                 job = futures[future]
-                result = collect_result(job, future.result())
-                with lock:
-                    on_result(result)
+                on_result(collect_result(job, future.result()))  # on this thread only
     finally:
         server.close()
 

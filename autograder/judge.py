@@ -22,6 +22,7 @@ import os
 import random
 import re
 import sys
+import tempfile
 import time
 import types
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ class _Namespace(dict):
 class Verdict:
     score: float
     error: str = ""          # for the student: never quotes hidden test lines
-    detail: str = ""         # for the instructor's record
+    timed_out: bool = False  # the student's code ran past the cell's time limit during the test
 
 
 class Judge:
@@ -162,14 +163,12 @@ class Judge:
             code = _transform(source)
             tree = ast.parse(code, filename=f"<{name}>")
         except SyntaxError as exc:
-            return Verdict(0.0, "the test cell could not be parsed", f"SyntaxError: {exc}")
+            return Verdict(0.0, f"the test cell could not be parsed ({type(exc).__name__})")
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr) and not code.rstrip().endswith(";"):
             last = ast.Expression(tree.body.pop().value)
         namespace = _Namespace(self)
         sink = io.StringIO()
-        import tempfile
-
         saved = tempfile.tempdir, tempfile.mkdtemp, tempfile.mkstemp
         if self.exchange_dir:
             # temporary files and folders the test makes are visible to the student's code at the
@@ -182,12 +181,12 @@ class Judge:
                 exec(compile(tree, f"<{name}>", "exec"), namespace)
                 value = eval(compile(last, f"<{name}>", "eval"), namespace) if last is not None else None
         except KernelGone as exc:
-            return Verdict(0.0, f"the kernel died during the test: {exc.reason}", exc.reason)
+            return Verdict(0.0, f"the kernel died during the test: {exc.reason}", timed_out=exc.timed_out)
         except BaseException as exc:  # noqa: BLE001 - any failure of the test is a failed test
             line = _failing_line(exc, name)
             text = f"{type(exc).__name__}: {exc}"
             shown = text if line is not None and line not in hidden else f"{type(exc).__name__} in a hidden test"
-            return Verdict(0.0, shown[:2000], f"line {line}: {text}"[:2000])
+            return Verdict(0.0, shown[:2000], timed_out=isinstance(exc, TimeoutError))
         finally:
             tempfile.tempdir, tempfile.mkdtemp, tempfile.mkstemp = saved
         if value is None:

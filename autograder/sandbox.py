@@ -316,11 +316,6 @@ def set_limits(spec: SandboxSpec) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def limit_only(spec: SandboxSpec) -> None:
-    """What is left with ``--unsandboxed``: limits and a process group, no isolation."""
-    set_limits(spec)
-
-
 def _mapped_bytes() -> int:
     try:
         with open("/proc/self/statm") as fh:

@@ -114,6 +114,9 @@ def test_every_submission_gets_one_record(batch):
     assert sorted(r.student_id for r in summary.graded) == sorted(CASES)
     lines = (course / ".autograder" / "records.jsonl").read_text().splitlines()
     assert len(lines) == len(CASES)
+    for record in map(json.loads, lines):  # the audit trail, for failed runs too
+        assert {"submission_hash", "tests_hash", "seed", "versions", "graded_at"} <= set(record["audit"])
+        assert record["audit"]["versions"]["torch"] and record["audit"]["seed"] == 1234
 
 
 @pytest.mark.parametrize("student", sorted(CASES))
