@@ -125,3 +125,17 @@ def test_late_submission_is_flagged_in_the_record(template, tmp_path):
     # 1.5 days after the due date is 2 started days: 2 x 10 % of 8 points
     assert by["late"].flags["late"].startswith("2 days late") and "penalty 1.6" in by["late"].flags["late"]
     assert by["late"].score == 8.0  # the raw score; the penalty is its own column in the export
+
+
+def test_a_notebook_that_is_a_symbolic_link_is_not_followed(template, tmp_path):
+    """A link could point at the answer key: the submission fails with a message and scores nothing."""
+    course = copy_course(template, tmp_path / "course")
+    folder = submit(course, "mallory", "ps2", with_answers(released(course, "ps2"), GOOD))
+    notebook = folder / "ps2.ipynb"
+    notebook.unlink()
+    notebook.symlink_to(course / "source" / "ps2" / "ps2.ipynb")
+    (result,) = grade_batch(Course.at(course), "ps2", quiet=True).graded
+    assert result.status.value == "failed"
+    assert "ps2.ipynb is a symbolic link" in result.message and "hand in the notebook file itself" in result.message
+    assert result.score == 0.0 and all(not c.ran for c in result.cells)
+    assert notebook.is_symlink()  # the submission is left as it was

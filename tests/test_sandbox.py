@@ -212,3 +212,20 @@ def test_output_is_captured_at_the_file_descriptor_level(sandbox_batch):
     assert any("shown-by-display" in r.get("text/plain", "") for r in rich)
     assert any("image/png" in r for r in rich)
     assert result.score == 8.0
+
+
+def test_a_folder_holding_a_course_is_never_bound_even_from_sys_path(tmp_path):
+    """If a checkout of this repository (a course: source/ + nbgrader_config.py) or its parent were on
+    sys.path, binding it would show the solutions to student code."""
+    from autograder import sandbox
+
+    parent = tmp_path / "work"
+    course = parent / "course"
+    (course / "source").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text("c = get_config()\n")
+    (parent / "venvlike").mkdir()
+    spec = sandbox.SandboxSpec(uid=1, memory_bytes=1, cpu_seconds=1, processes=1, file_size_bytes=1, disk_bytes=1,
+                               readable=[str(course), str(parent), str(parent / "venvlike")])
+    binds = sandbox._system_binds(spec)
+    assert str(course) not in binds and str(parent) not in binds
+    assert str(parent / "venvlike") in binds  # an ordinary folder is still allowed
