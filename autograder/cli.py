@@ -72,6 +72,19 @@ def cmd_demo(args) -> int:
     return run_demo(Path(args.course) if args.course else None, students=args.students)
 
 
+def cmd_serve(args) -> int:
+    from portal.commands import serve
+    return serve(_course(args), args.host, args.port)
+
+
+def cmd_tokens(args) -> int:
+    from portal.commands import issue, revoke
+    if args.tokens_command == "revoke":
+        return revoke(_course(args), args.owner)
+    issue(_course(args), args.students, args.instructor, Path(args.out) if args.out else None)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__)
     parser.add_argument("--course", default=None, help="course directory (default: the current directory)")
@@ -129,6 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run a whole course cycle on simulated students")
     p.add_argument("--students", type=int, default=12)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="run the course portal (web app + grading worker)",
+                       description="Students sign in with a token, hand in notebooks and submission.csv, "
+                                   "and see feedback and the leaderboard. Example: autograder serve --port 8000")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.set_defaults(func=cmd_serve)
+
+    tokens = sub.add_parser("tokens", help="sign-in tokens for the portal").add_subparsers(
+        dest="tokens_command", required=True)
+    p = tokens.add_parser("issue", help="make tokens (all rostered students, or the named ones) into a CSV",
+                          description="Example: autograder tokens issue --out tokens.csv")
+    p.add_argument("students", nargs="*", help="student ids (default: the whole roster)")
+    p.add_argument("--instructor", action="store_true", help="make the instructor's token instead")
+    p.add_argument("--out", default=None, help="CSV to write (default: exports/portal-tokens.csv)")
+    p.set_defaults(func=cmd_tokens)
+    p = tokens.add_parser("revoke", help="revoke one owner's tokens (signs them out)",
+                          description="Example: autograder tokens revoke s017")
+    p.add_argument("owner", help="student id, or __instructor__")
+    p.set_defaults(func=cmd_tokens)
     return parser
 
 

@@ -155,7 +155,9 @@ def grade(course: Course, assignment: str, students: list[str] | None = None, wo
 
 def grade_batch(course: Course, assignment: str, students: list[str] | None = None, workers: int | None = None,
                 timeout: float | None = None, force: bool = False, unsandboxed: bool = False,
-                scheduler: str | None = None, quiet: bool = False) -> BatchSummary | None:
+                scheduler: str | None = None, quiet: bool = False, server=None) -> BatchSummary | None:
+    """Grade what needs grading; ``server``: a resident warm fork server to reuse (the portal's
+    worker keeps one), else one is started and closed for this batch."""
     policy = load_policy(course.root)
     if assignment not in course.assignments():
         raise CourseError(f"there is no assignment '{assignment}' in {course.source}; "
@@ -221,16 +223,20 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
 
             run_on_cluster(scheduler, list(jobs.values()), on_result, list(policy.sandbox.preimport))
         else:
-            run_locally(policy, list(jobs.values()), n_workers, on_result)
+            run_locally(policy, list(jobs.values()), n_workers, on_result, server=server)
     shutil.rmtree(spool, ignore_errors=True)
     return summary
 
 
-def run_locally(policy: Policy, jobs: list[Job], n_workers: int, on_result) -> None:
-    """Run jobs on this machine's warm fork server, ``n_workers`` at a time; results in completion order."""
+def run_locally(policy: Policy, jobs: list[Job], n_workers: int, on_result, server=None) -> None:
+    """Run jobs on this machine's warm fork server, ``n_workers`` at a time; results in completion order.
+
+    A ``server`` given by the caller is used and left running; otherwise one is started and closed."""
     from .forkserver import ForkServer, collect_result
 
-    server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
+    owned = server is None
+    if owned:
+        server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
     try:
         with ThreadPoolExecutor(max_workers=max(1, n_workers)) as pool:
             futures = {pool.submit(server.run, job): job for job in jobs}
@@ -238,7 +244,8 @@ def run_locally(policy: Policy, jobs: list[Job], n_workers: int, on_result) -> N
                 job = futures[future]
                 on_result(collect_result(job, future.result()))  # on this thread only
     finally:
-        server.close()
+        if owned:
+            server.close()
 
 
 def print_summary(summary: BatchSummary) -> None:

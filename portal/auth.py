@@ -1,0 +1,117 @@
+"""Who is signed in: per-person tokens, a signed session cookie, and CSRF tokens.
+
+Contract:
+
+* :func:`issue_tokens` makes one random token per student (32 bytes, URL-safe) and stores only its
+  SHA-256; it returns the plain tokens once, for the CSV the instructor mails out. Issuing again for
+  a student revokes their earlier tokens. :func:`revoke` revokes every token of one owner.
+* :func:`owner_of` maps a presented token to its owner, or None (unknown, revoked, malformed).
+* The session cookie holds ``{"who": owner, "sid": random}`` signed with the course's portal
+  secret (``.autograder/portal-secret``, 0600, made on first use, never in the repository); it
+  is HTTP-only and SameSite=Strict. A forged or tampered cookie reads as "not signed in".
+* Every form carries ``csrf`` = HMAC(secret, session sid); a POST without the right value is
+  refused before it does anything.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from .store import ADMIN, Token, utcnow
+
+SESSION_COOKIE = "portal_session"
+SESSION_MAX_AGE = 12 * 3600
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def course_secret(state_dir: Path) -> bytes:
+    """The portal's signing key, made once per course with mode 0600."""
+    path = Path(state_dir) / "portal-secret"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as out:
+        key = secrets.token_hex(32).encode()
+        out.write(key)
+    return key
+
+
+def issue_tokens(db: sessionmaker[Session], owners: list[str]) -> dict[str, str]:
+    """owner -> new plain token; older tokens of the same owners are revoked."""
+    out: dict[str, str] = {}
+    with db.begin() as s:
+        for owner in owners:
+            s.execute(update(Token).where(Token.owner == owner, Token.revoked_at.is_(None))
+                      .values(revoked_at=utcnow()))
+            token = secrets.token_urlsafe(32)
+            s.add(Token(owner=owner, sha256=digest(token), created_at=utcnow()))
+            out[owner] = token
+    return out
+
+
+def revoke(db: sessionmaker[Session], owner: str) -> int:
+    with db.begin() as s:
+        return s.execute(update(Token).where(Token.owner == owner, Token.revoked_at.is_(None))
+                         .values(revoked_at=utcnow())).rowcount
+
+
+def owner_of(db: sessionmaker[Session], token: str) -> str | None:
+    token = (token or "").strip()
+    if not (20 <= len(token) <= 200):
+        return None
+    with db() as s:
+        row = s.scalars(select(Token).where(Token.sha256 == digest(token))).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        return row.owner
+
+
+def still_valid(db: sessionmaker[Session], owner: str) -> bool:
+    """A session outlives nothing: revoking an owner's tokens signs them out."""
+    with db() as s:
+        return s.scalars(select(Token.id).where(Token.owner == owner, Token.revoked_at.is_(None))).first() \
+            is not None
+
+
+class Sessions:
+    """Signs and reads the session cookie; derives CSRF tokens from it."""
+
+    def __init__(self, secret: bytes):
+        self._secret = secret
+        self._serializer = URLSafeTimedSerializer(secret, salt="portal-session")
+
+    def make(self, owner: str) -> str:
+        return self._serializer.dumps({"who": owner, "sid": secrets.token_hex(16)})
+
+    def read(self, cookie: str | None) -> dict | None:
+        if not cookie or len(cookie) > 4096:
+            return None
+        try:
+            data = self._serializer.loads(cookie, max_age=SESSION_MAX_AGE)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("who"), str) or not isinstance(data.get("sid"), str):
+            return None
+        return data
+
+    def csrf(self, session: dict) -> str:
+        return hmac.new(self._secret, b"csrf:" + session["sid"].encode(), hashlib.sha256).hexdigest()
+
+    def csrf_ok(self, session: dict, presented: str | None) -> bool:
+        return bool(presented) and hmac.compare_digest(self.csrf(session), presented or "")
+
+
+def is_instructor(owner: str | None) -> bool:
+    return owner == ADMIN

@@ -1,0 +1,263 @@
+"""The course portal's routes, on a real course: real gradebook, real SQLite, real grading worker.
+
+Every refusal is checked for its message and for what it did NOT do (nothing stored, nothing queued).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from fastapi.testclient import TestClient
+
+from portal_course import ASSIGNMENT, FULL_SCORE, make_portal_course
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return make_portal_course(tmp_path_factory.mktemp("portal") / "course")
+
+
+@pytest.fixture
+def course(template, tmp_path):
+    import shutil
+
+    from conftest import copy_course
+    root = copy_course(template.root, tmp_path / "course")
+    shutil.rmtree(root / ".autograder", ignore_errors=True)
+    shutil.copytree(template.root / ".autograder", root / ".autograder")
+    return type(template)(root, template.tokens, template.truth, template.public)
+
+
+def loc(resp) -> str:
+    from urllib.parse import unquote_plus
+    return unquote_plus(resp.headers["location"])
+
+
+def client_for(course):
+    from portal.app import create_app
+    return TestClient(create_app(course.root), follow_redirects=False)
+
+
+def signed_in(course, owner):
+    client = client_for(course)
+    page = client.get("/")
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    resp = client.post("/login", data={"token": course.tokens[owner], "csrf": csrf})
+    assert resp.status_code == 303, resp.text
+    return client
+
+
+def csrf_of(client, path="/me"):
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', client.get(path).text).group(1)
+
+
+def upload(client, csrf, notebook: bytes | None = None, csv: bytes | None = None,
+           nb_name="ps2.ipynb", csv_name="submission.csv"):
+    files = {}
+    if notebook is not None:
+        files["notebook"] = (nb_name, notebook, "application/json")
+    if csv is not None:
+        files["csv"] = (csv_name, csv, "text/csv")
+    return client.post(f"/upload/{ASSIGNMENT}", data={"csrf": csrf}, files=files)
+
+
+def submitted_files(course):
+    root = course.root / "submitted"
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def run_worker(course):
+    from portal.app import portal_url
+    from portal.worker import serve_forever
+    from autograder.course import Course
+    assert serve_forever(course.root, portal_url(Course.at(course.root)), once=True) == 0
+
+
+# -- sign-in ------------------------------------------------------------------------------------
+def test_no_token_bad_token_and_forged_cookie_see_nothing(course):
+    client = client_for(course)
+    assert loc(client.get("/me")) == "/"
+    assert loc(client.get("/admin")) == "/"
+    assert loc(client.get(f"/feedback/{ASSIGNMENT}")) == "/"
+    page = client.get("/")
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    bad = client.post("/login", data={"token": "x" * 43, "csrf": csrf})
+    assert bad.status_code == 303 and "error=" in loc(bad)
+    assert "portal_session" not in bad.cookies
+    # a cookie signed with another key reads as "not signed in"
+    from itsdangerous import URLSafeTimedSerializer
+    forged = URLSafeTimedSerializer(b"0" * 64, salt="portal-session").dumps({"who": "s1", "sid": "a" * 32})
+    client.cookies.set("portal_session", forged)
+    assert loc(client.get("/me")) == "/"
+    # a login form without the pre-session CSRF token is refused
+    fresh = client_for(course)
+    refused = fresh.post("/login", data={"token": course.tokens["s1"]})
+    assert refused.status_code == 403 and "CSRF" in refused.text
+
+
+def test_a_revoked_token_signs_the_student_out(course):
+    from portal.app import portal_url
+    from portal.auth import owner_of, revoke
+    from portal.store import open_store
+    from autograder.course import Course
+
+    client = signed_in(course, "s1")
+    assert client.get("/me").status_code == 200
+    db = open_store(portal_url(Course.at(course.root)))
+    assert revoke(db, "s1") == 1
+    assert owner_of(db, course.tokens["s1"]) is None
+    assert loc(client.get("/me")) == "/"
+
+
+def test_only_hashes_of_tokens_are_stored(course):
+    import sqlite3
+    data = (course.root / ".autograder" / "portal.db").read_bytes()
+    for token in course.tokens.values():
+        assert token.encode() not in data
+    with sqlite3.connect(course.root / ".autograder" / "portal.db") as con:
+        assert con.execute("select version_num from alembic_version").fetchone() == ("0001",)
+
+
+# -- uploads ------------------------------------------------------------------------------------
+def test_upload_is_stored_as_collect_stores_it_then_graded_once_with_feedback(course):
+    client = signed_in(course, "s1")
+    resp = upload(client, csrf_of(client), notebook=course.notebook())
+    assert resp.status_code == 303 and "queued" in loc(resp)
+    folder = course.root / "submitted" / "s1" / ASSIGNMENT
+    assert (folder / "ps2.ipynb").read_bytes() == course.notebook()
+    stamp = dt.datetime.fromisoformat((folder / "timestamp.txt").read_text().strip())
+    assert abs((dt.datetime.now(dt.timezone.utc) - stamp).total_seconds()) < 600   # the server's time
+    page = client.get("/me").text
+    assert "queued, position 1" in page
+    run_worker(course)
+    page = client.get("/me").text
+    assert f"{FULL_SCORE:g} / {FULL_SCORE:g}" in page and "graded" in page
+    feedback = client.get(f"/feedback/{ASSIGNMENT}")
+    assert feedback.status_code == 200 and "s1" in feedback.text
+    records = (course.root / ".autograder" / "records.jsonl").read_text().splitlines()
+    assert [json.loads(r)["student_id"] for r in records] == ["s1"]
+    # the same file again: nothing new, nothing queued, nothing graded twice
+    again = upload(client, csrf_of(client), notebook=course.notebook())
+    assert "identical" in loc(again)
+    run_worker(course)
+    assert len((course.root / ".autograder" / "records.jsonl").read_text().splitlines()) == 1
+    # a changed notebook archives the first one, never overwrites it
+    upload(client, csrf_of(client), notebook=course.notebook({"value_answer": "value = 49"}))
+    archived = list((course.root / "submitted" / "s1" / ".archive" / ASSIGNMENT).glob("*/ps2.ipynb"))
+    assert [p.read_bytes() for p in archived] == [course.notebook()]
+
+
+def test_a_student_sees_only_their_own_work(course):
+    s1 = signed_in(course, "s1")
+    upload(s1, csrf_of(s1), notebook=course.notebook())
+    run_worker(course)
+    s2 = signed_in(course, "s2")
+    assert s2.get(f"/feedback/{ASSIGNMENT}").status_code == 404
+    assert "s1" not in s2.get("/me").text
+    assert s2.get("/admin").status_code == 403
+    assert s2.get(f"/admin/feedback/s1/{ASSIGNMENT}").status_code == 403
+    # the student id in a form is ignored: uploads always go to the signed-in student
+    resp = s2.post(f"/upload/{ASSIGNMENT}", data={"csrf": csrf_of(s2), "student": "s1"},
+                   files={"notebook": ("ps2.ipynb", course.notebook({"value_answer": "value = 1"}))})
+    assert resp.status_code == 303
+    assert (course.root / "submitted" / "s1" / ASSIGNMENT / "ps2.ipynb").read_bytes() == course.notebook()
+
+
+def test_bad_uploads_are_refused_with_the_reason_and_nothing_is_stored(course):
+    client = signed_in(course, "s2")
+    csrf = csrf_of(client)
+    no_csrf = client.post(f"/upload/{ASSIGNMENT}", files={"notebook": ("ps2.ipynb", course.notebook())})
+    assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text
+    wrong_type = upload(client, csrf, notebook=b"hello", nb_name="notes.txt")
+    assert wrong_type.status_code == 400 and "is not a .ipynb notebook" in wrong_type.text
+    broken = upload(client, csrf, notebook=b'{"cells": [\n  {"cell_type": "code",\n  oops}')
+    assert broken.status_code == 400 and "not valid JSON" in broken.text and "line 3" in broken.text
+    not_nb = upload(client, csrf, notebook=b'{"hello": 1}')
+    assert not_nb.status_code == 400 and "not a Jupyter notebook" in not_nb.text
+    csv_first = upload(client, csrf, csv=course.csv())
+    assert csv_first.status_code == 400 and "upload your notebook together" in csv_first.text
+    from portal.app import MAX_REQUEST_BYTES
+    huge = client.post(f"/upload/{ASSIGNMENT}", data={"csrf": csrf},
+                       files={"notebook": ("ps2.ipynb", b"x" * (MAX_REQUEST_BYTES + 1))})
+    assert huge.status_code == 413
+    assert submitted_files(course) == []
+    from portal.store import jobs_of, open_store
+    from portal.app import portal_url
+    from autograder.course import Course
+    assert jobs_of(open_store(portal_url(Course.at(course.root)))) == []
+
+
+def test_csv_is_scored_at_once_and_the_daily_limit_holds(course):
+    client = signed_in(course, "s3")
+    first = upload(client, csrf_of(client), notebook=course.notebook(), csv=course.csv(50, seed=1))
+    assert "submission.csv: scored, public accuracy" in loc(first)
+    page = client.get("/me").text
+    assert re.search(r'id="daily-left">1<', page)
+    upload(client, csrf_of(client), csv=course.csv(55, seed=2))
+    third = upload(client, csrf_of(client), csv=course.csv(60, seed=3))
+    assert "over_limit" in loc(third)
+    assert re.search(r'id="daily-left">0<', client.get("/me").text)
+    # the notebook was carried over into every new submission
+    assert (course.root / "submitted" / "s3" / ASSIGNMENT / "ps2.ipynb").read_bytes() == course.notebook()
+    # what the portal stored, the CLI sees
+    from leaderboard import api
+    rows = api.student_submissions(course.root, "s3")
+    assert sorted(str(r.status) for r in rows) == ["over_limit", "scored", "scored"]
+
+
+def test_private_board_stays_hidden_until_reveal_after_the_deadline(course):
+    s1 = signed_in(course, "s1")
+    upload(s1, csrf_of(s1), notebook=course.notebook(), csv=course.csv(60))
+    board = client_for(course).get("/leaderboard").text
+    assert 'id="private-hidden"' in board and 'id="private"' not in board
+    assert "s1" not in board                       # pseudonyms only
+    admin = signed_in(course, "__instructor__")
+    refused = admin.post("/admin/reveal", data={"csrf": csrf_of(admin, "/admin")})
+    assert "after the deadline" in loc(refused)
+    assert 'id="private-hidden"' in client_for(course).get("/leaderboard").text
+    # after the deadline the instructor may reveal it; choosing final files is then closed
+    toml = course.root / "course.toml"
+    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).isoformat()
+    toml.write_text(re.sub(r'due = "[^"]+"', f'due = "{past}"', toml.read_text()))
+    assert "revealed" in loc(admin.post("/admin/reveal", data={"csrf": csrf_of(admin, "/admin")}))
+    assert 'id="private"' in client_for(course).get("/leaderboard").text
+    late_pick = s1.post("/select", data={"csrf": csrf_of(s1), "id": "1"})
+    assert "deadline has passed" in loc(late_pick)
+
+
+def test_instructor_sees_everything_regrades_and_overrides(course):
+    s1 = signed_in(course, "s1")
+    upload(s1, csrf_of(s1), notebook=course.notebook({"value_answer": "value = 49"}))
+    run_worker(course)
+    admin = signed_in(course, "__instructor__")
+    page = admin.get("/admin").text
+    assert "s1" in page and 'id="stats"' in page and "test_value" in page
+    csrf = csrf_of(admin, "/admin")
+    missing_reason = admin.post("/admin/override", data={"csrf": csrf, "student": "s1", "assignment": ASSIGNMENT,
+                                                         "cell": "test_value", "points": "1", "reason": ""})
+    assert "err=" in loc(missing_reason)
+    ok = admin.post("/admin/override", data={"csrf": csrf, "student": "s1", "assignment": ASSIGNMENT,
+                                             "cell": "test_value", "points": "1", "reason": "49 is fine here"})
+    assert "override saved" in loc(ok)
+    assert "override" in admin.get("/admin").text
+    regrade = admin.post("/admin/regrade", data={"csrf": csrf, "student": "s1", "assignment": ASSIGNMENT})
+    assert "queued" in loc(regrade)
+    run_worker(course)
+    assert len((course.root / ".autograder" / "records.jsonl").read_text().splitlines()) == 2
+    grades = admin.get("/admin/download/grades")
+    assert grades.status_code == 200 and grades.text.startswith("student_id")
+    assert admin.post("/admin/reveal", data={}).status_code == 403
+
+
+def test_the_web_process_never_imports_torch(course):
+    code = ("import sys; from portal.app import create_app; create_app(sys.argv[1]); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(course.root)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
