@@ -176,6 +176,11 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         from autograder.records import load_latest_records
         latest = load_latest_records(course.records)
         jobs = jobs_of(db, student)
+        from autograder.export import grade_rows
+        try:
+            graded = {r.assignment: r for r in grade_rows(course, students=[student])}
+        except CourseError:
+            graded = {}
         rows = []
         for info in infos:
             record = latest.get((student, info.name))
@@ -183,7 +188,7 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
             waiting = job is not None and job.state in (JobState.QUEUED, JobState.RUNNING)
             feedback = course.feedback / student / info.name / f"{Path(info.notebook).stem}.html"
             rows.append({
-                "info": info, "record": record, "job": job, "waiting": waiting,
+                "info": info, "record": record, "job": job, "waiting": waiting, "grade": graded.get(info.name),
                 "position": queue_position(db, job.id) if job is not None and job.state == JobState.QUEUED else None,
                 "feedback": feedback.is_file() and not waiting,
                 "due": policy.due_for(student, info.name),
