@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -91,6 +92,7 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
     pre_key = hashlib.sha256(b"pre:" + auth.course_secret(course.state)).digest()
     env = _env()
     limiter = _RateLimit(UPLOADS_PER_WINDOW, UPLOAD_WINDOW)
+    write_lock = threading.Lock()
     app = FastAPI(title="Course portal", docs_url=None, redoc_url=None, openapi_url=None)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -270,20 +272,25 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
             if data is not None and name == "csv" and not filename.lower().endswith(".csv"):
                 return page("student.html.j2", status=400, **student_view(
                     owner, session, error=f"{filename!r} is not a .csv file; upload submission.csv."))
+        def store_and_score() -> list[str]:
+            # one writer at a time: collect and the leaderboard each write their own files and databases
+            with write_lock:
+                changed = service.store_upload(course, owner, assignment, notebook=notebook, csv=csv)
+                notes = []
+                if changed:
+                    notes.append(f"stored; queued for grading (job {enqueue(db, owner, assignment)})")
+                else:
+                    notes.append("identical to your current submission; nothing new to grade")
+                if csv is not None and changed:
+                    row = service.score_csv(course, owner)
+                    if row is not None:
+                        notes.append(f"submission.csv: {row.status}" + (f", {row.message}" if row.message else ""))
+                return notes
+
         try:
-            changed = service.store_upload(course, owner, assignment, notebook=notebook, csv=csv)
+            notes = await run_in_threadpool(store_and_score)      # the event loop keeps serving pages
         except (service.PortalError, CourseError) as exc:
             return page("student.html.j2", status=400, **student_view(owner, session, error=str(exc)))
-        notes = []
-        if changed:
-            job = enqueue(db, owner, assignment)
-            notes.append(f"stored; queued for grading (job {job})")
-        else:
-            notes.append("identical to your current submission; nothing new to grade")
-        if csv is not None:
-            row = service.score_csv(course, owner)
-            if row is not None:
-                notes.append(f"submission.csv: {row.status}" + (f", {row.message}" if row.message else ""))
         return RedirectResponse("/me?msg=" + _q("; ".join(notes)), status_code=303)
 
     @app.get("/feedback/{assignment}", response_class=HTMLResponse)

@@ -163,7 +163,7 @@ def score_csv(course: Course, student: str):
     """Run the leaderboard on the course; return the student's newest CSV row (or None)."""
     from leaderboard import api
 
-    api.score(course.root)
+    api.score(course.root, write_reports_to_disk=False)   # reports are written by `leaderboard score`
     rows = api.student_submissions(course.root, student)
     return max(rows, key=lambda r: (r.submitted_at, r.id or 0)) if rows else None
 
