@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from autograder.cli import main
-from autograder.collect import CollectError, collect, parse_lms_timestamp
+from autograder.collect import CollectError, collect
 from autograder.course import Course
 from autograder.gradebook import open_gradebook
+from autograder.timestamp import parse_timestamp
 
 UTC = dt.timezone.utc
 A = "01_demo"
@@ -70,9 +71,9 @@ def roster(course: Course) -> set[str]:
 
 def test_folders_and_flat_files_are_collected_under_the_released_name(course, tmp_path):
     lms = tmp_path / "lms"
-    write(lms / "s001_Ivanov" / "my homework.ipynb", notebook_bytes("answer = 42"))
+    write(lms / "s001_Ivanov" / "my homework.ipynb", notebook_bytes("answer = 42"),
+          dt.datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC))
     write(lms / "s001_Ivanov" / "submission.csv", "Id,Category\n0,1\n")
-    write(lms / "s001_Ivanov" / "timestamp.txt", "2026-12-01 12:00:00.000000 UTC")
     mtime = dt.datetime(2026, 12, 2, 9, 30, 5, tzinfo=UTC)
     write(lms / "s002_Petrov_01_demo.ipynb", notebook_bytes("answer = 41"), mtime)
     write(lms / "s002_submission.csv", "Id,Category\n0,2\n")
@@ -89,7 +90,7 @@ def test_folders_and_flat_files_are_collected_under_the_released_name(course, tm
     assert (s001 / "timestamp.txt").read_text().strip() == "2026-12-01T12:00:00+00:00"
     assert (s002 / "timestamp.txt").read_text().strip() == "2026-12-02T09:30:05+00:00"
     by_id = {c.student_id: c for c in summary.collected}
-    assert by_id["s001"].timestamp_source == "timestamp.txt"
+    assert by_id["s001"].timestamp_source == "file mtime"
     assert by_id["s002"].timestamp_source == "file mtime"
     assert by_id["s002"].extra_files == ["submission.csv"]
     # s002 is not on the roster: reported and added to the gradebook
@@ -130,8 +131,7 @@ def test_zip_uses_entry_times_and_steps_into_a_wrapping_folder(course, tmp_path)
 def test_a_replaced_submission_is_archived_never_overwritten(course, tmp_path):
     def submit(text: str, stamp: str) -> Path:
         lms = tmp_path / f"lms-{text}"
-        write(lms / "s001_x" / "hw.ipynb", notebook_bytes(text))
-        write(lms / "s001_x" / "timestamp.txt", stamp)
+        write(lms / "s001_x" / "hw.ipynb", notebook_bytes(text), parse_timestamp(stamp))
         return lms
 
     collect(course, A, submit("v1", "2026-12-01T12:00:00+00:00"))
@@ -245,15 +245,24 @@ def test_symbolic_links_are_never_followed(course, tmp_path):
     assert sorted(p.name for p in course.submission_dir("s003", A).iterdir()) == ["demo.ipynb", "timestamp.txt"]
 
 
-def test_unreadable_timestamp_skips_only_that_student(course, tmp_path):
+def test_a_timestamp_in_the_upload_is_kept_but_never_the_time(course, tmp_path):
+    """The student wrote timestamp.txt: it is their file (kept under another name), not the submission time."""
     lms = tmp_path / "lms"
-    write(lms / "s001_x" / "hw.ipynb", notebook_bytes("a"))
-    write(lms / "s001_x" / "timestamp.txt", "yesterday-ish")
-    write(lms / "s002_hw.ipynb", notebook_bytes("b"))
+    late = dt.datetime(2026, 12, 13, 9, 0, tzinfo=UTC)
+    write(lms / "s001_x" / "hw.ipynb", notebook_bytes("a"), late)
+    write(lms / "s001_x" / "timestamp.txt", "2026-11-01T00:00:00+00:00")      # forged, early
+    write(lms / "s002_hw.ipynb", notebook_bytes("b"), late)
+    write(lms / "s002_timestamp.txt", "yesterday-ish")                        # flat file, unreadable
     summary = collect(course, A, lms)
-    assert [c.student_id for c in summary.collected] == ["s002"]
-    assert "unreadable timestamp" in summary.skipped[0].reason
-    assert "s001_x/timestamp.txt" in summary.skipped[0].reason
+    assert summary.skipped == []
+    for student, text in (("s001", "2026-11-01T00:00:00+00:00"), ("s002", "yesterday-ish")):
+        folder = course.submission_dir(student, A)
+        assert (folder / "timestamp.txt").read_text().strip() == "2026-12-13T09:00:00+00:00"
+        assert (folder / "uploaded-timestamp.txt").read_text() == text
+    by_id = {c.student_id: c for c in summary.collected}
+    assert by_id["s001"].uploaded_timestamp and by_id["s002"].uploaded_timestamp
+    assert by_id["s001"].timestamp_source == "file mtime"
+    assert any("kept as uploaded-timestamp.txt, not used as the time" in n for n in by_id["s001"].notes)
 
 
 def test_pattern_comes_from_course_toml(course, tmp_path):
@@ -277,11 +286,19 @@ def test_bad_inputs_are_named(course, tmp_path):
 
 
 def test_parse_timestamp_formats():
-    assert parse_lms_timestamp("2026-12-01T12:00:00Z") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
-    assert parse_lms_timestamp("2026-12-01T15:00:00+03:00") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
-    assert parse_lms_timestamp("2026-12-01 12:00:00.000000 UTC") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert parse_timestamp("2026-12-01T12:00:00Z") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert parse_timestamp("2026-12-01T15:00:00+03:00") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert parse_timestamp("2026-12-01 12:00:00.000000 UTC") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    # " UTC" wins over the course's zone
+    assert parse_timestamp("2026-12-01 12:00:00 UTC", ZoneInfo("Europe/Moscow")) == \
+        dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
     # an LMS time without offset is in the course's time zone (course.timezone)
-    assert parse_lms_timestamp("2026-12-01 15:00:00", ZoneInfo("Europe/Moscow")) == \
+    assert parse_timestamp("2026-12-01 15:00:00", ZoneInfo("Europe/Moscow")) == \
+        dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    # Moodle's grading worksheet writes times like this
+    assert parse_timestamp("Tuesday, 1 December 2026, 3:00 PM", ZoneInfo("Europe/Moscow")) == \
         dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
     with pytest.raises(ValueError, match="is not a date and time"):
-        parse_lms_timestamp("soon")
+        parse_timestamp("soon")
+    with pytest.raises(ValueError, match="is not a date and time"):
+        parse_timestamp("9" * 10_000)
