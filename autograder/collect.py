@@ -74,7 +74,7 @@ UTC = dt.timezone.utc
 JUNK_NAMES = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints"}
 RATIO_FLOOR = 64 << 10          # an entry this small is never refused for its compression ratio
 TIMES_FILE_LIMIT = 64 << 20     # a --times CSV larger than this is not an LMS export
-RAISE_HINT = "if this upload is genuine, raise collect.{key} in course.toml and collect again"
+RAISE_HINT = "If this upload is genuine, raise collect.{key} in course.toml and collect again"
 
 
 class CollectError(CourseError):
@@ -364,9 +364,11 @@ def _cap_items(groups: dict[str, tuple[list[_Item], list[str]]], caps: CollectPo
                summary: CollectSummary) -> None:
     """Drop (and report) files over ``max_file_mb`` and, in a folder, past ``max_entries``.
 
-    A zip was already held to both while it was unpacked.
+    A zip was already held to both while it was unpacked. A student left with
+    no file is removed from ``groups``: each of their files is already reported.
     """
     seen = 0
+    emptied = []
     for student, (items, _notes) in sorted(groups.items()):
         kept = []
         for item in items:
@@ -382,7 +384,11 @@ def _cap_items(groups: dict[str, tuple[list[_Item], list[str]]], caps: CollectPo
                     f"later ones were not copied. " + RAISE_HINT.format(key="max_entries")), student))
                 continue
             kept.append(item)
+        if items and not kept:
+            emptied.append(student)
         items[:] = kept
+    for student in emptied:
+        del groups[student]
 
 
 def _plan(items: list[_Item], released_data: set[str], caps: CollectPolicy,
@@ -402,7 +408,7 @@ def _plan(items: list[_Item], released_data: set[str], caps: CollectPolicy,
     notebook = notebooks[0]
     if notebook.size > caps.max_submission_bytes:
         return (f"the notebook {notebook.origin} ({_mb(notebook.size)}) is larger than collect.max_submission_mb = "
-                f"{caps.max_submission_mb} MB; " + RAISE_HINT.format(key="max_submission_mb"))
+                f"{caps.max_submission_mb} MB. " + RAISE_HINT.format(key="max_submission_mb"))
 
     extras, kept_released, left_out, seen = [], [], [], {}
     used, count = notebook.size, 1
