@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES, build_course, released, with_answers
+from test_grade_batch import GOOD
 
 from autograder.collect import collect
 from autograder.course import Course
@@ -20,8 +22,6 @@ from autograder.export import grade_rows
 from autograder.grade import grade_batch
 from autograder.records import Flag
 from autograder.submission import UPLOADED_TIMESTAMP_DETAIL
-from conftest import FIXTURES, build_course, released, with_answers
-from test_grade_batch import GOOD
 
 pytestmark = pytest.mark.slow
 
