@@ -266,7 +266,6 @@ def _unpack_zip(archive: Path, target: Path, tz: dt.tzinfo, caps: CollectPolicy)
                     + RAISE_HINT.format(key="max_ratio")))
                 break
             dest = target / name
-            dest.parent.mkdir(parents=True, exist_ok=True)
             ratio_cap = max(caps.max_ratio * max(info.compress_size, 1), RATIO_FLOOR)
             left_in_budget = budget - total
 
@@ -281,6 +280,7 @@ def _unpack_zip(archive: Path, target: Path, tz: dt.tzinfo, caps: CollectPolicy)
                 return None
 
             try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src:
                     written = submission.copy_stream(src, dest, caps.max_file_bytes, stop)
             except submission.TooLarge as exc:

@@ -489,3 +489,17 @@ def test_collect_limits_are_range_checked_with_clear_errors(course, tmp_path, ca
     err = capsys.readouterr().err
     assert "course.toml" in err and message in err
     assert not course.submitted.exists()
+
+
+def test_an_entry_that_cannot_be_unpacked_is_skipped_not_fatal(course, tmp_path):
+    archive = tmp_path / "odd.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zip_entry(zf, "s001_x/hw.ipynb", notebook_bytes("a"), (2026, 12, 1, 0, 0, 0))
+        zip_entry(zf, "s001_x/notes", "a file", (2026, 12, 1, 0, 0, 0))
+        zip_entry(zf, "s001_x/notes/plan.txt", "under a file", (2026, 12, 1, 0, 0, 0))
+        zip_entry(zf, "s002_hw.ipynb", notebook_bytes("b"), (2026, 12, 1, 0, 0, 0))
+    summary = collect(course, A, archive)
+    assert sorted(c.student_id for c in summary.collected) == ["s001", "s002"]
+    (skip,) = summary.skipped
+    assert skip.name == "s001_x/notes/plan.txt" and "cannot be unpacked" in skip.reason
+    assert course.submission_dir("s001", A).joinpath("notes").read_text() == "a file"
