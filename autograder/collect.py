@@ -410,7 +410,10 @@ def _plan(items: list[_Item], released_data: set[str], caps: CollectPolicy,
         return (f"the notebook {notebook.origin} ({_mb(notebook.size)}) is larger than collect.max_submission_mb = "
                 f"{caps.max_submission_mb} MB. " + RAISE_HINT.format(key="max_submission_mb"))
 
-    extras, kept_released, left_out, seen = [], [], [], {}
+    extras: list[_Item] = []
+    kept_released: list[str] = []
+    left_out: list[Skipped] = []
+    seen: dict[str, str] = {}
     used, count = notebook.size, 1
     for item in items:
         if item is notebook:
@@ -530,7 +533,7 @@ def collect(course: Course, assignment: str, path: Path, *, times: Path | None =
                 skip.student_id = student
             summary.skipped.extend(left_out)
             when = lms_times.lookup(student, items) if lms_times else None
-            if when is not None:
+            if lms_times and when is not None:
                 source = lms_times.source
             else:
                 when = dt.datetime.fromtimestamp(os.lstat(notebook.path).st_mtime, UTC)

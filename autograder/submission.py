@@ -44,7 +44,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from .timestamp import format_timestamp, parse_timestamp
 
@@ -184,7 +184,7 @@ def read_bounded(path: Path, limit: int) -> bytes:
     return data
 
 
-def copy_stream(src: BinaryIO, dest: Path, limit: int, stop=None) -> int:
+def copy_stream(src: IO[bytes], dest: Path, limit: int, stop=None) -> int:
     """Copy ``src`` into a new file ``dest`` in chunks, at most ``limit`` bytes.
 
     ``stop(written)`` may return a reason to give up early (e.g. a compression
