@@ -27,7 +27,7 @@ def cmd_students_import(args) -> int:
 
 def cmd_collect(args) -> int:
     from .collect import collect
-    collect(_course(args), args.assignment, Path(args.path))
+    collect(_course(args), args.assignment, Path(args.path), times=Path(args.times) if args.times else None)
     return 0
 
 
@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("collect", help="import submissions from a folder or .zip into submitted/")
     p.add_argument("assignment")
     p.add_argument("path")
+    p.add_argument("--times", metavar="FILE",
+                   help="CSV of submission times from the LMS: a student_id (or file) column and a time column")
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("grade", help="grade submissions in sandboxes, in parallel, into the gradebook")

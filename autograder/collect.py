@@ -1,4 +1,4 @@
-"""`autograder collect ASSIGNMENT PATH`: LMS downloads into ``submitted/``.
+"""`autograder collect ASSIGNMENT PATH [--times FILE]`: LMS downloads into ``submitted/``.
 
 PATH is a folder or a ``.zip``. Each top-level entry names its student through
 course.toml ``[collect] pattern`` (a regex with a named group ``student_id``,
@@ -9,18 +9,30 @@ default ``<student_id>_<anything>``):
 * a file (``s001_Ivanov_01_tensors.ipynb``, ``s001_submission.csv``): it belongs
   to s001 and is stored under the rest of its name (``submission.csv``).
 
-Per student the result is ``submitted/<id>/<assignment>/``:
+Per student the result is a submission folder as :mod:`autograder.submission`
+defines it:
 
 * exactly one notebook, renamed to the released notebook's name (two or more:
   that student is skipped with the reason, the others go on);
 * the student's other files beside it, except those with the name of a released
   data file (``release/<assignment>/``, non-notebook): the released one wins,
   the grader supplies it, and the student's copy is reported, not copied;
-* ``timestamp.txt``: ISO 8601 UTC (``2026-12-01T12:00:00+00:00``), taken from an
-  LMS-provided ``timestamp.txt`` in the student's entry if present, else from the
-  notebook's zip entry time (the Info-ZIP UTC time when the zip carries it, else
-  the DOS time read in course.toml's ``course.timezone``), else the notebook
-  file's modification time.
+* ``timestamp.txt``, the trusted time, ISO 8601 UTC. It never comes from the
+  student's upload. In order: the row of ``--times FILE`` (a CSV exported from
+  the LMS, keyed by student id or by the entry's name), else the notebook's zip
+  entry time (the Info-ZIP UTC time when the zip carries it, else the DOS time
+  read in course.toml's ``course.timezone``), else the notebook file's
+  modification time. A ``timestamp.txt`` inside the student's entry is the
+  student's file: kept as ``uploaded-timestamp.txt``, ignored for the time,
+  reported here and flagged ``attack`` at grading.
+
+Intake is bounded by course.toml ``[collect]`` (policy.CollectPolicy): a file
+over ``max_file_mb``, a zip entry that unpacks to more than ``max_ratio`` times
+its compressed size (counted while it is unpacked, never trusting the size the
+zip declares), files past ``max_entries`` in the download, or past
+``max_submission_mb`` / ``max_submission_files`` for one student are reported
+(which entry, which limit, what to do) and skipped; the rest is collected. The
+whole zip also stops unpacking past ``max_ratio`` times its own size.
 
 A previous submission that differs is moved whole to
 ``submitted/<id>/.archive/<assignment>/<stamp>/`` (stamp from its own timestamp,
@@ -29,18 +41,20 @@ one is left as it is (``unchanged``). New folders are assembled beside the
 target and renamed into place, so a crash never leaves half a submission.
 
 Nothing is silently dropped: names that do not match the pattern, symbolic
-links and OS metadata (``__MACOSX``…) are listed as skipped. Students missing
-from the roster are reported and added to the gradebook. The input is only
-read; a zip is unpacked into a temporary folder after every entry is checked,
-and one entry that is absolute or climbs out with ``..`` refuses the whole zip.
+links, FIFOs and devices (never followed or opened) and OS metadata
+(``__MACOSX``…) are listed as skipped. Students missing from the roster are
+reported and added to the gradebook. The input is only read; one zip entry that
+is absolute or climbs out with ``..`` refuses the whole zip before anything is
+written.
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
-import hashlib
 import os
 import re
 import shutil
+import stat
 import struct
 import tempfile
 import zipfile
@@ -48,17 +62,19 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import submission
 from .course import Course, CourseError
 from .gradebook import open_gradebook
-from .policy import load_policy
+from .policy import CollectPolicy, load_policy
 from .roster import SAFE_ID
-from .timestamp import format_timestamp, read_timestamp
+from .timestamp import format_timestamp, parse_timestamp
 
 UTC = dt.timezone.utc
-TIMESTAMP_FILE = "timestamp.txt"
-ARCHIVE = ".archive"
 # Files that operating systems and Jupyter add on their own; never a submission.
 JUNK_NAMES = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints"}
+RATIO_FLOOR = 64 << 10          # an entry this small is never refused for its compression ratio
+TIMES_FILE_LIMIT = 64 << 20     # a --times CSV larger than this is not an LMS export
+RAISE_HINT = "If this upload is genuine, raise collect.{key} in course.toml and collect again"
 
 
 class CollectError(CourseError):
@@ -73,10 +89,11 @@ class Collected:
     source: str                     # the notebook's path inside the input
     extra_files: list[str]          # relative to the submission folder
     timestamp: dt.datetime          # aware, UTC
-    timestamp_source: str           # "timestamp.txt" | "zip entry time" | "file mtime"
+    timestamp_source: str           # "--times <file>" | "zip entry time" | "file mtime"
     archived: Path | None = None    # where the submission it replaced went
     kept_released: list[str] = field(default_factory=list)   # student files that lost to release/
     notes: list[str] = field(default_factory=list)
+    uploaded_timestamp: bool = False   # the upload held its own timestamp.txt (kept, ignored)
 
 
 @dataclass
@@ -105,40 +122,63 @@ class _Item:
     path: Path                      # on disk (the input folder or the unpacked zip)
     name: str                       # where it goes, relative to the submission folder
     origin: str                     # its name inside the input, for messages
+    size: int = 0                   # from lstat
 
 
-# ---------------------------------------------------------------- timestamps
+@dataclass(frozen=True)
+class Times:
+    """Submission times from the LMS (``--times FILE``): by student id and by entry name."""
+    source: str
+    by_key: dict[str, dt.datetime]
 
-def parse_lms_timestamp(text: str, default_tz: dt.tzinfo = UTC) -> dt.datetime:
-    """A timestamp.txt that came *from the LMS* as an aware UTC datetime.
+    def lookup(self, student: str, items: list[_Item]) -> dt.datetime | None:
+        keys = [student] + sorted({i.origin.split("/")[0] for i in items}) + [i.origin for i in items]
+        for key in keys:
+            if key in self.by_key:
+                return self.by_key[key]
+        return None
 
-    Our own timestamp.txt files are read with :mod:`autograder.timestamp`; this
-    one is for foreign ones, which may lack an offset (then they are read in the
-    course's time zone, ``default_tz``) or use looser formats (dateutil).
-    Accepts ISO 8601 (``2026-12-01T12:00:00+00:00``, ``…Z``) and nbgrader's
-    ``2026-12-01 12:00:00.000000 UTC``. Raises ValueError saying what was found.
+
+# ---------------------------------------------------------------- times
+
+def read_times(path: Path, tz: dt.tzinfo) -> Times:
+    """A CSV from the LMS with a header: a ``student_id`` or ``file`` column and a ``time`` column.
+
+    Other columns are ignored. Naive times are in the course's time zone. Raises
+    CollectError naming the file, the line and the problem; nothing is collected then.
     """
-    value = text.strip()
-    if not value:
-        raise ValueError("it is empty")
-    if value.endswith(" UTC"):
-        value = value[:-4] + "+00:00"
+    path = Path(path)
     try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        from dateutil import parser as dateparser
+        text = submission.read_bounded(path, TIMES_FILE_LIMIT).decode("utf-8-sig")
+    except FileNotFoundError:
+        raise CollectError(f"--times {path}: the file does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CollectError(f"--times {path}: cannot be read ({exc}); give the CSV the LMS exported") from None
+    rows = csv.reader(text.splitlines())
+    header = [h.strip().lower() for h in next(rows, [])]
+    key_col = next((header.index(k) for k in ("student_id", "file") if k in header), None)
+    time_col = header.index("time") if "time" in header else None
+    if key_col is None or time_col is None:
+        raise CollectError(f"--times {path}, line 1: the header must name a 'student_id' (or 'file') column and "
+                           f"a 'time' column, found {', '.join(header) or 'nothing'}; nothing was collected")
+    by_key: dict[str, dt.datetime] = {}
+    for line, row in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) <= max(key_col, time_col):
+            raise CollectError(f"--times {path}, line {line}: {len(row)} columns, the header has {len(header)}; "
+                               f"nothing was collected")
+        key = row[key_col].strip()
         try:
-            when = dateparser.parse(value)
-        except (ValueError, OverflowError):
-            raise ValueError(f"{text.strip()[:60]!r} is not a date and time like "
-                             f"2026-12-01T12:00:00+00:00") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=default_tz)
-    return when.astimezone(UTC)
-
-
-def archive_stamp(when: dt.datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+            when = parse_timestamp(row[time_col], tz)
+        except ValueError as exc:
+            raise CollectError(f"--times {path}, line {line}: the time for {key!r}: {exc}; "
+                               f"nothing was collected") from None
+        if key in by_key and by_key[key] != when:
+            raise CollectError(f"--times {path}, line {line}: {key!r} has two different times; keep the one "
+                               f"the LMS recorded for the final upload; nothing was collected")
+        by_key[key] = when
+    return Times(f"--times {path.name}", by_key)
 
 
 def _zip_entry_time(info: zipfile.ZipInfo, tz: dt.tzinfo) -> dt.datetime:
@@ -178,15 +218,19 @@ def _unsafe_zip_entries(names: list[str]) -> list[str]:
     return bad
 
 
-def _unpack_zip(archive: Path, target: Path, tz: dt.tzinfo) -> list[Skipped]:
-    """Check every entry, then unpack regular files into ``target`` with their times.
+def _mb(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MB" if n < 1 << 30 else f"{n / (1 << 30):.1f} GB"
+
+
+def _unpack_zip(archive: Path, target: Path, tz: dt.tzinfo, caps: CollectPolicy) -> list[Skipped]:
+    """Check every entry, then unpack regular files into ``target`` with their times, within ``caps``.
 
     Raises CollectError before writing anything if one entry is unsafe.
-    Returns the entries not unpacked (symbolic links), to be reported.
+    Returns the entries not unpacked (links, over a limit, unreadable), to be reported.
     """
     try:
         zf = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, OSError) as exc:
         raise CollectError(f"{archive}: not a readable zip archive ({exc}); download it again") from None
     skipped: list[Skipped] = []
     with zf:
@@ -199,20 +243,58 @@ def _unpack_zip(archive: Path, target: Path, tz: dt.tzinfo) -> list[Skipped]:
                 f"{archive}: refused, {len(bad)} entr{'y' if len(bad) == 1 else 'ies'} would be written "
                 f"outside the collection folder: {shown}. Nothing was collected. Ask the LMS for a "
                 f"clean download or unpack it yourself and collect the folder.")
-        for info, name in zip(infos, names):
-            if info.is_dir():
-                continue
+        budget = max(caps.max_ratio * archive.stat().st_size, RATIO_FLOOR)   # the whole zip's unpacked size
+        total = 0
+        files = [(i, n) for i, n in zip(infos, names) if not i.is_dir()]
+        if len(files) > caps.max_entries:
+            rest = files[caps.max_entries:]
+            skipped.append(Skipped(
+                f"{rest[0][1]} and the {len(rest) - 1} entries after it",
+                f"the zip holds {len(files)} files, more than collect.max_entries = {caps.max_entries}; only the "
+                f"first {caps.max_entries} were unpacked. " + RAISE_HINT.format(key="max_entries")))
+            files = files[:caps.max_entries]
+        for n_done, (info, name) in enumerate(files):
             if (info.external_attr >> 16) & 0o170000 == 0o120000:
                 skipped.append(Skipped(name, "symbolic link inside the zip; not followed"))
                 continue
+            if total >= budget:
+                left = files[n_done:]
+                skipped.append(Skipped(
+                    f"{name} and the {len(left) - 1} entries after it",
+                    f"the zip unpacked to {_mb(total)}, more than collect.max_ratio = {caps.max_ratio} times its own "
+                    f"size ({_mb(archive.stat().st_size)}); the rest was not unpacked (a zip bomb?). "
+                    + RAISE_HINT.format(key="max_ratio")))
+                break
             dest = target / name
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            ratio_cap = max(caps.max_ratio * max(info.compress_size, 1), RATIO_FLOOR)
+            left_in_budget = budget - total
+
+            def stop(written: int, ratio_cap=ratio_cap, left_in_budget=left_in_budget, info=info) -> str | None:
+                if written > ratio_cap:
+                    return (f"it unpacks to more than collect.max_ratio = {caps.max_ratio} times its compressed "
+                            f"size ({info.compress_size} bytes); stopped at {_mb(written)} (a zip bomb?). "
+                            + RAISE_HINT.format(key="max_ratio"))
+                if written > left_in_budget:
+                    return (f"the zip unpacks to more than collect.max_ratio = {caps.max_ratio} times its own size; "
+                            f"stopped here (a zip bomb?). " + RAISE_HINT.format(key="max_ratio"))
+                return None
+
             try:
-                with zf.open(info) as src, dest.open("wb") as out:
-                    shutil.copyfileobj(src, out)
-            except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-                raise CollectError(f"{archive}: entry {name!r} cannot be read ({exc}); "
-                                   f"nothing was collected. Download the archive again.") from None
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src:
+                    written = submission.copy_stream(src, dest, caps.max_file_bytes, stop)
+            except submission.TooLarge as exc:
+                reason = str(exc)
+                if reason.startswith("more than"):
+                    reason = (f"larger than collect.max_file_mb = {caps.max_file_mb} MB (stopped reading there, "
+                              f"whatever size the zip declares). " + RAISE_HINT.format(key="max_file_mb"))
+                skipped.append(Skipped(name, reason))
+                continue
+            except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
+                skipped.append(Skipped(name, f"cannot be unpacked ({exc}); the rest of the zip was collected. "
+                                             f"Download the archive again or ask the student to re-upload"))
+                continue
+            total += written
             stamp = _zip_entry_time(info, tz).timestamp()
             os.utime(dest, (stamp, stamp))
     return skipped
@@ -222,26 +304,24 @@ def _top_level(root: Path, pattern: re.Pattern) -> Path:
     """Step into a single wrapping folder (``Submissions/``) that names no student."""
     while True:
         entries = [p for p in root.iterdir() if p.name not in JUNK_NAMES]
-        if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink() \
-                and not pattern.search(entries[0].name):
+        if len(entries) == 1 and submission.is_folder(entries[0]) and not pattern.search(entries[0].name):
             root = entries[0]
         else:
             return root
 
 
 def _files_under(folder: Path, origin: str, notes: list[str]) -> list[_Item]:
+    files, refused = submission.scan(folder)
+    for r in refused:
+        if not any(part in JUNK_NAMES for part in r.rel.split("/")):
+            verb = "followed" if r.kind == "symbolic link" else "opened"
+            notes.append(f"ignored {origin}/{r.rel} ({r.kind}, not {verb})")
     items = []
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if any(part in JUNK_NAMES for part in rel.parts):
-            if path.is_file():
-                notes.append(f"ignored {origin}/{rel.as_posix()} (editor or OS metadata)")
+    for f in files:
+        if any(part in JUNK_NAMES for part in f.rel.split("/")):
+            notes.append(f"ignored {origin}/{f.rel} (editor or OS metadata)")
             continue
-        if path.is_symlink():
-            notes.append(f"ignored {origin}/{rel.as_posix()} (symbolic link, not followed)")
-            continue
-        if path.is_file():
-            items.append(_Item(path, rel.as_posix(), f"{origin}/{rel.as_posix()}"))
+        items.append(_Item(f.path, f.rel, f"{origin}/{f.rel}", f.size))
     return items
 
 
@@ -254,8 +334,12 @@ def _scan(root: Path, pattern: re.Pattern, summary: CollectSummary
         if name in JUNK_NAMES:
             summary.skipped.append(Skipped(name, "operating-system or editor metadata; ignored"))
             continue
-        if entry.is_symlink():
+        info = os.lstat(entry)
+        if stat.S_ISLNK(info.st_mode):
             summary.skipped.append(Skipped(name, "symbolic link; not followed"))
+            continue
+        if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
+            summary.skipped.append(Skipped(name, f"{submission.kind_of(info.st_mode)}; not opened"))
             continue
         match = pattern.search(name)
         if not match or not match.group("student_id"):
@@ -268,97 +352,120 @@ def _scan(root: Path, pattern: re.Pattern, summary: CollectSummary
             summary.skipped.append(Skipped(name, f"student id {student!r} cannot be a folder name", student))
             continue
         items, notes = groups.setdefault(student, ([], []))
-        if entry.is_dir():
+        if stat.S_ISDIR(info.st_mode):
             items.extend(_files_under(entry, name, notes))
         else:
             rest = name[match.end():].lstrip("_-. ") or name
-            items.append(_Item(entry, rest, name))
+            items.append(_Item(entry, rest, name, info.st_size))
     return groups
 
 
-# ---------------------------------------------------------------- one student
+def _cap_items(groups: dict[str, tuple[list[_Item], list[str]]], caps: CollectPolicy, from_zip: bool,
+               summary: CollectSummary) -> None:
+    """Drop (and report) files over ``max_file_mb`` and, in a folder, past ``max_entries``.
 
-def _tree_digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    A zip was already held to both while it was unpacked. A student left with
+    no file is removed from ``groups``: each of their files is already reported.
+    """
+    seen = 0
+    emptied = []
+    for student, (items, _notes) in sorted(groups.items()):
+        kept = []
+        for item in items:
+            if item.size > caps.max_file_bytes:
+                summary.skipped.append(Skipped(item.origin, (
+                    f"{_mb(item.size)}, larger than collect.max_file_mb = {caps.max_file_mb} MB; not copied. "
+                    + RAISE_HINT.format(key="max_file_mb")), student))
+                continue
+            seen += 1
+            if not from_zip and seen > caps.max_entries:
+                summary.skipped.append(Skipped(item.origin, (
+                    f"the folder holds more than collect.max_entries = {caps.max_entries} files; this one and "
+                    f"later ones were not copied. " + RAISE_HINT.format(key="max_entries")), student))
+                continue
+            kept.append(item)
+        if items and not kept:
+            emptied.append(student)
+        items[:] = kept
+    for student in emptied:
+        del groups[student]
 
 
-def _free_path(path: Path) -> Path:
-    if not path.exists():
-        return path
-    n = 1
-    while path.with_name(f"{path.name}-{n}").exists():
-        n += 1
-    return path.with_name(f"{path.name}-{n}")
+def _plan(items: list[_Item], released_data: set[str], caps: CollectPolicy,
+          ) -> tuple[_Item, list[_Item], list[str], list[Skipped]] | str:
+    """Decide what one student's submission is, or return why it cannot be collected.
 
-
-def _stamp_of(submission: Path) -> str:
-    """Archive folder name for an existing submission: its own timestamp."""
-    when = read_timestamp(submission)
-    if when is None:
-        # No usable timestamp.txt (made by hand?): the folder's own time still orders it.
-        when = dt.datetime.fromtimestamp(submission.stat().st_mtime, UTC)
-    return archive_stamp(when)
-
-
-def _plan(items: list[_Item], released_data: set[str], from_zip: bool, tz: dt.tzinfo
-          ) -> tuple[_Item, list[_Item], dt.datetime, str, list[str]] | str:
-    """Decide what one student's submission is, or return why it cannot be collected."""
+    Returns the notebook, the extra files (``name`` already the stored one),
+    the names that lost to release/, and the files left out by the submission caps.
+    """
     notebooks = [i for i in items if i.name.lower().endswith(".ipynb")]
-    stamps = [i for i in items if i.name == TIMESTAMP_FILE]
     if not notebooks:
         found = ", ".join(i.origin for i in items) or "nothing"
         return f"no notebook (.ipynb) for this student; found: {found}"
     if len(notebooks) > 1:
         return (f"{len(notebooks)} notebooks ({', '.join(i.origin for i in notebooks)}); "
                 f"one per student is expected: remove the extra ones and collect again")
-    if len(stamps) > 1:
-        return f"{len(stamps)} timestamp.txt files ({', '.join(i.origin for i in stamps)})"
     notebook = notebooks[0]
-    if stamps:
-        try:
-            when = parse_lms_timestamp(stamps[0].path.read_text(encoding="utf-8", errors="replace"), tz)
-        except ValueError as exc:
-            return f"{stamps[0].origin}: unreadable timestamp, {exc}; fix or delete it and collect again"
-        source = TIMESTAMP_FILE
-    else:
-        when = dt.datetime.fromtimestamp(notebook.path.stat().st_mtime, UTC)
-        source = "zip entry time" if from_zip else "file mtime"
+    if notebook.size > caps.max_submission_bytes:
+        return (f"the notebook {notebook.origin} ({_mb(notebook.size)}) is larger than collect.max_submission_mb = "
+                f"{caps.max_submission_mb} MB. " + RAISE_HINT.format(key="max_submission_mb"))
 
-    extras, kept_released, seen = [], [], {}
+    extras: list[_Item] = []
+    kept_released: list[str] = []
+    left_out: list[Skipped] = []
+    seen: dict[str, str] = {}
+    used, count = notebook.size, 1
     for item in items:
-        if item is notebook or item in stamps:
+        if item is notebook:
             continue
         if item.name in released_data:
             kept_released.append(item.name)
             continue
-        if item.name in seen:
-            return f"two files would both be {item.name!r}: {seen[item.name]} and {item.origin}"
-        seen[item.name] = item.origin
-        extras.append(item)
-    return notebook, extras, when, source, kept_released
+        name = submission.stored_name(item.name)
+        if name in seen:
+            return f"two files would both be {name!r}: {seen[name]} and {item.origin}"
+        seen[name] = item.origin
+        if count + 1 > caps.max_submission_files:
+            left_out.append(Skipped(item.origin, (
+                f"more than collect.max_submission_files = {caps.max_submission_files} files for this student; "
+                f"not copied. " + RAISE_HINT.format(key="max_submission_files"))))
+            continue
+        if used + item.size > caps.max_submission_bytes:
+            left_out.append(Skipped(item.origin, (
+                f"with it this submission would be over collect.max_submission_mb = {caps.max_submission_mb} MB; "
+                f"not copied. " + RAISE_HINT.format(key="max_submission_mb"))))
+            continue
+        used += item.size
+        count += 1
+        extras.append(_Item(item.path, name, item.origin, item.size))
+    return notebook, extras, kept_released, left_out
 
 
 def _install(course: Course, assignment: str, student: str, released_name: str,
-             notebook: _Item, extras: list[_Item], when: dt.datetime) -> tuple[Path | None, bool]:
-    """Write one submission into place. Returns (archive folder or None, changed?)."""
+             notebook: _Item, extras: list[_Item], when: dt.datetime, caps: CollectPolicy
+             ) -> tuple[Path | None, bool]:
+    """Write one submission into place. Returns (archive folder or None, changed?).
+
+    Raises OSError (nothing written) when a file cannot be copied, e.g. it
+    changed into a link or a FIFO since it was listed.
+    """
     dest = course.submission_dir(student, assignment)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".incoming-{assignment}-", dir=dest.parent))
     try:
-        shutil.copy2(notebook.path, staging / released_name)
+        submission.copy_regular(notebook.path, staging / released_name, caps.max_file_bytes)
         for item in extras:
             target = staging / item.name
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(item.path, target)
-        (staging / TIMESTAMP_FILE).write_text(format_timestamp(when) + "\n", encoding="utf-8")
+            submission.copy_regular(item.path, target, caps.max_file_bytes)
+        submission.write_time(staging, when)
 
         archived = None
-        if dest.exists():
-            if _tree_digest(dest) == _tree_digest(staging):
+        if submission.is_folder(dest):
+            if submission.tree_digest(dest) == submission.tree_digest(staging):
                 shutil.rmtree(staging)
                 return None, False
-            archived = _free_path(dest.parent / ARCHIVE / assignment / _stamp_of(dest))
+            archived = submission.archive_slot(dest)
             archived.parent.mkdir(parents=True, exist_ok=True)
             os.replace(dest, archived)
         os.replace(staging, dest)
@@ -370,16 +477,19 @@ def _install(course: Course, assignment: str, student: str, released_name: str,
 
 # ---------------------------------------------------------------- the command
 
-def collect(course: Course, assignment: str, path: Path, *, show: bool = True) -> CollectSummary:
+def collect(course: Course, assignment: str, path: Path, *, times: Path | None = None,
+            show: bool = True) -> CollectSummary:
     """Collect ``assignment`` submissions from the folder or zip at ``path``.
 
+    ``times``: a CSV of submission times from the LMS (see :func:`read_times`).
     Raises CollectError (nothing written) when the input is missing, not a
-    folder or zip, an unreadable zip, or a zip with unsafe entries; CourseError
-    when the assignment has no source notebook or no release. Per-student
-    problems do not raise: they are in ``summary.skipped``. Prints a table
-    unless ``show`` is False.
+    folder or zip, an unreadable zip, a zip with unsafe entries, or a bad times
+    file; CourseError when the assignment has no source notebook or no release.
+    Per-student and per-file problems do not raise: they are in
+    ``summary.skipped``. Prints a table unless ``show`` is False.
     """
     policy = load_policy(course.root)
+    caps = policy.collect
     pattern = re.compile(policy.collect_pattern)
     try:
         tz = ZoneInfo(policy.timezone)
@@ -393,30 +503,44 @@ def collect(course: Course, assignment: str, path: Path, *, show: bool = True) -
                           f"before collecting submissions")
     released_data = {p.relative_to(release_dir).as_posix() for p in release_dir.rglob("*")
                      if p.is_file() and p.suffix != ".ipynb" and ".ipynb_checkpoints" not in p.parts}
+    lms_times = read_times(times, tz) if times is not None else None
 
     path = Path(path)
     summary = CollectSummary(assignment)
     with tempfile.TemporaryDirectory(prefix="autograder-collect-") as tmp:
-        if path.is_dir():
+        if submission.is_folder(path):
             root, from_zip = path, False
-        elif path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
-            summary.skipped.extend(_unpack_zip(path, Path(tmp), tz))
+        elif submission.is_regular(path) and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
+            summary.skipped.extend(_unpack_zip(path, Path(tmp), tz, caps))
             root, from_zip = Path(tmp), True
-        elif path.exists():
-            raise CollectError(f"{path} is neither a folder nor a .zip archive; give the folder or "
-                               f"the zip the LMS downloaded")
+        elif os.path.lexists(path):
+            raise CollectError(f"{path} is neither a folder nor a .zip archive (a link, a FIFO or another "
+                               f"kind of file is not read); give the folder or the zip the LMS downloaded")
         else:
             raise CollectError(f"{path} does not exist")
 
         groups = _scan(_top_level(root, pattern), pattern, summary)
+        _cap_items(groups, caps, from_zip, summary)
         planned = {}
         for student, (items, notes) in sorted(groups.items()):
-            plan = _plan(items, released_data, from_zip, tz)
+            plan = _plan(items, released_data, caps)
             if isinstance(plan, str):
                 summary.skipped.append(Skipped(", ".join(sorted({i.origin.split('/')[0] for i in items}))
                                                or student, plan, student))
+                continue
+            notebook, extras, kept, left_out = plan
+            for skip in left_out:
+                skip.student_id = student
+            summary.skipped.extend(left_out)
+            when = lms_times.lookup(student, items) if lms_times else None
+            if lms_times and when is not None:
+                source = lms_times.source
             else:
-                planned[student] = (plan, notes)
+                when = dt.datetime.fromtimestamp(os.lstat(notebook.path).st_mtime, UTC)
+                source = "zip entry time" if from_zip else "file mtime"
+                if lms_times:
+                    notes = [*notes, f"not in the {lms_times.source} list; used the {source}"]
+            planned[student] = (notebook, extras, kept, when, source, notes)
 
         if planned:
             with open_gradebook(course.db_url) as gb:
@@ -426,17 +550,26 @@ def collect(course: Course, assignment: str, path: Path, *, show: bool = True) -
                         gb.add_student(student)
                         summary.unknown_added.append(student)
 
-        for student, ((notebook, extras, when, source, kept), notes) in planned.items():
-            archived, changed = _install(course, assignment, student, released_name,
-                                         notebook, extras, when)
+        for student, (notebook, extras, kept, when, source, notes) in planned.items():
+            try:
+                archived, changed = _install(course, assignment, student, released_name,
+                                             notebook, extras, when, caps)
+            except OSError as exc:
+                summary.skipped.append(Skipped(notebook.origin.split("/")[0], (
+                    f"could not be copied ({exc}); nothing was written for this student. Collect again"), student))
+                continue
             if not changed:
                 summary.unchanged.append(student)
                 continue
+            uploaded = any(e.name == submission.UPLOADED_TIMESTAMP for e in extras)
             notes = list(notes) + [f"kept the released {name}; the student's copy was not collected"
                                    for name in kept]
+            if uploaded:
+                notes.append(f"the upload held its own {submission.TIMESTAMP_FILE}: kept as "
+                             f"{submission.UPLOADED_TIMESTAMP}, not used as the time; grading flags it attack")
             summary.collected.append(Collected(
                 student, course.submission_dir(student, assignment) / released_name, notebook.origin,
-                sorted(e.name for e in extras), when, source, archived, kept, notes))
+                sorted(e.name for e in extras), when, source, archived, kept, notes, uploaded))
     if show:
         print_summary(course, summary)
     return summary

@@ -1,7 +1,9 @@
 """Where things live in a course directory (see FLOW.md's layout).
 
 A course is any folder with this layout; the repository itself is one.
-Only paths here: no reading or writing.
+Only paths here: no reading or writing. What is inside one submission folder
+(``timestamp.txt``, the ``.archive`` of earlier submissions, which files count)
+is :mod:`autograder.submission`'s, the one owner of a submission on disk.
 """
 from __future__ import annotations
 

@@ -621,18 +621,24 @@ def attach_csvs(course: Course, uploads: list[Upload]) -> None:
 
 
 def lms_zip(path: Path, uploads: list[Upload]) -> Path:
-    """One zip the way an LMS exports an assignment: ``<id>_<Name>/`` with the notebook,
-    ``timestamp.txt`` and any attachment."""
-    from .timestamp import format_timestamp
+    """One zip the way an LMS exports an assignment: ``<id>_<Name>/`` with the notebook and any
+    attachment, each entry dated with the upload time (Info-ZIP UTC field, as Moodle's download does)."""
+    import struct
+
+    def entry(folder: str, name: str, when: dt.datetime) -> zipfile.ZipInfo:
+        utc = when.astimezone(dt.timezone.utc)
+        info = zipfile.ZipInfo(f"{folder}/{name}", date_time=utc.timetuple()[:6])
+        info.extra = struct.pack("<HHBi", 0x5455, 5, 1, int(utc.timestamp()))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        return info
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for upload in uploads:
             folder = f"{upload.student.student_id}_{upload.student.folder_name}"
-            zf.write(upload.notebook, f"{folder}/{upload.notebook.name}")
-            zf.writestr(f"{folder}/timestamp.txt", format_timestamp(upload.submitted_at) + "\n")
+            zf.writestr(entry(folder, upload.notebook.name, upload.submitted_at), upload.notebook.read_bytes())
             if upload.csv is not None:
-                zf.write(upload.csv, f"{folder}/submission.csv")
+                zf.writestr(entry(folder, "submission.csv", upload.submitted_at), upload.csv.read_bytes())
     return path
 
 

@@ -19,6 +19,7 @@ import uuid
 from dataclasses import asdict
 from pathlib import Path
 
+from . import submission
 from .execute import Job
 from .records import RunResult
 
@@ -28,9 +29,7 @@ _server_lock = threading.Lock()
 
 def pack(job: Job) -> dict:
     """Everything a worker needs for one job, as plain data."""
-    folder = Path(job.submission_dir)
-    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir())
-             if p.is_file() and not p.is_symlink()} if folder.is_dir() else {}
+    files = submission.transport_files(Path(job.submission_dir))
     return {"job": asdict(job), "kit": Path(job.kit_path).read_text(encoding="utf-8"), "files": files}
 
 

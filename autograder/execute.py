@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import sandbox
+from . import submission
 from .channel import Channel, KernelGone
 from .attacks import scan_source
 from .judge import Judge, given_imports
@@ -82,18 +83,7 @@ def grading_versions() -> dict[str, str]:
 
 def _extra_files(job: Job) -> dict[str, bytes]:
     """The student's own extra files (e.g. submission.csv), copied into the sandbox's working dir."""
-    files = {}
-    root = Path(job.submission_dir)
-    if not root.is_dir():
-        return files
-    skip = set(job.skip_files) | {"timestamp.txt"}
-    for path in sorted(root.iterdir()):
-        if path.is_symlink() or not path.is_file():
-            continue  # never follow links: they could point at the answer key
-        if path.suffix != ".ipynb" and path.name not in skip and not path.name.startswith("."):
-            if path.stat().st_size <= 64 << 20:
-                files[path.name] = _read_no_follow(path)
-    return files
+    return submission.extras(Path(job.submission_dir), skip=job.skip_files)
 
 
 def _read_no_follow(path: Path) -> bytes:

@@ -37,7 +37,7 @@ from .late import describe as describe_lateness
 from .override import Override, latest_overrides
 from .policy import load_policy
 from .records import Flag, RunResult, Status, load_latest_records
-from .timestamp import read_timestamp
+from .submission import time_of
 
 UTC = dt.timezone.utc
 FIXED_COLUMNS = ["student_id", "assignment", "status", "flags", "raw_score",
@@ -162,7 +162,7 @@ def _submission_time(course: Course, student: str, assignment: str,
                      gradebook_time: dt.datetime | None) -> dt.datetime | None:
     if gradebook_time is not None:
         return _aware(gradebook_time)
-    return read_timestamp(course.submission_dir(student, assignment))
+    return time_of(course.submission_dir(student, assignment))
 
 
 def _ordered_flags(record_flags: dict[str, str], extra: dict[str, str]) -> dict[str, str]:

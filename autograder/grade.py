@@ -8,7 +8,6 @@ submission and tests.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
@@ -28,8 +27,8 @@ from .kit import Kit, build_kit, kit_path
 from .late import describe as describe_lateness
 from .late import price_lateness
 from .policy import Policy, load_policy
-from .records import CellResult, RunResult, Status, load_latest_records
-from .timestamp import read_timestamp
+from .records import CellResult, Flag, RunResult, Status, load_latest_records
+from .submission import UPLOADED_TIMESTAMP_DETAIL, content_hash, has_uploaded_timestamp, time_of
 
 console = Console(stderr=True)
 
@@ -54,18 +53,6 @@ class BatchSummary:
         return out
 
 
-def submission_hash(folder: Path) -> str:
-    """Content hash of everything the student handed in (the timestamp included)."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
-        rel = path.relative_to(folder).as_posix()
-        if rel.startswith("."):
-            continue
-        h.update(rel.encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()[:16]
-
-
 def find_submissions(course: Course, assignment: str, students: list[str] | None = None) -> list[Submission]:
     if not course.submitted.is_dir():
         return []
@@ -77,7 +64,7 @@ def find_submissions(course: Course, assignment: str, students: list[str] | None
             continue
         folder = student_dir / assignment
         if folder.is_dir():
-            found.append(Submission(student_dir.name, folder, submission_hash(folder)))
+            found.append(Submission(student_dir.name, folder, content_hash(folder)))
     return found
 
 
@@ -114,7 +101,11 @@ def finish_result(result: RunResult, kit: Kit, sub: Submission, policy: Policy, 
     result.sandbox = "namespaces" if sandboxed else "none"
     if not sandboxed:
         result.flags.setdefault("unsandboxed", "graded without isolation (--unsandboxed)")
-    submitted_at = read_timestamp(sub.folder)
+    if has_uploaded_timestamp(sub.folder):
+        # a student's own timestamp.txt: kept by collect, never the time (which came from the LMS or the file)
+        attack = result.flags.get(Flag.ATTACK.value)
+        result.flags[Flag.ATTACK.value] = f"{attack}; {UPLOADED_TIMESTAMP_DETAIL}" if attack else UPLOADED_TIMESTAMP_DETAIL
+    submitted_at = time_of(sub.folder)
     due = policy.due_for(sub.student_id, kit.assignment)
     if submitted_at is not None and due is not None:
         lateness = price_lateness(submitted_at, due, policy.late, kit.max_score, result.score)
@@ -126,7 +117,7 @@ def finish_result(result: RunResult, kit: Kit, sub: Submission, policy: Policy, 
 
 
 def store(course: Course, gb, result: RunResult, kit: Kit, sub: Submission) -> None:
-    write_result(gb, result, Path(kit.notebook).stem, read_timestamp(sub.folder))
+    write_result(gb, result, Path(kit.notebook).stem, time_of(sub.folder))
     course.records.parent.mkdir(parents=True, exist_ok=True)
     with course.records.open("a", encoding="utf-8") as fh:
         fh.write(result.dumps() + "\n")

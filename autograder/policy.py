@@ -52,6 +52,35 @@ class SandboxPolicy:
 
 
 @dataclass(frozen=True)
+class CollectPolicy:
+    """``[collect]``: how LMS downloads are read (see autograder/collect.py)."""
+    pattern: str = r"^(?P<student_id>[A-Za-z0-9.\-]+)_"
+    max_file_mb: int = 50               # one file of a submission
+    max_submission_mb: int = 100        # all files of one student's submission
+    max_submission_files: int = 200     # files in one student's submission
+    max_entries: int = 10000            # files in the whole download (zip entries or folder files)
+    max_ratio: int = 100                # unpacked size / compressed size, per zip entry and per zip
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_mb << 20
+
+    @property
+    def max_submission_bytes(self) -> int:
+        return self.max_submission_mb << 20
+
+
+# (key, lowest, highest, why the bound): checked by parse_policy with these words.
+COLLECT_RANGES = (
+    ("max_file_mb", 1, 100_000, "a notebook needs at least 1 MB"),
+    ("max_submission_mb", 1, 1_000_000, "a notebook needs at least 1 MB"),
+    ("max_submission_files", 1, 100_000, "a submission has at least its notebook"),
+    ("max_entries", 1, 10_000_000, "a download has at least one file"),
+    ("max_ratio", 10, 100_000, "ordinary notebooks and CSV files compress up to about 10 times"),
+)
+
+
+@dataclass(frozen=True)
 class LatePolicy:
     kind: str = "per_day"  # none | per_day | reject
     per_day: float = 0.10
@@ -91,7 +120,8 @@ class Policy:
     timezone: str = "UTC"
     limits: Limits = field(default_factory=Limits)
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
-    collect_pattern: str = r"^(?P<student_id>[A-Za-z0-9.\-]+)_"
+    collect_pattern: str = CollectPolicy.pattern
+    collect: CollectPolicy = field(default_factory=CollectPolicy)
     late: LatePolicy = field(default_factory=LatePolicy)
     due: dict[str, dt.datetime] = field(default_factory=dict)
     extensions: dict[str, dict[str, dt.datetime]] = field(default_factory=dict)
@@ -191,7 +221,17 @@ def parse_policy(raw: dict[str, Any], path: Path | None = None) -> Policy:
         raise PolicyError(f"{path}: leaderboard.thresholds must be in increasing order of accuracy")
     board = LeaderboardPolicy(**{**board.__dict__, "thresholds": tuple(thresholds)})
 
-    pattern = raw.get("collect", {}).get("pattern", Policy.collect_pattern)
+    collect = _section(CollectPolicy, raw.get("collect", {}), "collect", path)
+    for key, low, high, why in COLLECT_RANGES:
+        value = getattr(collect, key)
+        if not low <= value <= high:
+            raise PolicyError(f"{path}: collect.{key} = {value} is out of range: it must be between {low} and "
+                              f"{high} ({why})")
+    if collect.max_file_mb > collect.max_submission_mb:
+        raise PolicyError(f"{path}: collect.max_file_mb = {collect.max_file_mb} is larger than "
+                          f"collect.max_submission_mb = {collect.max_submission_mb}; one file cannot be larger "
+                          f"than the whole submission. Raise max_submission_mb or lower max_file_mb.")
+    pattern = collect.pattern
     try:
         if "student_id" not in re.compile(pattern).groupindex:
             raise PolicyError(f"{path}: collect.pattern needs a named group (?P<student_id>...), got {pattern!r}")
@@ -226,6 +266,7 @@ def parse_policy(raw: dict[str, Any], path: Path | None = None) -> Policy:
         limits=limits,
         sandbox=sandbox,
         collect_pattern=pattern,
+        collect=collect,
         late=late,
         due=due,
         extensions=extensions,

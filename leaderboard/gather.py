@@ -21,13 +21,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.timestamp import parse_timestamp   # one parser for every timestamp.txt in the course
+from autograder import submission   # the one owner of a submission folder: files, time, archive
+from autograder.timestamp import parse_timestamp   # noqa: F401  (one parser for every time in the course)
 
 from .records import LeaderboardError
 
 CSV_NAME = "submission.csv"
-TIMESTAMP = "timestamp.txt"
-ARCHIVE = ".archive"
+TIMESTAMP = submission.TIMESTAMP_FILE
 TREE, FLAT = "submitted tree", "flat folder"
 
 
@@ -57,40 +57,35 @@ class Gathered:
 
 
 def _file_time(path: Path) -> dt.datetime:
-    return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(path.lstat().st_mtime, tz=dt.timezone.utc)
 
 
 def _from_folder(student: str, folder: Path) -> SubmissionFile:
     csv_path = folder / CSV_NAME
-    stamp = folder / TIMESTAMP
-    if stamp.is_file():
-        try:
-            return SubmissionFile(student, csv_path, parse_timestamp(stamp.read_text(encoding="utf-8")),
-                                  TIMESTAMP)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return SubmissionFile(student, csv_path, _file_time(csv_path), "file time",
-                                  f"timestamp.txt unreadable ({exc}); used the file's modification time")
+    try:
+        when = submission.read_time(folder)
+    except ValueError as exc:
+        return SubmissionFile(student, csv_path, _file_time(csv_path), "file time",
+                              f"timestamp.txt unreadable ({exc}); used the file's modification time")
+    if when is not None:
+        return SubmissionFile(student, csv_path, when, TIMESTAMP)
     return SubmissionFile(student, csv_path, _file_time(csv_path), "file time",
                           "no timestamp.txt; used the file's modification time")
 
 
 def is_tree(path: Path, assignment: str) -> bool:
-    return any(p.is_dir() for p in path.glob(f"*/{assignment}")) or \
-        any(p.is_dir() for p in path.glob(f"*/{ARCHIVE}/{assignment}"))
+    return submission.is_submission_tree(path, assignment)
 
 
 def gather_tree(root: Path, assignment: str) -> Gathered:
     found = Gathered(TREE)
-    for student_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for student_dir in sorted(p for p in root.iterdir() if submission.is_folder(p) and not p.name.startswith(".")):
         student = student_dir.name
-        folders = [student_dir / assignment]
-        archive = student_dir / ARCHIVE / assignment
-        if archive.is_dir():
-            folders += sorted(p for p in archive.iterdir() if p.is_dir())
-        for folder in folders:
-            if not folder.is_dir():
+        current = student_dir / assignment
+        for folder in [current, *submission.archived(current)]:
+            if not submission.is_folder(folder):
                 continue
-            if (folder / CSV_NAME).is_file():
+            if submission.is_regular(folder / CSV_NAME):
                 found.files.append(_from_folder(student, folder))
             else:
                 others = sorted(p.name for p in folder.glob("*.csv"))
@@ -104,6 +99,9 @@ def gather_flat(root: Path, pattern: str) -> Gathered:
     found = Gathered(FLAT)
     regex = re.compile(pattern)
     for path in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
+        if not submission.is_regular(path) and not submission.is_folder(path):
+            found.skipped.append((path, f"a {submission.kind_of(path.lstat().st_mode)}, not a file; not opened"))
+            continue
         if path.is_dir():
             found.skipped.append((path, "a folder in a flat folder of CSV files (and no submitted/ layout)"))
             continue

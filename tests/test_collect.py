@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import struct
 import zipfile
 from pathlib import Path
@@ -14,9 +15,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from autograder.cli import main
-from autograder.collect import CollectError, collect, parse_lms_timestamp
+from autograder.collect import CollectError, collect
 from autograder.course import Course
 from autograder.gradebook import open_gradebook
+from autograder.timestamp import parse_timestamp
 
 UTC = dt.timezone.utc
 A = "01_demo"
@@ -70,9 +72,9 @@ def roster(course: Course) -> set[str]:
 
 def test_folders_and_flat_files_are_collected_under_the_released_name(course, tmp_path):
     lms = tmp_path / "lms"
-    write(lms / "s001_Ivanov" / "my homework.ipynb", notebook_bytes("answer = 42"))
+    write(lms / "s001_Ivanov" / "my homework.ipynb", notebook_bytes("answer = 42"),
+          dt.datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC))
     write(lms / "s001_Ivanov" / "submission.csv", "Id,Category\n0,1\n")
-    write(lms / "s001_Ivanov" / "timestamp.txt", "2026-12-01 12:00:00.000000 UTC")
     mtime = dt.datetime(2026, 12, 2, 9, 30, 5, tzinfo=UTC)
     write(lms / "s002_Petrov_01_demo.ipynb", notebook_bytes("answer = 41"), mtime)
     write(lms / "s002_submission.csv", "Id,Category\n0,2\n")
@@ -89,7 +91,7 @@ def test_folders_and_flat_files_are_collected_under_the_released_name(course, tm
     assert (s001 / "timestamp.txt").read_text().strip() == "2026-12-01T12:00:00+00:00"
     assert (s002 / "timestamp.txt").read_text().strip() == "2026-12-02T09:30:05+00:00"
     by_id = {c.student_id: c for c in summary.collected}
-    assert by_id["s001"].timestamp_source == "timestamp.txt"
+    assert by_id["s001"].timestamp_source == "file mtime"
     assert by_id["s002"].timestamp_source == "file mtime"
     assert by_id["s002"].extra_files == ["submission.csv"]
     # s002 is not on the roster: reported and added to the gradebook
@@ -130,8 +132,7 @@ def test_zip_uses_entry_times_and_steps_into_a_wrapping_folder(course, tmp_path)
 def test_a_replaced_submission_is_archived_never_overwritten(course, tmp_path):
     def submit(text: str, stamp: str) -> Path:
         lms = tmp_path / f"lms-{text}"
-        write(lms / "s001_x" / "hw.ipynb", notebook_bytes(text))
-        write(lms / "s001_x" / "timestamp.txt", stamp)
+        write(lms / "s001_x" / "hw.ipynb", notebook_bytes(text), parse_timestamp(stamp))
         return lms
 
     collect(course, A, submit("v1", "2026-12-01T12:00:00+00:00"))
@@ -245,15 +246,24 @@ def test_symbolic_links_are_never_followed(course, tmp_path):
     assert sorted(p.name for p in course.submission_dir("s003", A).iterdir()) == ["demo.ipynb", "timestamp.txt"]
 
 
-def test_unreadable_timestamp_skips_only_that_student(course, tmp_path):
+def test_a_timestamp_in_the_upload_is_kept_but_never_the_time(course, tmp_path):
+    """The student wrote timestamp.txt: it is their file (kept under another name), not the submission time."""
     lms = tmp_path / "lms"
-    write(lms / "s001_x" / "hw.ipynb", notebook_bytes("a"))
-    write(lms / "s001_x" / "timestamp.txt", "yesterday-ish")
-    write(lms / "s002_hw.ipynb", notebook_bytes("b"))
+    late = dt.datetime(2026, 12, 13, 9, 0, tzinfo=UTC)
+    write(lms / "s001_x" / "hw.ipynb", notebook_bytes("a"), late)
+    write(lms / "s001_x" / "timestamp.txt", "2026-11-01T00:00:00+00:00")      # forged, early
+    write(lms / "s002_hw.ipynb", notebook_bytes("b"), late)
+    write(lms / "s002_timestamp.txt", "yesterday-ish")                        # flat file, unreadable
     summary = collect(course, A, lms)
-    assert [c.student_id for c in summary.collected] == ["s002"]
-    assert "unreadable timestamp" in summary.skipped[0].reason
-    assert "s001_x/timestamp.txt" in summary.skipped[0].reason
+    assert summary.skipped == []
+    for student, text in (("s001", "2026-11-01T00:00:00+00:00"), ("s002", "yesterday-ish")):
+        folder = course.submission_dir(student, A)
+        assert (folder / "timestamp.txt").read_text().strip() == "2026-12-13T09:00:00+00:00"
+        assert (folder / "uploaded-timestamp.txt").read_text() == text
+    by_id = {c.student_id: c for c in summary.collected}
+    assert by_id["s001"].uploaded_timestamp and by_id["s002"].uploaded_timestamp
+    assert by_id["s001"].timestamp_source == "file mtime"
+    assert any("kept as uploaded-timestamp.txt, not used as the time" in n for n in by_id["s001"].notes)
 
 
 def test_pattern_comes_from_course_toml(course, tmp_path):
@@ -277,11 +287,219 @@ def test_bad_inputs_are_named(course, tmp_path):
 
 
 def test_parse_timestamp_formats():
-    assert parse_lms_timestamp("2026-12-01T12:00:00Z") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
-    assert parse_lms_timestamp("2026-12-01T15:00:00+03:00") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
-    assert parse_lms_timestamp("2026-12-01 12:00:00.000000 UTC") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert parse_timestamp("2026-12-01T12:00:00Z") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert parse_timestamp("2026-12-01T15:00:00+03:00") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert parse_timestamp("2026-12-01 12:00:00.000000 UTC") == dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    # " UTC" wins over the course's zone
+    assert parse_timestamp("2026-12-01 12:00:00 UTC", ZoneInfo("Europe/Moscow")) == \
+        dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
     # an LMS time without offset is in the course's time zone (course.timezone)
-    assert parse_lms_timestamp("2026-12-01 15:00:00", ZoneInfo("Europe/Moscow")) == \
+    assert parse_timestamp("2026-12-01 15:00:00", ZoneInfo("Europe/Moscow")) == \
+        dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
+    # Moodle's grading worksheet writes times like this
+    assert parse_timestamp("Tuesday, 1 December 2026, 3:00 PM", ZoneInfo("Europe/Moscow")) == \
         dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
     with pytest.raises(ValueError, match="is not a date and time"):
-        parse_lms_timestamp("soon")
+        parse_timestamp("soon")
+    with pytest.raises(ValueError, match="is not a date and time"):
+        parse_timestamp("9" * 10_000)
+
+
+# ---------------------------------------------------------------- bounded intake (issue 10 item 6)
+
+def set_collect(course: Course, **keys) -> None:
+    lines = "".join(f"{k} = {v}\n" for k, v in keys.items())
+    (course.root / "course.toml").write_text("[collect]\n" + lines)
+
+
+def zeros_entry(zf: zipfile.ZipFile, name: str, size: int) -> None:
+    """A deflated entry of ``size`` zero bytes, written by streaming (never ``size`` bytes in memory)."""
+    info = zipfile.ZipInfo(name, date_time=(2026, 12, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    chunk = bytes(1 << 20)
+    with zf.open(info, "w", force_zip64=True) as out:
+        for _ in range(size // len(chunk)):
+            out.write(chunk)
+
+
+def test_a_zip_bomb_and_an_oversize_entry_are_skipped_and_the_rest_is_collected(course, tmp_path, capsys,
+                                                                                 monkeypatch):
+    import tracemalloc
+
+    monkeypatch.setenv("COLUMNS", "400")
+    set_collect(course, max_file_mb=1, max_ratio=10)
+    archive = tmp_path / "download.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zip_entry(zf, "s001_x/hw.ipynb", notebook_bytes("a"), (2026, 12, 1, 0, 0, 0))
+        zeros_entry(zf, "s001_x/bomb.bin", 1 << 30)                     # 1 GiB of zeros
+        zip_entry(zf, "s002_x/hw.ipynb", notebook_bytes("b"), (2026, 12, 1, 0, 0, 0))
+        zeros_entry(zf, "s002_x/padding.bin", 20 << 20)                 # 20 MB in about 20 KB
+        zip_entry(zf, "s003_x/hw.ipynb", notebook_bytes("c"), (2026, 12, 1, 0, 0, 0))
+        zip_entry(zf, "s003_x/weights.bin", os.urandom(2 << 20), (2026, 12, 1, 0, 0, 0))   # 2 MB, incompressible
+        zip_entry(zf, "s003_x/submission.csv", "Id,Category\n0,1\n", (2026, 12, 1, 0, 0, 0))
+    assert archive.stat().st_size < 4 << 20
+    before = archive.read_bytes()
+
+    tracemalloc.start()
+    try:
+        summary = collect(course, A, archive)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 64 << 20                     # streamed: nothing like the 1 GiB the bomb unpacks to
+    reasons = {s.name: s.reason for s in summary.skipped}
+    assert set(reasons) == {"s001_x/bomb.bin", "s002_x/padding.bin", "s003_x/weights.bin"}
+    assert "larger than collect.max_file_mb = 1 MB" in reasons["s001_x/bomb.bin"]
+    assert "whatever size the zip declares" in reasons["s001_x/bomb.bin"]
+    assert "collect.max_ratio = 10" in reasons["s002_x/padding.bin"]
+    assert "larger than collect.max_file_mb = 1 MB" in reasons["s003_x/weights.bin"]
+    assert all("If this upload is genuine, raise collect." in r and "course.toml" in r for r in reasons.values())
+    # every student is collected with the rest of their files
+    assert sorted(c.student_id for c in summary.collected) == ["s001", "s002", "s003"]
+    assert sorted(p.name for p in course.submission_dir("s003", A).iterdir()) == \
+        ["demo.ipynb", "submission.csv", "timestamp.txt"]
+    assert not any(course.submission_dir(s, A).joinpath(n).exists()
+                   for s, n in (("s001", "bomb.bin"), ("s002", "padding.bin"), ("s003", "weights.bin")))
+    printed = capsys.readouterr().out
+    assert "s001_x/bomb.bin" in printed and "max_file_mb" in printed
+    assert archive.read_bytes() == before
+
+
+def test_too_many_entries_are_reported_and_the_first_ones_collected(course, tmp_path):
+    set_collect(course, max_entries=3)
+    archive = tmp_path / "many.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for n in range(1, 6):
+            zip_entry(zf, f"s00{n}_hw.ipynb", notebook_bytes(str(n)), (2026, 12, 1, 0, 0, 0))
+    summary = collect(course, A, archive)
+    assert [c.student_id for c in summary.collected] == ["s001", "s002", "s003"]
+    (skip,) = summary.skipped
+    assert skip.name == "s004_hw.ipynb and the 1 entries after it"
+    assert "holds 5 files, more than collect.max_entries = 3" in skip.reason and "raise collect.max_entries" in skip.reason
+
+    lms = tmp_path / "lms"
+    for n in range(1, 6):
+        write(lms / f"s01{n}_hw.ipynb", notebook_bytes(str(n)))
+    summary = collect(course, A, lms)
+    assert [c.student_id for c in summary.collected] == ["s011", "s012", "s013"]
+    assert [s.name for s in summary.skipped] == ["s014_hw.ipynb", "s015_hw.ipynb"]
+    assert all("collect.max_entries = 3" in s.reason for s in summary.skipped)
+
+
+def test_per_submission_caps_keep_the_notebook_and_report_the_extra_files(course, tmp_path):
+    set_collect(course, max_file_mb=1, max_submission_mb=1, max_submission_files=4)
+    lms = tmp_path / "lms"
+    write(lms / "s001_x" / "hw.ipynb", notebook_bytes("a"))
+    for name in ("a.bin", "b.bin", "c.bin"):
+        write(lms / "s001_x" / name, os.urandom(400 << 10))
+    write(lms / "s002_x" / "hw.ipynb", notebook_bytes("b"))
+    for name in ("1.txt", "2.txt", "3.txt", "4.txt", "5.txt"):
+        write(lms / "s002_x" / name, name)
+    summary = collect(course, A, lms)
+
+    assert sorted(c.student_id for c in summary.collected) == ["s001", "s002"]
+    assert sorted(p.name for p in course.submission_dir("s001", A).iterdir()) == \
+        ["a.bin", "b.bin", "demo.ipynb", "timestamp.txt"]
+    assert sorted(p.name for p in course.submission_dir("s002", A).iterdir()) == \
+        ["1.txt", "2.txt", "3.txt", "demo.ipynb", "timestamp.txt"]
+    reasons = {s.name: s.reason for s in summary.skipped}
+    assert set(reasons) == {"s001_x/c.bin", "s002_x/4.txt", "s002_x/5.txt"}
+    assert "over collect.max_submission_mb = 1 MB" in reasons["s001_x/c.bin"]
+    assert "more than collect.max_submission_files = 4" in reasons["s002_x/4.txt"]
+    assert {s.student_id for s in summary.skipped} == {"s001", "s002"}
+
+
+def test_fifos_devices_and_links_in_a_folder_are_never_opened(course, tmp_path):
+    import signal
+
+    lms = tmp_path / "lms"
+    write(lms / "s001_x" / "hw.ipynb", notebook_bytes("a"))
+    os.mkfifo(lms / "s001_x" / "submission.csv")                 # reading it would block forever
+    (lms / "s001_x" / "zero.bin").symlink_to("/dev/zero")        # reading it would never end
+    os.mkfifo(lms / "s002_hw.ipynb")
+    write(lms / "s003_hw.ipynb", notebook_bytes("c"))
+    device = lms / "s003_x" / "null.bin"
+    device.parent.mkdir()
+    try:
+        os.mknod(device, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        device = None
+
+    def hung(*_):
+        raise AssertionError("collect waited on a FIFO or read a device")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        summary = collect(course, A, lms)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+    assert sorted(c.student_id for c in summary.collected) == ["s001", "s003"]
+    by_id = {c.student_id: c for c in summary.collected}
+    assert any("submission.csv (FIFO (named pipe), not opened)" in n for n in by_id["s001"].notes)
+    assert any("zero.bin (symbolic link, not followed)" in n for n in by_id["s001"].notes)
+    assert sorted(p.name for p in course.submission_dir("s001", A).iterdir()) == ["demo.ipynb", "timestamp.txt"]
+    assert {s.name: s.reason for s in summary.skipped}["s002_hw.ipynb"] == "FIFO (named pipe); not opened"
+    if device is not None:
+        assert any("null.bin (device, not opened)" in n for n in by_id["s003"].notes)
+
+
+def test_times_from_the_lms_win_and_a_bad_times_file_collects_nothing(course, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    lms = tmp_path / "lms"
+    write(lms / "s001_x" / "hw.ipynb", notebook_bytes("a"), dt.datetime(2026, 12, 9, tzinfo=UTC))
+    write(lms / "s002_hw.ipynb", notebook_bytes("b"), dt.datetime(2026, 12, 9, tzinfo=UTC))
+    write(lms / "s003_hw.ipynb", notebook_bytes("c"), dt.datetime(2026, 12, 9, 8, tzinfo=UTC))
+    bad = write(tmp_path / "bad.csv", "student_id,time\ns001,2026-12-01T10:00:00Z\ns002,next tuesday-ish\n")
+
+    code = main(["--course", str(course.root), "collect", A, str(lms), "--times", str(bad)])
+    err = capsys.readouterr().err
+    assert code == 2 and "bad.csv, line 3" in err and "next tuesday-ish" in err and "nothing was collected" in err
+    assert not course.submitted.exists()
+
+    (course.root / "course.toml").write_text("[course]\ntimezone = 'Europe/Moscow'\n")
+    times = write(tmp_path / "times.csv", "student_id,time,grader\n"
+                                          "s001,2026-12-01T10:00:00Z,x\n"
+                                          "s002_hw.ipynb,\"Tuesday, 1 December 2026, 3:00 PM\",y\n")
+    assert main(["--course", str(course.root), "collect", A, str(lms), "--times", str(times)]) == 0
+    stamps = {s: course.submission_dir(s, A).joinpath("timestamp.txt").read_text().strip()
+              for s in ("s001", "s002", "s003")}
+    assert stamps == {"s001": "2026-12-01T10:00:00+00:00",     # by student id
+                      "s002": "2026-12-01T12:00:00+00:00",     # by file name; Moscow time without offset
+                      "s003": "2026-12-09T08:00:00+00:00"}     # not in the list: the file time, and said so
+    printed = capsys.readouterr().out
+    assert "--times times.csv" in printed and "not in the --times times.csv list" in printed
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("max_ratio = 1", "collect.max_ratio = 1 is out of range: it must be between 10 and"),
+    ("max_file_mb = 0", "collect.max_file_mb = 0 is out of range"),
+    ("max_file_mb = 200\nmax_submission_mb = 100", "collect.max_file_mb = 200 is larger than collect.max_submission_mb"),
+    ("max_entries = 'many'", "'collect.max_entries' must be a number"),
+    ("max_size = 5", "unknown key 'collect.max_size'"),
+])
+def test_collect_limits_are_range_checked_with_clear_errors(course, tmp_path, capsys, toml, message):
+    (course.root / "course.toml").write_text("[collect]\n" + toml + "\n")
+    lms = tmp_path / "lms"
+    write(lms / "s001_hw.ipynb", notebook_bytes("a"))
+    assert main(["--course", str(course.root), "collect", A, str(lms)]) == 2
+    err = capsys.readouterr().err
+    assert "course.toml" in err and message in err
+    assert not course.submitted.exists()
+
+
+def test_an_entry_that_cannot_be_unpacked_is_skipped_not_fatal(course, tmp_path):
+    archive = tmp_path / "odd.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zip_entry(zf, "s001_x/hw.ipynb", notebook_bytes("a"), (2026, 12, 1, 0, 0, 0))
+        zip_entry(zf, "s001_x/notes", "a file", (2026, 12, 1, 0, 0, 0))
+        zip_entry(zf, "s001_x/notes/plan.txt", "under a file", (2026, 12, 1, 0, 0, 0))
+        zip_entry(zf, "s002_hw.ipynb", notebook_bytes("b"), (2026, 12, 1, 0, 0, 0))
+    summary = collect(course, A, archive)
+    assert sorted(c.student_id for c in summary.collected) == ["s001", "s002"]
+    (skip,) = summary.skipped
+    assert skip.name == "s001_x/notes/plan.txt" and "cannot be unpacked" in skip.reason
+    assert course.submission_dir("s001", A).joinpath("notes").read_text() == "a file"
