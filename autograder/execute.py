@@ -197,7 +197,14 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
                 result.message = f"the judge could not be confined: {exc}"
                 return _finish(result, channel, started)
         cells_start = time.monotonic()
-        _run_cells(job, channel, planned, deadline, result, cells_log, given)
+        # the fullest the private disk got (a test may remove what student code wrote before it ends)
+        peak = [0]
+
+        def sample() -> None:
+            used = _disk_usage(sandbox.EXCHANGE) if private else channel.usage_bytes()
+            peak[0] = max(peak[0], used or 0)
+
+        _run_cells(job, channel, planned, deadline, result, cells_log, given, sample)
         result.audit["timing_ms"] = {"sandbox": round((sandbox_ready - started) * 1000, 1),
                                      "plan": round((cells_start - sandbox_ready) * 1000, 1),
                                      "cells": round((time.monotonic() - cells_start) * 1000, 1)}
@@ -208,8 +215,9 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
             seen = "; ".join(sorted({f"{a['what']}" + (f" ({a['detail']})" if a["detail"] else "")
                                      for a in channel.audit}))
             result.flags["attack"] = _join(result.flags.get("attack"), f"seen in the sandbox: {seen}")
-        used = _disk_usage(sandbox.EXCHANGE) if private else channel.usage_bytes()
-        if used is not None and used >= 0.9 * (job.disk_mb << 20):
+        sample()
+        used = peak[0]
+        if used >= 0.9 * (job.disk_mb << 20):
             result.flags["attack"] = _join(result.flags.get("attack"),
                                            f"filled its private disk ({used >> 20} MB of {job.disk_mb} MB)")
         return _finish(result, channel, started)
@@ -250,9 +258,10 @@ def _read_notebook(path: Path) -> dict:
 
 
 def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: RunResult, log,
-               given: dict[str, str]) -> None:
+               given: dict[str, str], sample_disk) -> None:
     judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, file_cap=job.file_size_mb << 20)
     judge.module_names.update(given)
+    judge.after_ask = sample_disk
     for cell in planned:
         out: dict = {"index": cell.index, "cell_type": cell.cell_type, "grade_id": cell.grade_id,
                      "source": cell.shown_source, "stdout": "", "stderr": "", "error": "", "results": [],
@@ -281,6 +290,7 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
                         f"Interrupted: the cell ran past its {job.cell_timeout:g} s limit."
             except KernelGone as exc:
                 out["error"] = f"The kernel stopped here: {exc.reason}."
+            sample_disk()
         elif channel.dead is None and time.monotonic() >= deadline:
             channel.kill("stopped at the notebook time limit", timed_out=True)
         if cell.kind == "test":

@@ -149,13 +149,18 @@ class Judge:
         self.deadline = 0.0
         self.exchange_dir = exchange_dir
         self.guard = Guard(exchange_dir, file_cap) if exchange_dir else None
+        self.after_ask = None
         self.module_names = dict(STANDARD_ALIASES)
         self.suspicions: set[str] = set()
 
     def ask(self, req: tuple):
         if time.monotonic() > self.deadline:
             raise TimeoutError("the test ran past the cell time limit")
-        return self.channel.request(req, self.deadline, lambda meta: Remote(self, meta), self._import)
+        try:
+            return self.channel.request(req, self.deadline, lambda meta: Remote(self, meta), self._import)
+        finally:
+            if self.after_ask is not None:
+                self.after_ask()  # e.g. how full the private disk got while student code ran
 
     @staticmethod
     def _import(name: str):
