@@ -172,6 +172,8 @@ def serve(preimport: list[str], scratch: str) -> None:
                 shutil.rmtree(dir_of.pop(pid), ignore_errors=True)  # empty unless the executor had no root
                 out.write(json.dumps({"done": job_id, "exit": code}) + "\n")
                 out.flush()
+    # the client removes it too; this covers a client that was killed (e.g. a Dask worker)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -206,6 +208,7 @@ class ForkServer:
         env["PATH"] = bindir + os.pathsep + "/usr/local/bin:/usr/bin:/bin"
         # everything the server and its executors put on disk is in here; close() removes it
         self.scratch = tempfile.mkdtemp(prefix="autograder-server-")
+        env["TMPDIR"] = self.scratch  # whatever a library of the server puts in "the" temp folder goes here too
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "autograder.forkserver",
              json.dumps({"preimport": preimport, "scratch": self.scratch})],

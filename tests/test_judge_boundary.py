@@ -287,3 +287,109 @@ def test_the_wall_clock_deadline_interrupts_a_blocking_open(tmp_path):
     with pytest.raises(handover.JudgeDeadline):
         with handover.wall_clock(0.5):
             open(tmp_path / "pipe", "rb")  # no writer: would block forever
+
+
+# ------------------------------------------------------------------ nothing is left behind
+
+SPIN = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+
+
+def _uids_alive(uids: set[int]) -> list[int]:
+    alive = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                status = Path(f"/proc/{entry}/status").read_text()
+            except OSError:
+                continue
+            line = next((l for l in status.splitlines() if l.startswith("Uid:")), "")
+            if uids & {int(x) for x in line.split()[1:]}:
+                alive.append(int(entry))
+    return alive
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """A fresh, empty temp folder that everything started from this test uses as "the" /tmp."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    return tmp
+
+
+def test_a_grade_run_leaves_nothing_in_tmp(tmp_path, private_tmp):
+    from conftest import FIXTURES
+    from test_grade_batch import GOOD
+
+    course = build_course(tmp_path / "course", {"ps2": FIXTURES / "engine" / "ps2.ipynb"})
+    nb = released(course, "ps2")
+    submit(course, "good", "ps2", with_answers(nb, GOOD))
+    submit(course, "killed", "ps2", with_answers(nb, {**GOOD, "value_answer": SPIN}))  # ignores SIGINT: killed
+    submit(course, "fill", "ps2", with_answers(nb, {**GOOD, "value_answer":
+           "for i in range(100):\n    open(f'/tmp/f{i}', 'wb').write(b'x' * (15 << 20))"}))
+    assert os.listdir(private_tmp) == []
+    summary = grade_batch(Course.at(course), "ps2", workers=2, quiet=True, timeout=20)
+    records = {r.student_id: r for r in summary.graded}
+    assert records["good"].score == 8.0
+    assert records["killed"].status == Status.TIMEOUT
+    assert "filled its private disk" in records["fill"].flags[Flag.ATTACK]
+    assert os.listdir(private_tmp) == []  # no autograder-mpl-*, -ipython-*, scratch, exchange, ...
+    assert not (course / ".autograder" / "spool").exists() or not any((course / ".autograder" / "spool").rglob("*"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the private disk is mounted when grading runs as root")
+def test_a_hard_killed_executor_leaves_no_process_and_no_file(tmp_path, private_tmp):
+    from conftest import FIXTURES
+    from test_grade_batch import GOOD
+    from autograder.forkserver import ForkServer, collect_result
+
+    course = build_course(tmp_path / "course", {"ps2": FIXTURES / "engine" / "ps2.ipynb"})
+    nb = released(course, "ps2")
+    # the kernel fills its disk, then spins: the executor is killed while the kernel still runs
+    spin_full = ("for i in range(3):\n    open(f'/tmp/f{i}', 'wb').write(b'x' * (10 << 20))\n"
+                 "open('/tmp/started', 'w').close()\n" + SPIN)
+    submit(course, "victim", "ps2", with_answers(nb, {**GOOD, "value_answer": spin_full}))
+    c = Course.at(course)
+    policy = load_policy(course)
+    kit = build_kit(c, "ps2")
+    kit_file = kit.save(kit_path(c, "ps2"))
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    from autograder.grade import find_submissions
+
+    sub = find_submissions(c, "ps2", None)[0]
+    job = make_job(c, policy, kit, kit_file, sub, spool, True, 60.0)
+    server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
+    try:
+        scratch = Path(server.scratch)
+        assert scratch.parent == private_tmp
+        kernel_uid = job.uid + (server.proc.pid % 400) * 200  # slot 0, as the server assigns it
+        uids = {kernel_uid, kernel_uid + sandbox.JUDGE_UID_OFFSET}
+        codes = []
+        runner = threading.Thread(target=lambda: codes.append(server.run(job)))
+        runner.start()
+        deadline = time.monotonic() + 120
+        executor = None
+        while time.monotonic() < deadline and executor is None:
+            children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
+            if children and _uids_alive({kernel_uid}) and Path(job.result_path + ".cells").exists() \
+                    and Path(job.result_path + ".cells").read_text():
+                executor = int(children[0])  # a test cell was judged: the kernel is in the spin cell next
+            time.sleep(0.2)
+        assert executor is not None, "the submission never started"
+        time.sleep(1.0)
+        os.kill(executor, signal.SIGKILL)
+        runner.join(120)
+        assert codes == [-9]
+        result = collect_result(job, codes[0])
+        assert result.status == Status.TIMEOUT and result.cells  # the cells judged before the kill are kept
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (_uids_alive(uids) or any((scratch / "jobs").iterdir())):
+            time.sleep(0.2)
+        assert _uids_alive(uids) == []  # the kernel went with its executor
+        assert list((scratch / "jobs").iterdir()) == []  # its folder removed by the server that killed it
+        assert not Path(job.result_path + ".tmp").exists()
+    finally:
+        server.close()
+    assert os.listdir(private_tmp) == []
