@@ -27,6 +27,7 @@ import os
 import platform
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -46,6 +47,8 @@ from .scoring import manual_cell_score
 ENGINE_VERSION = "1"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 ENV_PATH = "/usr/local/bin:/usr/bin:/bin"
+EXTRA_FILE_CAP = 64 << 20      # a student's extra file (submission.csv) copied into the sandbox
+NOTEBOOK_CAP = 256 << 20       # the notebook itself
 
 
 @dataclass
@@ -103,15 +106,24 @@ def _extra_files(job: Job) -> dict[str, bytes]:
         if path.is_symlink() or not path.is_file():
             continue  # never follow links: they could point at the answer key
         if path.suffix != ".ipynb" and path.name not in skip and not path.name.startswith("."):
-            if path.stat().st_size <= 64 << 20:
-                files[path.name] = _read_no_follow(path)
+            try:
+                files[path.name] = _read_no_follow(path, EXTRA_FILE_CAP)
+            except (OSError, ValueError):
+                continue  # swapped for a link, a pipe or something too big since it was listed
     return files
 
 
-def _read_no_follow(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+def _read_no_follow(path: Path, cap: int) -> bytes:
+    """A regular file's bytes: no link followed, never blocking (a FIFO), at most ``cap`` bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
     with os.fdopen(fd, "rb") as fh:
-        return fh.read()
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path.name} is not a regular file; hand in the file itself")
+        data = fh.read(cap + 1)
+    if len(data) > cap:
+        raise ValueError(f"{path.name} is larger than the {cap >> 20} MB the grader reads")
+    return data
 
 
 def _env(job: Job) -> dict[str, str]:
@@ -249,7 +261,7 @@ def _read_notebook(path: Path) -> dict:
     if not path.exists():
         raise ValueError(f"{path.name} is missing from the submission")
     try:
-        data = json.loads(_read_no_follow(path))
+        data = json.loads(_read_no_follow(path, NOTEBOOK_CAP))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path.name} is not a readable notebook (not valid JSON: {exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):

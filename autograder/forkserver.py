@@ -186,12 +186,13 @@ def _write_all(fd: int, data: bytes) -> None:
 def _publish(result_path: str, code: int) -> None:
     """Move what the executor wrote to where the client looks: the result, the error, or nowhere."""
     tmp = result_path + ".tmp"
-    if not os.path.exists(tmp):
-        return
-    if code in (0, 1):
-        os.replace(tmp, result_path if code == 0 else result_path + ".error")
-    else:
-        os.unlink(tmp)  # killed mid-way: the client rebuilds the result from the cells log
+    try:
+        if code in (0, 1):
+            os.replace(tmp, result_path if code == 0 else result_path + ".error")
+        else:
+            os.unlink(tmp)  # killed mid-way: the client rebuilds the result from the cells log
+    except OSError:
+        pass  # nothing was written (the executor died first): the client reports that
 
 
 class ForkServer:

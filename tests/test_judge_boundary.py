@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import stat
 import tempfile
 import threading
 import time
@@ -27,7 +26,7 @@ from autograder.grade import grade_batch, make_job
 from autograder.kit import build_kit, kit_path
 from autograder.policy import load_policy
 from autograder.records import Flag, Status
-from conftest import build_course, copy_course, released, submit, with_answers
+from conftest import build_course, released, submit, with_answers
 
 SECRET = "CANARY-7f3a-do-not-leak"
 
