@@ -7,7 +7,9 @@ the same path as on the coordinator when it exists there. On a worker, the
 task runs through that worker's own warm fork server, exactly as locally: the
 kit never enters a sandbox. Results come back as JSON; the gradebook and the
 records are written only by the coordinator, so a worker that dies costs
-nothing but a retry of its tasks elsewhere.
+nothing but a retry of its tasks elsewhere. A task's files are spooled inside
+the worker's fork server's own folder, which the server removes when it ends
+(also when the worker was killed and the server only saw its input close).
 """
 from __future__ import annotations
 
@@ -48,8 +50,10 @@ def grade_remote(payload: dict, preimport: list[str]) -> str:
     """Runs on a worker: unpack the job into a private spool folder, grade it, return the RunResult JSON."""
     from .forkserver import collect_result
 
-    spool = Path(tempfile.gettempdir()) / "autograder-worker" / uuid.uuid4().hex
-    (spool / "submission").mkdir(parents=True)
+    server = _fork_server(preimport, int(payload["job"]["seed"]))
+    # inside the server's own folder: removed with it even if this worker is killed mid-task
+    spool = Path(tempfile.mkdtemp(prefix="spool-", dir=server.scratch))
+    (spool / "submission").mkdir()
     try:
         for name, content in payload["files"].items():
             (spool / "submission" / Path(name).name).write_bytes(content)
@@ -61,7 +65,7 @@ def grade_remote(payload: dict, preimport: list[str]) -> str:
                       data_dir=data_dir if data_dir and Path(data_dir).is_dir() else None,
                       hide=[*fields.get("hide", []), str(spool)])
         job = Job(**fields)
-        code = _fork_server(preimport, job.seed).run(job)
+        code = server.run(job)
         return collect_result(job, code).dumps()
     finally:
         shutil.rmtree(spool, ignore_errors=True)

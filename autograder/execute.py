@@ -7,6 +7,17 @@ at a time; test cells are judged here.
 
 Each cell's result is appended to ``<result>.cells`` as soon as it is known,
 so a kill at any moment keeps the scores of the cells that ran.
+
+Privilege (as root, sandboxed): the executor is given an empty folder
+``scratch`` by the process that started it. It mounts the submission's private
+disk there in a mount namespace of its own (:func:`sandbox.private_disk`), so
+nothing it or the kernel writes is ever on the host; it opens the cells log,
+forks the kernel, reads the kit and the notebook, and then confines itself
+(:func:`sandbox.confine_judge`): from the first cell on, the judge runs as its
+own unprivileged uid in a root without the course or the host's secrets. The
+caller writes the returned result through a file it opened beforehand.
+Without root (user namespaces) or with ``--unsandboxed`` the judge keeps the
+invoking user's rights, as before.
 """
 from __future__ import annotations
 
@@ -16,9 +27,11 @@ import os
 import platform
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,6 +48,7 @@ from .scoring import manual_cell_score
 ENGINE_VERSION = "1"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 ENV_PATH = "/usr/local/bin:/usr/bin:/bin"
+NOTEBOOK_CAP = 256 << 20       # the notebook itself
 
 
 @dataclass
@@ -86,10 +100,17 @@ def _extra_files(job: Job) -> dict[str, bytes]:
     return submission.extras(Path(job.submission_dir), skip=job.skip_files)
 
 
-def _read_no_follow(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+def _read_no_follow(path: Path, cap: int) -> bytes:
+    """A regular file's bytes: no link followed, never blocking (a FIFO), at most ``cap`` bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
     with os.fdopen(fd, "rb") as fh:
-        return fh.read()
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path.name} is not a regular file; hand in the file itself")
+        data = fh.read(cap + 1)
+    if len(data) > cap:
+        raise ValueError(f"{path.name} is larger than the {cap >> 20} MB the grader reads")
+    return data
 
 
 def _env(job: Job) -> dict[str, str]:
@@ -104,39 +125,52 @@ def _env(job: Job) -> dict[str, str]:
     }
 
 
-def run_job(job: Job) -> RunResult:
-    """Run one submission start to finish. Never raises for anything the student did."""
+def run_job(job: Job, scratch: str | None = None) -> RunResult:
+    """Run one submission start to finish. Never raises for anything the student did.
+
+    ``scratch`` is an empty folder owned by the caller, who removes it afterwards
+    (also after killing this process); without one, a temporary folder is made
+    and removed here.
+    """
     started = time.monotonic()
     deadline = started + job.notebook_timeout
-    cells_log = Path(job.result_path + ".cells")
     spec = sandbox.SandboxSpec(
         uid=job.uid, memory_bytes=job.memory_mb << 20, cpu_seconds=int(job.cpu_time), processes=job.processes,
         file_size_bytes=job.file_size_mb << 20, disk_bytes=job.disk_mb << 20, data_dir=job.data_dir,
         extra_files=_extra_files(job), hide=job.hide,
     )
-    scratch = tempfile.mkdtemp(prefix="autograder-")
-    spec.root_dir = os.path.join(scratch, "root")
-    os.mkdir(spec.root_dir)
-    spec.exchange_dir = os.path.join(scratch, "exchange")
-    os.mkdir(spec.exchange_dir)
-    os.chmod(spec.exchange_dir, 0o1777)
-    workdir = None
-    if not job.sandboxed:
-        workdir = os.path.join(scratch, "work")
-        os.mkdir(workdir)
-        if job.data_dir:
-            os.symlink(job.data_dir, os.path.join(workdir, "data"))
     result = RunResult(student_id=job.student_id, assignment=job.assignment, status=Status.GRADED,
                        sandbox="namespaces" if job.sandboxed else "none", audit={"versions": grading_versions()})
     channel = None
-    try:
+    with ExitStack() as cleanup:
+        if scratch is None:
+            scratch = tempfile.mkdtemp(prefix="autograder-")
+            cleanup.callback(shutil.rmtree, scratch, True)
+        cells_log = cleanup.enter_context(open(job.result_path + ".cells", "a", encoding="utf-8"))
+        private = job.sandboxed and os.geteuid() == 0
+        workdir = None
         try:
+            if private:
+                spec.disk_dir = sandbox.private_disk(scratch, job.disk_mb << 20)
+                spec.exchange_source = os.path.join(scratch, "exchange")
+                spec.exchange_dir = sandbox.EXCHANGE
+            else:
+                spec.exchange_dir = os.path.join(scratch, "exchange")
+                os.mkdir(spec.exchange_dir)
+                os.chmod(spec.exchange_dir, 0o1777)
+            spec.root_dir = os.path.join(scratch, "root")
+            os.makedirs(spec.root_dir, exist_ok=True)
+            if not job.sandboxed:
+                workdir = os.path.join(scratch, "work")
+                os.mkdir(workdir)
+                if job.data_dir:
+                    os.symlink(job.data_dir, os.path.join(workdir, "data"))
             channel = Channel(spec, sandboxed=job.sandboxed, seed=job.seed, output_limit=job.output_kb << 10,
                               env=_env(job), workdir=workdir)
         except sandbox.SandboxUnavailable as exc:
             result.status = Status.FAILED
             result.message = f"the sandbox could not be set up: {exc}"
-            return result
+            return _finish(result, channel, started)
         sandbox_ready = time.monotonic()
         # only now, with the student's process already separate, read the secrets
         kit = Kit.load(job.kit_path)
@@ -147,13 +181,29 @@ def run_job(job: Job) -> RunResult:
         except ValueError as exc:
             result.status = Status.FAILED
             result.message = str(exc)
-            return result  # every graded cell gets 0, "not run", from grade.finish_result
+            return _finish(result, channel, started)  # every graded cell gets 0, "not run", from grade.finish_result
         if findings:
             result.flags["tampered"] = "; ".join(findings)
         # module names bound by the instructor's given (locked) code always mean those modules in tests
         given = given_imports([c.source for c in kit.cells if c.locked and not c.is_test and c.cell_type == "code"])
+        if private:
+            # everything secret is read: from here on the judge holds no privilege and sees no course
+            try:
+                sandbox.confine_judge(scratch, job.uid, job.memory_mb << 20, int(job.cpu_time),
+                                      job.file_size_mb << 20, job.hide)
+            except sandbox.SandboxUnavailable as exc:
+                result.status = Status.FAILED
+                result.message = f"the judge could not be confined: {exc}"
+                return _finish(result, channel, started)
         cells_start = time.monotonic()
-        _run_cells(job, channel, planned, deadline, result, cells_log, given)
+        # the fullest the private disk got (a test may remove what student code wrote before it ends)
+        peak = [0]
+
+        def sample() -> None:
+            used = _disk_usage(sandbox.EXCHANGE) if private else channel.usage_bytes()
+            peak[0] = max(peak[0], used or 0)
+
+        _run_cells(job, channel, planned, deadline, result, cells_log, given, sample)
         result.audit["timing_ms"] = {"sandbox": round((sandbox_ready - started) * 1000, 1),
                                      "plan": round((cells_start - sandbox_ready) * 1000, 1),
                                      "cells": round((time.monotonic() - cells_start) * 1000, 1)}
@@ -164,16 +214,28 @@ def run_job(job: Job) -> RunResult:
             seen = "; ".join(sorted({f"{a['what']}" + (f" ({a['detail']})" if a["detail"] else "")
                                      for a in channel.audit}))
             result.flags["attack"] = _join(result.flags.get("attack"), f"seen in the sandbox: {seen}")
-        used = channel.usage_bytes()
-        if used is not None and used >= 0.9 * (job.disk_mb << 20):
+        sample()
+        used = peak[0]
+        if used >= 0.9 * (job.disk_mb << 20):
             result.flags["attack"] = _join(result.flags.get("attack"),
                                            f"filled its private disk ({used >> 20} MB of {job.disk_mb} MB)")
-        return result
-    finally:
-        if channel is not None:
-            channel.close()
-        shutil.rmtree(scratch, ignore_errors=True)
-        result.duration = round(time.monotonic() - started, 3)
+        return _finish(result, channel, started)
+
+
+def _finish(result: RunResult, channel: Channel | None, started: float) -> RunResult:
+    if channel is not None:
+        channel.close()
+    result.duration = round(time.monotonic() - started, 3)
+    return result
+
+
+def _disk_usage(path: str) -> int | None:
+    """How full the submission's private tmpfs is (the exchange folder is on it)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
 
 
 def _join(old: str | None, new: str) -> str:
@@ -186,7 +248,7 @@ def _read_notebook(path: Path) -> dict:
     if not path.exists():
         raise ValueError(f"{path.name} is missing from the submission")
     try:
-        data = json.loads(_read_no_follow(path))
+        data = json.loads(_read_no_follow(path, NOTEBOOK_CAP))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path.name} is not a readable notebook (not valid JSON: {exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
@@ -194,58 +256,59 @@ def _read_notebook(path: Path) -> dict:
     return data
 
 
-def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: RunResult, cells_log: Path,
-               given: dict[str, str]) -> None:
-    judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, as_uid=job.uid if job.sandboxed else None)
+def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: RunResult, log,
+               given: dict[str, str], sample_disk) -> None:
+    judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, file_cap=job.file_size_mb << 20)
     judge.module_names.update(given)
-    with cells_log.open("a", encoding="utf-8") as log:
-        for cell in planned:
-            out: dict = {"index": cell.index, "cell_type": cell.cell_type, "grade_id": cell.grade_id,
-                         "source": cell.shown_source, "stdout": "", "stderr": "", "error": "", "results": [],
-                         "truncated": False, "score": None, "max_score": cell.points}
-            result.outputs.append(out)
-            if cell.kind == "text":
-                continue
-            if cell.kind in ("code", "manual") and cell.cell_type == "code":
-                for finding in scan_source(cell.source):
-                    result.flags["attack"] = _join(result.flags.get("attack"), f"cell {cell.index}: {finding}")
-            cell_deadline = min(time.monotonic() + job.cell_timeout, deadline)
-            verdict = None
-            if cell.kind == "test" and channel.dead is None:
-                verdict = judge.run_test(cell.judge_source, cell.points or 0.0, cell_deadline,
-                                         name=f"test:{cell.grade_id}")
-            if verdict is not None and verdict.timed_out:
-                # the student's code already ran out of time in this test: running it again would too
-                out["error"] = verdict.error
-            elif channel.dead is None and cell.cell_type == "code" and time.monotonic() < deadline:
-                try:
-                    got = channel.run_cell(cell.source, cell_deadline)
-                    out.update(stdout=_clean(got.stdout), stderr=_clean(got.stderr), error=_clean(got.error),
-                               results=got.results, truncated=got.truncated)
-                    if got.interrupted:
-                        out["error"] = (out["error"] + "\n" if out["error"] else "") + \
-                            f"Interrupted: the cell ran past its {job.cell_timeout:g} s limit."
-                except KernelGone as exc:
-                    out["error"] = f"The kernel stopped here: {exc.reason}."
-            elif channel.dead is None and time.monotonic() >= deadline:
-                channel.kill("stopped at the notebook time limit", timed_out=True)
-            if cell.kind == "test":
-                if verdict is None:
-                    cr = CellResult(cell.grade_id, cell.points or 0.0, 0.0, ran=False,
-                                    error="not run: " + (channel.dead.reason if channel.dead else "no time left"))
-                else:
-                    cr = CellResult(cell.grade_id, cell.points or 0.0, verdict.score, error=verdict.error)
-                    if verdict.error and not out["error"]:
-                        out["error"] = verdict.error
-            elif cell.kind == "manual":
-                cr = CellResult(cell.grade_id, cell.points or 0.0, manual_cell_score(cell.unchanged_answer),
-                                kind="manual")
+    judge.after_ask = sample_disk
+    for cell in planned:
+        out: dict = {"index": cell.index, "cell_type": cell.cell_type, "grade_id": cell.grade_id,
+                     "source": cell.shown_source, "stdout": "", "stderr": "", "error": "", "results": [],
+                     "truncated": False, "score": None, "max_score": cell.points}
+        result.outputs.append(out)
+        if cell.kind == "text":
+            continue
+        if cell.kind in ("code", "manual") and cell.cell_type == "code":
+            for finding in scan_source(cell.source):
+                result.flags["attack"] = _join(result.flags.get("attack"), f"cell {cell.index}: {finding}")
+        cell_deadline = min(time.monotonic() + job.cell_timeout, deadline)
+        verdict = None
+        if cell.kind == "test" and channel.dead is None:
+            verdict = judge.run_test(cell.judge_source, cell.points or 0.0, cell_deadline,
+                                     name=f"test:{cell.grade_id}")
+        if verdict is not None and verdict.timed_out:
+            # the student's code already ran out of time in this test: running it again would too
+            out["error"] = verdict.error
+        elif channel.dead is None and cell.cell_type == "code" and time.monotonic() < deadline:
+            try:
+                got = channel.run_cell(cell.source, cell_deadline)
+                out.update(stdout=_clean(got.stdout), stderr=_clean(got.stderr), error=_clean(got.error),
+                           results=got.results, truncated=got.truncated)
+                if got.interrupted:
+                    out["error"] = (out["error"] + "\n" if out["error"] else "") + \
+                        f"Interrupted: the cell ran past its {job.cell_timeout:g} s limit."
+            except KernelGone as exc:
+                out["error"] = f"The kernel stopped here: {exc.reason}."
+            sample_disk()
+        elif channel.dead is None and time.monotonic() >= deadline:
+            channel.kill("stopped at the notebook time limit", timed_out=True)
+        if cell.kind == "test":
+            if verdict is None:
+                cr = CellResult(cell.grade_id, cell.points or 0.0, 0.0, ran=False,
+                                error="not run: " + (channel.dead.reason if channel.dead else "no time left"))
             else:
-                continue
-            out["score"] = cr.score
-            result.cells.append(cr)
-            log.write(json.dumps(cr.to_json()) + "\n")
-            log.flush()
+                cr = CellResult(cell.grade_id, cell.points or 0.0, verdict.score, error=verdict.error)
+                if verdict.error and not out["error"]:
+                    out["error"] = verdict.error
+        elif cell.kind == "manual":
+            cr = CellResult(cell.grade_id, cell.points or 0.0, manual_cell_score(cell.unchanged_answer),
+                            kind="manual")
+        else:
+            continue
+        out["score"] = cr.score
+        result.cells.append(cr)
+        log.write(json.dumps(cr.to_json()) + "\n")
+        log.flush()
     # the status follows from how the kernel ended; a cell interrupted at its limit is a timeout
     if channel.dead is not None and not (channel.dead.timed_out or channel.timed_out):
         result.status = Status.CRASHED

@@ -6,6 +6,17 @@ stdin/stdout, one JSON object per line:
 * in:  ``{"job": <Job>}``   (paths and limits only, never test text)
 * out: ``{"ready": true}`` once warm; ``{"done": job_id, "exit": code}`` per job.
 
+Files: the client makes one private folder per server (``scratch``) and removes
+it when the server ends, however it ends. The server keeps matplotlib's and
+IPython's settings there, and gives each executor an empty folder of its own
+in it (``jobs/<n>``), which it removes when the executor has exited, also after
+killing it. As root, an executor mounts its private disk on that folder in a
+mount namespace of its own, so the host only ever sees it empty. An executor
+writes its result through a file the server opened for it
+(``<result>.tmp``); the server moves it to ``<result>`` (exit 0) or
+``<result>.error`` (exit 1), so a confined executor needs no write access to
+the spool.
+
 Fork safety: thread pools are pinned to one thread *before* numpy/torch are
 imported and nothing parallel runs here, so a forked child never inherits a
 lock held by a thread that does not exist in it. The parent stays
@@ -16,8 +27,10 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -31,13 +44,13 @@ THREAD_ENV = {
 HARD_MARGIN = 60.0   # seconds past a job's notebook limit after which its executor is killed outright
 
 
-def warm_up(preimport: list[str]) -> None:
+def warm_up(preimport: list[str], scratch: str) -> None:
     """Everything a submission may need that is costly: imported once, here."""
     import importlib
-    import tempfile
 
-    os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="autograder-mpl-"))
-    os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="autograder-ipython-"))
+    for key, sub in (("MPLCONFIGDIR", "mpl"), ("IPYTHONDIR", "ipython")):
+        os.makedirs(os.path.join(scratch, sub), exist_ok=True)
+        os.environ[key] = os.path.join(scratch, sub)
     for name in preimport:
         try:
             importlib.import_module(name)
@@ -69,14 +82,19 @@ def warm_up(preimport: list[str]) -> None:
     import nbformat  # noqa: F401
 
 
-def serve(preimport: list[str]) -> None:
+def serve(preimport: list[str], scratch: str) -> None:
     from .execute import Job, grading_versions, run_job
 
-    warm_up(preimport)
+    warm_up(preimport, scratch)
+    jobs_dir = os.path.join(scratch, "jobs")
+    os.makedirs(jobs_dir, mode=0o700, exist_ok=True)
+    started = 0
     grading_versions()  # once, here: every executor inherits the answer
     running: dict[int, tuple[str, float]] = {}
     free_slots = list(range(200))
     slot_of: dict[int, int] = {}
+    dir_of: dict[int, str] = {}
+    result_of: dict[int, str] = {}
     out = sys.stdout
     out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     out.flush()
@@ -109,6 +127,9 @@ def serve(preimport: list[str]) -> None:
                 job = Job.from_json(json.loads(line)["job"])
                 slot = free_slots.pop(0)
                 job.uid = job.uid + (os.getpid() % 400) * 200 + slot
+                started += 1
+                job_dir = os.path.join(jobs_dir, str(started))
+                os.mkdir(job_dir, 0o700)
                 pid = os.fork()
                 if pid == 0:
                     code = 0
@@ -118,16 +139,22 @@ def serve(preimport: list[str]) -> None:
                         os.close(wake_r)
                         os.close(wake_w)
                         signal.signal(signal.SIGINT, signal.SIG_DFL)
-                        result = run_job(job)
-                        _write_result(job.result_path, result.dumps())
-                    except BaseException as exc:  # noqa: BLE001 - reported through the exit code + file
-                        _write_result(job.result_path + ".error", f"{type(exc).__name__}: {exc}")
-                        code = 1
+                        out = os.open(job.result_path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                                      | os.O_CLOEXEC, 0o600)
+                        try:
+                            text = run_job(job, scratch=job_dir).dumps()
+                        except BaseException as exc:  # noqa: BLE001 - reported through the exit code + file
+                            text, code = f"{type(exc).__name__}: {exc}", 1
+                        _write_all(out, text.encode("utf-8"))
+                    except BaseException:  # noqa: BLE001 - nothing to report through
+                        code = 2
                     finally:
                         sys.stdout.flush()
                         os._exit(code)
                 running[pid] = (job.job_id, time.monotonic() + job.notebook_timeout + HARD_MARGIN)
                 slot_of[pid] = slot
+                dir_of[pid] = job_dir
+                result_of[pid] = job.result_path
         for pid, (job_id, hard) in list(running.items()):
             try:
                 done, status = os.waitpid(pid, os.WNOHANG)
@@ -141,15 +168,31 @@ def serve(preimport: list[str]) -> None:
                 free_slots.append(slot_of.pop(pid))
                 free_slots.sort()
                 code = os.waitstatus_to_exitcode(status)
+                _publish(result_of.pop(pid), code)
+                shutil.rmtree(dir_of.pop(pid), ignore_errors=True)  # empty unless the executor had no root
                 out.write(json.dumps({"done": job_id, "exit": code}) + "\n")
                 out.flush()
+    # the client removes it too; this covers a client that was killed (e.g. a Dask worker)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _write_result(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.close(fd)
+
+
+def _publish(result_path: str, code: int) -> None:
+    """Move what the executor wrote to where the client looks: the result, the error, or nowhere."""
+    tmp = result_path + ".tmp"
+    try:
+        if code in (0, 1):
+            os.replace(tmp, result_path if code == 0 else result_path + ".error")
+        else:
+            os.unlink(tmp)  # killed mid-way: the client rebuilds the result from the cells log
+    except OSError:
+        pass  # nothing was written (the executor died first): the client reports that
 
 
 class ForkServer:
@@ -164,8 +207,12 @@ class ForkServer:
         env["PYTHONHASHSEED"] = str(seed)
         bindir = os.path.dirname(sys.executable)
         env["PATH"] = bindir + os.pathsep + "/usr/local/bin:/usr/bin:/bin"
+        # everything the server and its executors put on disk is in here; close() removes it
+        self.scratch = tempfile.mkdtemp(prefix="autograder-server-")
+        env["TMPDIR"] = self.scratch  # whatever a library of the server puts in "the" temp folder goes here too
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.forkserver", json.dumps({"preimport": preimport})],
+            [sys.executable, "-m", "autograder.forkserver",
+             json.dumps({"preimport": preimport, "scratch": self.scratch})],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/", text=True, bufsize=1,
         )
         self._lock = threading.Lock()
@@ -176,6 +223,7 @@ class ForkServer:
         while True:
             line = self.proc.stdout.readline()
             if not line:
+                self.close()
                 raise RuntimeError("the grading server exited while starting; run with --workers 1 to see why")
             msg = json.loads(line)
             if "warning" in msg:
@@ -183,6 +231,7 @@ class ForkServer:
             if msg.get("ready"):
                 break
             if time.monotonic() > deadline:
+                self.close()
                 raise RuntimeError("the grading server did not start in time")
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -216,6 +265,7 @@ class ForkServer:
             return self._exit.pop(job.job_id, None)
 
     def close(self) -> None:
+        """End the server (killing it if it does not stop) and remove every file it or its executors made."""
         try:
             self.proc.stdin.close()
         except OSError:
@@ -224,6 +274,8 @@ class ForkServer:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def collect_result(job, exit_code: int | None):
@@ -252,4 +304,4 @@ if __name__ == "__main__":
     cfg = json.loads(sys.argv[1])
     for key, value in THREAD_ENV.items():
         os.environ.setdefault(key, value)
-    serve(cfg["preimport"])
+    serve(cfg["preimport"], cfg["scratch"])

@@ -10,6 +10,14 @@ unpickled here, so nothing the student wrote runs here.
 The verdict follows nbgrader's rule for a test cell: an exception means 0; a
 last expression whose value reads as a number is partial credit; anything
 else is full marks.
+
+Files: a test's temporary folders are made in the exchange folder, which the
+student's code sees at the same path; while a test runs, every open of a path
+in it goes through :mod:`autograder.handover` (no links, no FIFOs or devices,
+a size cap). A refused file fails the test with a plain message and is
+reported in :attr:`Judge.suspicions` (the ``attack`` flag), even if the test
+caught the error. Every test also has a wall-clock deadline here, a few
+seconds after the cell's own, so nothing planted can block the judge.
 """
 from __future__ import annotations
 
@@ -27,7 +35,8 @@ import time
 import types
 from dataclasses import dataclass
 
-from .channel import Channel, KernelGone
+from .channel import INTERRUPT_GRACE, Channel, KernelGone
+from .handover import Guard, JudgeDeadline, wall_clock
 from .scoring import partial_credit
 
 # modules a test may receive by name from the student's namespace; imported here, not there
@@ -44,6 +53,8 @@ STANDARD_ALIASES = {
 }
 HIDDEN_BEGIN = re.compile(r"^\s*###\s*BEGIN HIDDEN TESTS")
 HIDDEN_END = re.compile(r"^\s*###\s*END HIDDEN TESTS")
+JUDGE_GRACE = INTERRUPT_GRACE + 2.0   # the judge's own deadline comes after the channel's interrupt-then-kill
+DEFAULT_FILE_CAP = 256 << 20          # largest file a test reads from the exchange folder (file_size_mb)
 
 
 class Remote:
@@ -131,19 +142,25 @@ class Verdict:
 class Judge:
     """Judges the test cells of one submission against one live sandboxed kernel."""
 
-    def __init__(self, channel: Channel, seed: int, exchange_dir: str | None = None, as_uid: int | None = None):
+    def __init__(self, channel: Channel, seed: int, exchange_dir: str | None = None,
+                 file_cap: int = DEFAULT_FILE_CAP):
         self.channel = channel
         self.seed = seed
         self.deadline = 0.0
         self.exchange_dir = exchange_dir
-        self.as_uid = as_uid
+        self.guard = Guard(exchange_dir, file_cap) if exchange_dir else None
+        self.after_ask = None
         self.module_names = dict(STANDARD_ALIASES)
         self.suspicions: set[str] = set()
 
     def ask(self, req: tuple):
         if time.monotonic() > self.deadline:
             raise TimeoutError("the test ran past the cell time limit")
-        return self.channel.request(req, self.deadline, lambda meta: Remote(self, meta), self._import)
+        try:
+            return self.channel.request(req, self.deadline, lambda meta: Remote(self, meta), self._import)
+        finally:
+            if self.after_ask is not None:
+                self.after_ask()  # e.g. how full the private disk got while student code ran
 
     @staticmethod
     def _import(name: str):
@@ -174,32 +191,53 @@ class Judge:
             # temporary files and folders the test makes are visible to the student's code at the
             # same path and belong to the sandbox's user, so a student function may write into them
             tempfile.tempdir = self.exchange_dir
-            tempfile.mkdtemp = self._owned(saved[1], lambda r: r)
-            tempfile.mkstemp = self._owned(saved[2], lambda r: r[1])
+            tempfile.mkdtemp = self._shared(saved[1], lambda r: r, 0o777)
+            tempfile.mkstemp = self._shared(saved[2], lambda r: r[1], 0o666)
+        refused_before = len(self.guard.refused) if self.guard else 0
         try:
-            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            with wall_clock(deadline - time.monotonic() + JUDGE_GRACE), \
+                    (self.guard.active() if self.guard else contextlib.nullcontext()), \
+                    contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 exec(compile(tree, f"<{name}>", "exec"), namespace)
                 value = eval(compile(last, f"<{name}>", "eval"), namespace) if last is not None else None
         except KernelGone as exc:
             return Verdict(0.0, f"the kernel died during the test: {exc.reason}", timed_out=exc.timed_out)
+        except JudgeDeadline as exc:
+            # whatever blocked the judge (a file swapped for a pipe, a reply that never came) ends with the kernel
+            self.channel.kill("the test ran past its time limit inside the grader", timed_out=True)
+            return Verdict(0.0, str(exc), timed_out=True)
         except BaseException as exc:  # noqa: BLE001 - any failure of the test is a failed test
+            refused = self._refused(refused_before, name)
+            if refused:
+                return refused
             line = _failing_line(exc, name)
             text = f"{type(exc).__name__}: {exc}"
             shown = text if line is not None and line not in hidden else f"{type(exc).__name__} in a hidden test"
             return Verdict(0.0, shown[:2000], timed_out=isinstance(exc, TimeoutError))
         finally:
             tempfile.tempdir, tempfile.mkdtemp, tempfile.mkstemp = saved
+        refused = self._refused(refused_before, name)
+        if refused:
+            return refused  # the test caught the refusal: it still fails
         if value is None:
             return Verdict(max_points)
         return Verdict(partial_credit(_plain_text(value), max_points))
 
-    def _owned(self, make, path_of):
-        uid = self.as_uid
+    def _refused(self, before: int, name: str) -> Verdict | None:
+        """A file the guard refused during this test: the test fails with that message, flagged ``attack``."""
+        if not self.guard or len(self.guard.refused) <= before:
+            return None
+        message = self.guard.refused[before]
+        self.suspicions.add(f"{name.removeprefix('test:')}: {message}")
+        return Verdict(0.0, message[:2000])
+
+    @staticmethod
+    def _shared(make, path_of, mode: int):
+        """tempfile.mkdtemp/mkstemp whose result the student's code (another uid) may write into."""
 
         def wrapper(*args, **kwargs):
             result = make(*args, **kwargs)
-            if uid is not None and os.geteuid() == 0:
-                os.chown(path_of(result), uid, uid)
+            os.chmod(path_of(result), mode)
             return result
 
         return wrapper

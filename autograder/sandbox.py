@@ -17,6 +17,18 @@ system calls bubblewrap uses, from inside the forked child:
    dumps), then an unprivileged uid/gid with no capabilities and
    ``no_new_privs``.
 
+As root, the executor first calls :func:`private_disk`: it enters its own mount
+namespace and mounts the submission's one size-limited tmpfs there (the
+kernel's working folder, ``/tmp``, ``/dev/shm`` and the exchange folder, all
+counted in ``disk_mb``). The kernel's namespace is a copy of it, so that tmpfs
+is seen by the kernel and the executor only, never by the host, and it is
+freed by the kernel when the last of them exits, even after a ``SIGKILL``.
+After reading the kit and the notebook, the executor calls
+:func:`confine_judge`: a root of its own holding only the system directories,
+the Python installation (read-only) and the exchange folder, then its own
+unprivileged uid (:data:`JUDGE_UID_OFFSET` above the kernel's), no
+capabilities, ``no_new_privs`` and its own memory and CPU limits.
+
 Every step that the OS refuses raises :class:`SandboxUnavailable` with the
 reason, so ``grade`` can refuse to run (or run with ``--unsandboxed``).
 """
@@ -53,8 +65,11 @@ PR_SET_PDEATHSIG = 1
 
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41}
 
-SANDBOX_UID_BASE = 200_000
-WORKDIR = "/home/student"  # the student's working directory inside the sandbox  # uids nobody on the host uses; one per concurrent sandbox
+SANDBOX_UID_BASE = 200_000   # uids nobody on the host uses; one per concurrent sandbox
+JUDGE_UID_OFFSET = 100_000   # the judge of the kernel with uid U runs as U + this: never a kernel's uid
+WORKDIR = "/home/student"    # the student's working directory inside the sandbox
+EXCHANGE = "/exchange"       # the exchange folder, at the same path for the kernel and the confined judge
+PR_SET_DUMPABLE = 4
 
 
 class SandboxUnavailable(RuntimeError):
@@ -71,7 +86,9 @@ class SandboxSpec:
     file_size_bytes: int
     disk_bytes: int
     root_dir: str = ""                     # an empty host directory to mount the new root on
-    exchange_dir: str = ""                 # a host directory shared read-write at the same path (test temp files)
+    exchange_dir: str = ""                 # where kernel and judge both see the exchange folder (test temp files)
+    exchange_source: str = ""              # what is bound there (default: exchange_dir itself)
+    disk_dir: str = ""                     # a private tmpfs from private_disk(): work/, tmp/, shm/, exchange/
     hostname: str = "sandbox"
     data_dir: str | None = None            # bound read-only at <WORKDIR>/data
     extra_files: dict[str, bytes] = field(default_factory=dict)  # written into /work
@@ -230,12 +247,13 @@ def _build_root(spec: SandboxSpec, as_root: bool) -> None:
     root = spec.root_dir
     # the new root is a small tmpfs on an empty directory: seen only in this mount namespace
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
-    scratch = root + "/.scratch"
-    os.mkdir(scratch)
-    mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec.disk_bytes},mode=0777")
-    for sub in ("work", "tmp", "shm"):
-        os.mkdir(f"{scratch}/{sub}", 0o777)
-        os.chmod(f"{scratch}/{sub}", 0o1777 if sub != "work" else 0o777)
+    if spec.disk_dir:
+        scratch = spec.disk_dir  # the executor's private tmpfs, shared with the judge's exchange folder
+    else:
+        scratch = root + "/.scratch"
+        os.mkdir(scratch)
+        mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec.disk_bytes},mode=0777")
+        _disk_folders(scratch)
     for d in (WORKDIR, "/tmp", "/dev/shm", "/proc", "/.old"):
         os.makedirs(root + d, exist_ok=True)
     # the writable places first, so that a read-only bind inside them (a venv under /tmp) stays on top
@@ -250,7 +268,7 @@ def _build_root(spec: SandboxSpec, as_root: bool) -> None:
     if spec.exchange_dir:
         # where the judge's tempfile.mkdtemp() points: a test may hand a student function a path to write
         os.makedirs(root + spec.exchange_dir, exist_ok=True)
-        mount(spec.exchange_dir, root + spec.exchange_dir, None, MS_BIND)
+        mount(spec.exchange_source or spec.exchange_dir, root + spec.exchange_dir, None, MS_BIND)
         mount(None, root + spec.exchange_dir, None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV)
     for link in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
         if os.path.islink(link) and not os.path.exists(root + link):
@@ -292,6 +310,96 @@ def _build_root(spec: SandboxSpec, as_root: bool) -> None:
         # inside our user namespace we are "root" over our own mounts: give that up
         unshare(CLONE_NEWUSER, "a nested user namespace")
         drop_capabilities()
+    # a change of uid clears the parent-death signal: set it again, so a hard-killed executor takes
+    # the kernel (PID 1 of its namespace, hence everything in it) along
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _disk_folders(scratch: str) -> None:
+    for sub in ("work", "tmp", "shm", "exchange"):
+        os.mkdir(f"{scratch}/{sub}", 0o777)
+        os.chmod(f"{scratch}/{sub}", 0o777 if sub == "work" else 0o1777)
+
+
+def private_disk(mountpoint: str, disk_bytes: int) -> str:
+    """Enter a mount namespace of our own and mount the submission's disk on ``mountpoint``.
+
+    Only root can do this (otherwise :class:`SandboxUnavailable`). The host keeps
+    seeing an empty ``mountpoint``: whatever is written there lives in this
+    namespace and the kernel's copy of it and is freed with the last of them.
+    Returns ``mountpoint``, holding ``work/``, ``tmp/``, ``shm/`` and ``exchange/``.
+    """
+    unshare(CLONE_NEWNS, "a mount namespace for the executor")
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount("tmpfs", mountpoint, "tmpfs", MS_NOSUID | MS_NODEV, f"size={disk_bytes},mode=0755")
+    _disk_folders(mountpoint)
+    os.mkdir(f"{mountpoint}/root", 0o700)
+    os.mkdir(f"{mountpoint}/judge", 0o700)
+    return mountpoint
+
+
+def confine_judge(disk_dir: str, kernel_uid: int, memory_bytes: int, cpu_seconds: int, file_size_bytes: int,
+                  hide: list[str]) -> None:
+    """Take the executor's privileges away once it has read the kit and the notebook.
+
+    Call after :func:`private_disk` and after the kernel was forked. The calling
+    process gets a root holding only the system directories, the interpreter and
+    site-packages (read-only, as the kernel has them), ``/dev/null``-like devices
+    and the exchange folder at :data:`EXCHANGE`; the course, ``/root``,
+    ``/home`` and the host's ``/tmp`` are not there. It then runs as
+    ``kernel_uid + JUDGE_UID_OFFSET`` (its real uid stays the kernel's, so that it
+    can still interrupt and end the kernel: the kernel, in its own PID namespace,
+    cannot see it), with no capabilities, ``no_new_privs``, not dumpable, and its
+    own address-space, CPU-time and file-size limits. Files already open (the
+    result file, the cells log, the kernel's pipes) stay usable.
+    """
+    spec = SandboxSpec(uid=kernel_uid, memory_bytes=memory_bytes, cpu_seconds=cpu_seconds, processes=0,
+                       file_size_bytes=file_size_bytes, disk_bytes=0, hide=hide)
+    binds = _system_binds(spec)
+    root = f"{disk_dir}/judge"
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for host in binds:
+        target = root + host
+        os.makedirs(target, exist_ok=True)
+        mount(host, target, None, MS_BIND | MS_REC)
+        mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    for link in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
+        if os.path.islink(link) and not os.path.exists(root + link):
+            os.symlink(os.readlink(link), root + link)
+    os.makedirs(root + "/dev", exist_ok=True)
+    for dev in ("null", "zero", "random", "urandom"):
+        open(f"{root}/dev/{dev}", "w").close()
+        mount(f"/dev/{dev}", f"{root}/dev/{dev}", None, MS_BIND)
+    os.makedirs(root + EXCHANGE)
+    mount(f"{disk_dir}/exchange", root + EXCHANGE, None, MS_BIND)
+    mount(None, root + EXCHANGE, None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.mkdir(root + "/.old")
+    os.chdir(root)
+    pivot_root(".", ".old")
+    os.chroot(".")
+    umount("/.old", MNT_DETACH)
+    os.rmdir("/.old")
+    mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.chdir("/")
+    used_cpu = int(sum(os.times()[:2])) + 1
+    limits = [
+        (resource.RLIMIT_AS, _mapped_bytes() + memory_bytes),
+        (resource.RLIMIT_CPU, used_cpu + max(1, cpu_seconds)),
+        (resource.RLIMIT_FSIZE, file_size_bytes),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    for which, value in limits:
+        resource.setrlimit(which, (value, value))
+    judge_uid = kernel_uid + JUDGE_UID_OFFSET
+    try:
+        os.setgroups([])
+        os.setresgid(judge_uid, judge_uid, judge_uid)
+        os.setresuid(kernel_uid, judge_uid, judge_uid)  # leaving uid 0 clears every capability
+    except OSError as exc:
+        raise SandboxUnavailable(f"switching the judge to the unprivileged user {judge_uid} was refused by the OS "
+                                 f"({exc.strerror})") from None
+    prctl(PR_SET_DUMPABLE, 0)
     prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
