@@ -23,7 +23,6 @@ from . import codec, kernel, sandbox
 
 INTERRUPT_GRACE = 3.0      # seconds a cell gets to stop after SIGINT before it is killed
 TOKEN_GRACE = 0.5          # seconds to wait for the end-of-cell marker on the output pipes
-MAX_REPLY_BYTES = 512 << 20
 
 
 class KernelGone(Exception):
@@ -235,7 +234,7 @@ class Channel:
                 try:
                     # a frame that starts must arrive whole before the deadline (plus the grace)
                     self.sock.settimeout(max(0.5, limit - time.monotonic() + INTERRUPT_GRACE))
-                    header, buffers = codec.read_frame(self.sock, MAX_REPLY_BYTES)
+                    header, buffers = codec.read_frame(self.sock, codec.LIMITS)
                 except EOFError as exc:
                     self._gone(str(exc))
                     raise self.dead  # type: ignore[misc]
@@ -291,8 +290,12 @@ class Channel:
             if isinstance(results, list) else []
         return out
 
-    def request(self, req: tuple, deadline: float, make_handle, import_module) -> Any:
-        """Ask the kernel one question on behalf of the judge; return plain data or raise."""
+    def request(self, req: tuple, deadline: float, make_handle, resolve_module) -> Any:
+        """Ask the kernel one question on behalf of the judge; return plain data or raise.
+
+        A reply that is not plain data or is past :data:`codec.LIMITS` ends the kernel
+        (:attr:`protocol_broken` says which bound) and raises :class:`KernelGone`.
+        """
         self._ensure_alive()
 
         def persistent_id(obj):
@@ -316,8 +319,8 @@ class Channel:
         if header.get("op") != "value":
             self._broke_protocol(f"answered {str(header.get('op'))[:40]!r} out of turn")
         try:
-            return codec.decode(header.get("value"), header["_buffers"], make_handle, import_module)
-        except (codec.CodecError, RecursionError, MemoryError, ValueError, TypeError) as exc:
+            return codec.decode(header.get("value"), header["_buffers"], make_handle, resolve_module)
+        except codec.CodecError as exc:
             self._broke_protocol(f"{type(exc).__name__}: {exc}")
 
     def _broke_protocol(self, detail: str) -> None:
