@@ -164,6 +164,7 @@ def run_job(job: Job) -> RunResult:
         given = given_imports([c.source for c in kit.cells if c.locked and not c.is_test and c.cell_type == "code"])
         cells_start = time.monotonic()
         _run_cells(job, channel, planned, deadline, result, cells_log, given)
+        channel.observe(time.monotonic() + 10)  # what the audit hook may not say: asked, and seen from outside
         result.audit["timing_ms"] = {"sandbox": round((sandbox_ready - started) * 1000, 1),
                                      "plan": round((cells_start - sandbox_ready) * 1000, 1),
                                      "cells": round((time.monotonic() - cells_start) * 1000, 1)}
