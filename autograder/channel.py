@@ -220,6 +220,8 @@ class Channel:
         if stream == 3:
             self._audit_buf += chunk
             *lines, self._audit_buf = self._audit_buf.split(b"\n")
+            if len(self._audit_buf) > 4096:
+                self._audit_buf = b""  # no event line is this long: whatever it is, it is not kept
             for line in lines[:100]:
                 try:
                     event = json.loads(line[:1000])
