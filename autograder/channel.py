@@ -4,6 +4,21 @@ Output is captured at the file-descriptor level (C-level prints and
 ``os.system`` included) through pipes that this side drains while it waits,
 so a student who prints forever neither blocks nor floods: past the per-cell
 limit, output is dropped as it arrives.
+
+Replies are read and decoded within :data:`codec.LIMITS`; a reply past a bound,
+malformed or out of turn ends the kernel and sets :attr:`Channel.protocol_broken`
+(the executor flags ``attack``, the status is ``crashed``).
+
+What the instructor is told about the kernel (:attr:`Channel.audit`, for the
+``attack`` flag) comes from two places. From inside, the kernel's audit hook
+writes event *names* on a pipe; this side keeps only names it knows and words
+them itself, so a forged line can add at most a known entry to the student's own
+flag (a flag changes no score). Because code in the kernel can reach that hook,
+:meth:`Channel.observe` does not trust its silence: it asks the hook for a
+fresh nonce (a hook that was switched off or lost its pipe does not answer), and
+it reads the network counters of the sandbox's own network namespace from
+``/proc/<kernel>/net`` outside the sandbox, which nothing in the sandbox can
+reset.
 """
 from __future__ import annotations
 
@@ -23,7 +38,6 @@ from . import codec, kernel, sandbox
 
 INTERRUPT_GRACE = 3.0      # seconds a cell gets to stop after SIGINT before it is killed
 TOKEN_GRACE = 0.5          # seconds to wait for the end-of-cell marker on the output pipes
-MAX_REPLY_BYTES = 512 << 20
 
 
 class KernelGone(Exception):
@@ -96,6 +110,9 @@ class Channel:
         self.dead: KernelGone | None = None
         self.timed_out = False
         self.protocol_broken = ""
+        self.sandboxed = sandboxed
+        self.network_packets = 0   # outgoing attempts counted by the sandbox's network namespace
+        self._audit_answers: set[str] = set()
         parent_sock, child_sock = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -203,13 +220,20 @@ class Channel:
         if stream == 3:
             self._audit_buf += chunk
             *lines, self._audit_buf = self._audit_buf.split(b"\n")
+            if len(self._audit_buf) > 4096:
+                self._audit_buf = b""  # no event line is this long: whatever it is, it is not kept
             for line in lines[:100]:
                 try:
-                    event = json.loads(line)
-                except ValueError:
+                    event = json.loads(line[:1000])
+                except (ValueError, RecursionError):
                     continue
-                if isinstance(event, dict) and len(self.audit) < 100:
-                    self.audit.append({k: str(event.get(k, ""))[:300] for k in ("event", "what", "detail")})
+                if not isinstance(event, dict) or type(event.get("event")) is not str:
+                    continue
+                name, detail = event["event"], str(event.get("detail", ""))[:300]
+                if name == "check" and len(self._audit_answers) < 100:
+                    self._audit_answers.add(detail)
+                elif name in kernel.AUDIT_EVENTS and len(self.audit) < 100:
+                    self.audit.append({"event": name, "what": kernel.AUDIT_EVENTS[name], "detail": detail})
         else:
             self._sink.feed(stream, chunk)
         return True
@@ -235,7 +259,7 @@ class Channel:
                 try:
                     # a frame that starts must arrive whole before the deadline (plus the grace)
                     self.sock.settimeout(max(0.5, limit - time.monotonic() + INTERRUPT_GRACE))
-                    header, buffers = codec.read_frame(self.sock, MAX_REPLY_BYTES)
+                    header, buffers = codec.read_frame(self.sock, codec.LIMITS)
                 except EOFError as exc:
                     self._gone(str(exc))
                     raise self.dead  # type: ignore[misc]
@@ -281,6 +305,7 @@ class Channel:
             self._gone(str(exc))
             raise self.dead  # type: ignore[misc]
         out = self._finish_output(TOKEN_GRACE)
+        self._count_network()
         if header.get("op") != "done":
             self._broke_protocol(f"answered {str(header.get('op'))[:40]!r} out of turn")
         out.interrupted = bool(header.get("_interrupted"))
@@ -291,8 +316,12 @@ class Channel:
             if isinstance(results, list) else []
         return out
 
-    def request(self, req: tuple, deadline: float, make_handle, import_module) -> Any:
-        """Ask the kernel one question on behalf of the judge; return plain data or raise."""
+    def request(self, req: tuple, deadline: float, make_handle, resolve_module) -> Any:
+        """Ask the kernel one question on behalf of the judge; return plain data or raise.
+
+        A reply that is not plain data or is past :data:`codec.LIMITS` ends the kernel
+        (:attr:`protocol_broken` says which bound) and raises :class:`KernelGone`.
+        """
         self._ensure_alive()
 
         def persistent_id(obj):
@@ -316,8 +345,8 @@ class Channel:
         if header.get("op") != "value":
             self._broke_protocol(f"answered {str(header.get('op'))[:40]!r} out of turn")
         try:
-            return codec.decode(header.get("value"), header["_buffers"], make_handle, import_module)
-        except (codec.CodecError, RecursionError, MemoryError, ValueError, TypeError) as exc:
+            return codec.decode(header.get("value"), header["_buffers"], make_handle, resolve_module)
+        except codec.CodecError as exc:
             self._broke_protocol(f"{type(exc).__name__}: {exc}")
 
     def _broke_protocol(self, detail: str) -> None:
@@ -339,6 +368,8 @@ class Channel:
 
     def kill(self, reason: str, timed_out: bool = False) -> None:
         """End the kernel and everything in its sandbox now; ``reason`` is what the record will say."""
+        if self.dead is None:
+            self._count_network()  # last look while its network namespace exists
         self._signal(signal.SIGKILL)
         try:
             os.killpg(self.pid, signal.SIGKILL)
@@ -370,6 +401,48 @@ class Channel:
                 return status
             time.sleep(0.01)
 
+    # ------------------------------------------------------------------ observing
+    def observe(self, deadline: float) -> None:
+        """Add to :attr:`audit` what is seen of the kernel beyond its own hook's reports; call after the last cell."""
+        if self.dead is None and not self.audit_answers(deadline):
+            self.audit.append({"event": "audit.silent", "what": "switched off or cut the grader's audit hook",
+                               "detail": ""})
+        self._count_network()
+        if self.network_packets:
+            self.audit.append({"event": "net.outside", "what": "tried to use the network (seen from outside)",
+                               "detail": f"{self.network_packets} attempts"})
+
+    def audit_answers(self, deadline: float) -> bool:
+        """Does the kernel's audit hook still report? It must echo a nonce it could not know in advance."""
+        if 3 not in self.fds.values():
+            return False  # the kernel closed its end of the audit pipe
+        nonce = os.urandom(8).hex()
+        try:
+            self._ensure_alive()
+            codec.write_pickle(self.sock, ("audit", nonce))
+            header = self._wait_frame(deadline, interruptible=False)
+        except (KernelGone, OSError):
+            return False
+        finally:
+            self._sink = _Sink(self.output_limit)
+        if header.get("op") != "audited":
+            return False
+        end = time.monotonic() + TOKEN_GRACE  # the hook wrote before the kernel answered: it is in the pipe
+        while nonce not in self._audit_answers and time.monotonic() < end:
+            fds = [fd for fd, s in self.fds.items() if s == 3]
+            if not fds:
+                break
+            for key, _ in self._sel.select(timeout=max(0.0, end - time.monotonic())):
+                if key.data == "pipe":
+                    self._drain(key.fd)
+        return nonce in self._audit_answers
+
+    def _count_network(self) -> None:
+        """Outgoing attempts in the sandbox's own network namespace, read from outside (only it can count them)."""
+        if not self.sandboxed:
+            return  # no network namespace of its own: the host's counters say nothing about the student
+        self.network_packets = max(self.network_packets, _network_attempts(self.student_pid))
+
     def usage_bytes(self) -> int | None:
         """How full the sandbox's private disk is, read from outside (trusted)."""
         try:
@@ -390,6 +463,35 @@ class Channel:
         self.fds.clear()
         self.sock.close()
         self._sel.close()
+
+
+# counters of /proc/<pid>/net/snmp{,6} that any attempt to send or connect moves, even with no route
+_NET_COUNTERS = {("Ip", "OutRequests"), ("Ip", "OutNoRoutes"), ("Tcp", "ActiveOpens"), ("Tcp", "AttemptFails"),
+                 ("Udp", "OutDatagrams"), ("Udp", "NoPorts"), ("Icmp", "OutMsgs"), ("Ip6", "OutRequests"),
+                 ("Ip6", "OutNoRoutes"), ("Udp6", "OutDatagrams"), ("Icmp6", "OutMsgs")}
+
+
+def _network_attempts(pid: int) -> int:
+    """Sum of the outgoing-attempt counters of ``pid``'s network namespace (0 if it cannot be read)."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/net/snmp", encoding="ascii") as fh:
+            lines = fh.read(1 << 16).splitlines()
+        for names, values in zip(lines[::2], lines[1::2]):
+            proto = names.split(":")[0]
+            for name, value in zip(names.split()[1:], values.split()[1:]):
+                if (proto, name) in _NET_COUNTERS:
+                    total += max(0, int(value))
+        with open(f"/proc/{pid}/net/snmp6", encoding="ascii") as fh:
+            for line in fh.read(1 << 16).splitlines():
+                parts = line.split()
+                if len(parts) == 2:
+                    for proto in ("Ip6", "Udp6", "Icmp6"):
+                        if parts[0].startswith(proto) and (proto, parts[0][len(proto):]) in _NET_COUNTERS:
+                            total += max(0, int(parts[1]))
+    except (OSError, ValueError):
+        pass
+    return total
 
 
 def _open_fds() -> list[int]:

@@ -7,6 +7,15 @@ copy) or as a :class:`Remote` handle that can only be called, read, iterated,
 indexed or printed, each through the sandbox. Nothing the student sends is
 unpickled here, so nothing the student wrote runs here.
 
+The judge chooses its own imports: a module it receives from the student's
+namespace arrives as a name, and the judge resolves that name only against a
+table fixed before the first test runs (:data:`IMPORTABLE_MODULES`, the
+module names the instructor's given cells import, and the modules of
+:data:`IMPORTABLE` packages already loaded when the judge was made). Any
+other name stays an opaque handle to the student's module, in the sandbox:
+the judge never imports a name the student chose, so no import side effect of
+the student's choosing runs here.
+
 The verdict follows nbgrader's rule for a test cell: an exception means 0; a
 last expression whose value reads as a number is partial credit; anything
 else is full marks.
@@ -39,7 +48,7 @@ from .channel import INTERRUPT_GRACE, Channel, KernelGone
 from .handover import Guard, JudgeDeadline, wall_clock
 from .scoring import partial_credit
 
-# modules a test may receive by name from the student's namespace; imported here, not there
+# packages whose already loaded modules a test may receive by name from the student's namespace
 IMPORTABLE = {
     "numpy", "torch", "torchvision", "pandas", "math", "random", "collections", "itertools", "functools",
     "statistics", "string", "re", "json", "csv", "os", "sys", "tempfile", "pathlib", "sklearn", "matplotlib",
@@ -51,6 +60,8 @@ STANDARD_ALIASES = {
     "pd": "pandas", "pandas": "pandas", "plt": "matplotlib.pyplot", "math": "math", "random": "random",
     "os": "os", "sys": "sys", "tempfile": "tempfile", "torchvision": "torchvision",
 }
+# modules the judge imports itself (here, not in the sandbox) when a test needs one by name
+IMPORTABLE_MODULES = frozenset({*IMPORTABLE, *STANDARD_ALIASES.values()})
 HIDDEN_BEGIN = re.compile(r"^\s*###\s*BEGIN HIDDEN TESTS")
 HIDDEN_END = re.compile(r"^\s*###\s*END HIDDEN TESTS")
 JUDGE_GRACE = INTERRUPT_GRACE + 2.0   # the judge's own deadline comes after the channel's interrupt-then-kill
@@ -150,25 +161,32 @@ class Judge:
         self.exchange_dir = exchange_dir
         self.guard = Guard(exchange_dir, file_cap) if exchange_dir else None
         self.after_ask = None
-        self.module_names = dict(STANDARD_ALIASES)
+        self.module_names = dict(STANDARD_ALIASES)  # execute.py adds what the given cells import
         self.suspicions: set[str] = set()
+        # fixed now, before any student value arrives: the loaded modules of the allowed packages
+        self._loaded = {name: module for name, module in list(sys.modules.items())
+                        if name.split(".")[0] in IMPORTABLE and isinstance(module, types.ModuleType)}
 
     def ask(self, req: tuple):
         if time.monotonic() > self.deadline:
             raise TimeoutError("the test ran past the cell time limit")
         try:
-            return self.channel.request(req, self.deadline, lambda meta: Remote(self, meta), self._import)
+            return self.channel.request(req, self.deadline, lambda meta: Remote(self, meta), self._resolve)
         finally:
             if self.after_ask is not None:
                 self.after_ask()  # e.g. how full the private disk got while student code ran
 
-    @staticmethod
-    def _import(name: str):
-        top = name.split(".")[0]
-        if name in sys.modules and top in IMPORTABLE:
-            return sys.modules[name]
-        if top not in IMPORTABLE:
-            raise ImportError(f"tests cannot use the student's module {name!r}")
+    def _resolve(self, name: str) -> types.ModuleType | None:
+        """The judge's own module for a name a student value gave, or None (it stays a handle). Never imports it."""
+        module = self._loaded.get(name)
+        if module is None and (name in IMPORTABLE_MODULES or name in self.module_names.values()):
+            module = self._import(name)
+        return module
+
+    def _import(self, name: str) -> types.ModuleType:
+        """Import a module of the judge's fixed table (a standard alias or one the given cells import)."""
+        if name not in IMPORTABLE_MODULES and name not in self.module_names.values():
+            raise ImportError(f"the judge does not import {name!r}: it is not in its fixed list")
         return importlib.import_module(name)
 
     def run_test(self, source: str, max_points: float, deadline: float, name: str = "test") -> Verdict:

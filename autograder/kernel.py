@@ -25,8 +25,9 @@ TEXT_LIMIT = 20_000
 IMAGE_LIMIT = 2_000_000
 MAX_RESULTS = 8
 
-# audit events worth telling the instructor about; open() is filtered by path below
-_AUDIT_EVENTS = {
+# audit events worth telling the instructor about; open() is filtered by path below. The
+# executor maps event names to these words itself: a line on the audit pipe names an event, no more
+AUDIT_EVENTS = {
     "socket.connect": "opened a network connection",
     "socket.bind": "opened a listening socket",
     "subprocess.Popen": "started a program",
@@ -36,14 +37,16 @@ _AUDIT_EVENTS = {
     "os.killpg": "sent a signal",
     "sys.settrace": "installed a tracer (sys.settrace)",
     "sys.setprofile": "installed a profiler hook (sys.setprofile)",
+    "open": "tried to open a course file",
 }
-_SECRET_DIRS = {"source", "submitted", "autograded", "feedback", ".autograder", "private"}
-_SECRET_FILES = {"gradebook.db", "solution.csv", "nbgrader_config.py", "course.toml", "records.jsonl"}
+AUDIT_CHECK = "autograder.audit_check"  # raised by the kernel when the executor asks: proves the hook still reports
+_SECRET_DIRS = frozenset({"source", "submitted", "autograded", "feedback", ".autograder", "private"})
+_SECRET_FILES = frozenset({"gradebook.db", "solution.csv", "nbgrader_config.py", "course.toml", "records.jsonl"})
 
 
-def _looks_for_course_files(path: str) -> bool:
+def _looks_for_course_files(path: str, installed: tuple[str, ...]) -> bool:
     parts = path.split("/")
-    if path.startswith(_INSTALLED):
+    if path.startswith(installed):
         return False  # imports from the interpreter and site-packages
     return ".." in parts or bool(_SECRET_DIRS.intersection(parts[:-1])) or parts[-1] in _SECRET_FILES
 
@@ -64,34 +67,50 @@ class _Handles:
         return self.objects[ident]
 
 
-_INSTALLED: tuple[str, ...] = ()
-
-
 def _install_audit(fd: int) -> None:
-    global _INSTALLED
-    _INSTALLED = tuple(sorted({os.path.realpath(p) + "/" for p in (sys.prefix, sys.base_prefix, *sys.path) if p}))
+    """Report audit events on ``fd``. Best effort, and known to be so.
+
+    Nothing here is a module global a student could switch (the hook's state
+    lives in its closure, the event list is immutable, CPython never removes
+    an audit hook), but code in this process can still reach the closure or
+    close the pipe. So the executor does not trust the hook's silence: it
+    asks for :data:`AUDIT_CHECK` with a fresh nonce after the last cell and
+    flags a hook that does not answer, and it observes the network from
+    outside the sandbox (see :mod:`autograder.channel`).
+    """
+    installed = tuple(sorted({os.path.realpath(p) + "/" for p in (sys.prefix, sys.base_prefix, *sys.path) if p}))
+    events = frozenset(AUDIT_EVENTS)
     seen: set[tuple[str, str]] = set()
+    kernel_pid = os.getpid()
+    write, dumps = os.write, json.dumps
 
     def hook(event: str, args: tuple) -> None:
-        if _quiet:
+        if event == AUDIT_CHECK:
+            try:
+                write(fd, (dumps({"event": "check", "detail": str(args[0])[:64]}) + "\n").encode())
+            except Exception:  # noqa: BLE001 - the executor notices the missing answer
+                pass
             return
-        what = _AUDIT_EVENTS.get(event)
+        if event not in events:
+            return
         detail = ""
-        if what is None and event == "open" and args and isinstance(args[0], str):
-            path = args[0]
-            if _looks_for_course_files(path):
-                what, detail = "tried to open a course file", path
-        elif what is not None:
+        if event == "open":
+            if not (args and isinstance(args[0], str) and _looks_for_course_files(args[0], installed)):
+                return
+            detail = args[0]
+        elif event == "os.kill" and args[:2] == (-1, 9) and os.getpid() == 1 == kernel_pid:
+            return  # the kernel ending a cell's stray processes (_end_strays)
+        else:
             try:
                 detail = repr(args[0])[:120] if args else ""
             except Exception:  # noqa: BLE001
                 detail = ""
-        if what is None or (what, detail) in seen or len(seen) > 50:
+        if (event, detail) in seen or len(seen) > 50:
             return
-        seen.add((what, detail))
+        seen.add((event, detail))
         try:
-            os.write(fd, (json.dumps({"event": event, "what": what, "detail": detail}) + "\n").encode())
-        except OSError:
+            write(fd, (dumps({"event": event, "detail": detail}) + "\n").encode())
+        except Exception:  # noqa: BLE001
             pass
 
     sys.addaudithook(hook)
@@ -186,21 +205,14 @@ def _results(raw: list[dict]) -> list[dict]:
     return results
 
 
-_quiet = False  # set while the kernel itself does what the audit hook reports for students
-
-
 def _end_strays() -> None:
     """Nothing a cell started outlives it: as PID 1 of the sandbox, end every other process and reap it."""
-    global _quiet
     if os.getpid() != 1:
         return
-    _quiet = True
     try:
         os.kill(-1, 9)
     except OSError:
         pass
-    finally:
-        _quiet = False
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -234,6 +246,13 @@ def serve(sock, seed: int, audit_fd: int | None) -> None:
         if op == "bye":
             sys.stdout.flush()
             os._exit(0)
+        if op == "audit":
+            try:
+                sys.audit(AUDIT_CHECK, str(request[1]))
+            except Exception:  # noqa: BLE001 - a replaced sys.audit: the executor sees no answer
+                pass
+            codec.write_frame(sock, {"op": "audited"})
+            continue
         if op == "exec":
             _, code, token = request
             sink["results"].clear()
