@@ -5,6 +5,11 @@ process reads the kit (hidden tests) or the notebook, so neither was ever in
 memory the student's process could inherit. Cells then go to the kernel one
 at a time; test cells are judged here.
 
+Instructor data comes from the instructor: the plan restores every locked
+cell (flag ``tampered``), the kernel reseeds right before each given cell, and
+the judge runs the kit's given cells itself, after the same seeding, so tests
+see the instructor's values of the names they bind (see judge.py).
+
 Each cell's result is appended to ``<result>.cells`` as soon as it is known,
 so a kill at any moment keeps the scores of the cells that ran.
 """
@@ -130,6 +135,8 @@ def run_job(job: Job) -> RunResult:
     spec.exchange_dir = os.path.join(scratch, "exchange")
     os.mkdir(spec.exchange_dir)
     os.chmod(spec.exchange_dir, 0o1777)
+    given_dir = os.path.join(scratch, "given")  # the judge's empty working folder for the given cells
+    os.mkdir(given_dir, 0o700)
     workdir = None
     if not job.sandboxed:
         workdir = os.path.join(scratch, "work")
@@ -162,8 +169,9 @@ def run_job(job: Job) -> RunResult:
             result.flags["tampered"] = "; ".join(findings)
         # module names bound by the instructor's given (locked) code always mean those modules in tests
         given = given_imports([c.source for c in kit.cells if c.locked and not c.is_test and c.cell_type == "code"])
+        given_cells = [(c.grade_id, c.source, kit.given_seed(c.grade_id, job.seed)) for c in kit.given_cells()]
         cells_start = time.monotonic()
-        _run_cells(job, channel, planned, deadline, result, cells_log, given)
+        _run_cells(job, channel, planned, deadline, result, cells_log, given, given_cells, given_dir)
         result.audit["timing_ms"] = {"sandbox": round((sandbox_ready - started) * 1000, 1),
                                      "plan": round((cells_start - sandbox_ready) * 1000, 1),
                                      "cells": round((time.monotonic() - cells_start) * 1000, 1)}
@@ -205,9 +213,14 @@ def _read_notebook(path: Path) -> dict:
 
 
 def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: RunResult, cells_log: Path,
-               given: dict[str, str]) -> None:
+               given: dict[str, str], given_cells: list[tuple[str, str, int]], given_dir: str) -> None:
     judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, as_uid=job.uid if job.sandboxed else None)
     judge.module_names.update(given)
+    # the instructor's data for the tests, from the kit's given cells (never from the student)
+    judge.run_given(given_cells, _env(job), given_dir)
+    if judge.given_errors:
+        result.audit["given_errors"] = dict(judge.given_errors)
+    seeds = {grade_id: seed for grade_id, _, seed in given_cells}
     with cells_log.open("a", encoding="utf-8") as log:
         for cell in planned:
             out: dict = {"index": cell.index, "cell_type": cell.cell_type, "grade_id": cell.grade_id,
@@ -229,7 +242,8 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
                 out["error"] = verdict.error
             elif channel.dead is None and cell.cell_type == "code" and time.monotonic() < deadline:
                 try:
-                    got = channel.run_cell(cell.source, cell_deadline)
+                    got = channel.run_cell(cell.source, cell_deadline,
+                                           seed=seeds.get(cell.grade_id) if cell.given else None)
                     out.update(stdout=_clean(got.stdout), stderr=_clean(got.stderr), error=_clean(got.error),
                                results=got.results, truncated=got.truncated)
                     if got.interrupted:
