@@ -14,13 +14,13 @@ import json
 
 import nbformat
 import pytest
+from _assignment_helpers import REPO
+from conftest import build_course, released, solved, submit, with_answers
 
 from autograder.course import Course
 from autograder.grade import grade_batch
 from autograder.judge import bound_names
 from autograder.records import Flag, Status
-from conftest import build_course, released, solved, submit, with_answers
-from _assignment_helpers import REPO
 
 pytestmark = pytest.mark.slow
 
