@@ -217,7 +217,7 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
     judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, as_uid=job.uid if job.sandboxed else None)
     judge.module_names.update(given)
     # the instructor's data for the tests, from the kit's given cells (never from the student)
-    judge.run_given(given_cells, _env(job), given_dir)
+    judge.run_given(given_cells, _env(job), given_dir, timeout=job.cell_timeout)
     if judge.given_errors:
         result.audit["given_errors"] = dict(judge.given_errors)
     seeds = {grade_id: seed for grade_id, _, seed in given_cells}

@@ -31,6 +31,7 @@ import io
 import os
 import random
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -164,17 +165,27 @@ class Judge:
         self.given_names: dict[str, str] = {}     # every name a given cell binds -> that cell's grade_id
         self.given_errors: dict[str, str] = {}    # grade_id -> why the given cell failed in the judge
 
-    def run_given(self, cells: list[tuple[str, str, int]], env: dict[str, str], workdir: str) -> None:
+    def run_given(self, cells: list[tuple[str, str, int]], env: dict[str, str], workdir: str,
+                  timeout: float = 60.0) -> None:
         """Run the instructor's given cells, (grade_id, source, seed) in release order, in one namespace.
 
         Nothing of the student is reachable from here: the namespace starts empty (a
         student's name used by a given cell is a NameError), the working folder is
         ``workdir`` (empty, the judge's own) and the environment is ``env`` (the kernel's)
         while they run. A cell that raises keeps the names it bound before the error,
-        as in a notebook; the error is kept in ``given_errors``.
+        as in a notebook; the error is kept in ``given_errors``. Each cell has ``timeout``
+        seconds (a TimeoutError in it after that).
         """
         namespace: dict = {"__builtins__": builtins, "__name__": "__main__"}
         saved_env, saved_cwd = dict(os.environ), os.getcwd()
+
+        armed = [False]  # the alarm raises only inside the try below, never after it
+
+        def too_long(signum, frame):
+            if armed[0]:
+                raise TimeoutError(f"the given cell ran past {timeout:g} s")
+
+        saved_alarm = signal.signal(signal.SIGALRM, too_long)
         try:
             os.environ.update(env)
             os.chdir(workdir)
@@ -183,14 +194,22 @@ class Judge:
                     self.given_names.setdefault(name, grade_id)
                 seed_all(seed)
                 try:
-                    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                        exec(compile(_transform(source), f"<given:{grade_id}>", "exec"), namespace)
+                    try:
+                        armed[0] = True
+                        signal.setitimer(signal.ITIMER_REAL, timeout)
+                        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                            exec(compile(_transform(source), f"<given:{grade_id}>", "exec"), namespace)
+                    finally:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
+                        armed[0] = False
                 except BaseException as exc:  # noqa: BLE001 - the instructor's cell failed here, not the student
                     self.given_errors[grade_id] = f"{type(exc).__name__}: {exc}"[:500]
                 for name in namespace:
                     if not name.startswith("__"):
                         self.given_names.setdefault(name, grade_id)
         finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, saved_alarm)
             os.chdir(saved_cwd)
             os.environ.clear()
             os.environ.update(saved_env)

@@ -14,6 +14,7 @@ import json
 
 import nbformat
 import pytest
+import torch  # noqa: F401 - imported before any given cell runs, as the warm parent does
 from _assignment_helpers import REPO
 from conftest import build_course, released, solved, submit, with_answers
 
@@ -182,3 +183,34 @@ def test_bound_names_are_the_top_level_bindings_of_a_cell():
     assert bound_names(source) == {"torch", "nn", "os", "A", "B", "i", "f", "C", "squares", "w", "err",
                                    "x", "y", "z"}
     assert bound_names("this is not python (") == set()
+
+
+def test_the_judge_runs_given_cells_alone_and_never_falls_back_to_the_student(tmp_path):
+    """No kernel is needed here: a name that would be asked of the student fails on the missing channel."""
+    import os
+    import time
+
+    from autograder.judge import Judge
+
+    judge = Judge(channel=None, seed=1)
+    cwd, env = os.getcwd(), dict(os.environ)
+    judge.run_given([
+        ("given_ok", ("import os, torch\nT = torch.ones(2)\nMODE = os.environ.get('NBGRADER_EXECUTION')\n"
+                      "FILES = sorted(os.listdir('.'))"), 1),
+        ("given_reads", "X = 1\nY = open('data.csv').read()", 2),
+        ("given_uses_student", "Z = prod * 2", 3),
+        ("given_loops", "L = 2\nwhile True:\n    pass", 4),
+    ], {"NBGRADER_EXECUTION": "autograde"}, str(tmp_path), timeout=1.0)
+    assert (os.getcwd(), dict(os.environ)) == (cwd, env)  # restored after the given cells
+    assert judge.given["MODE"] == "autograde" and judge.given["FILES"] == []
+    assert (judge.given["X"], judge.given["L"]) == (1, 2)
+    assert "FileNotFoundError" in judge.given_errors["given_reads"]
+    assert "NameError" in judge.given_errors["given_uses_student"]  # no student namespace in a given cell
+    assert "TimeoutError" in judge.given_errors["given_loops"]
+    deadline = time.monotonic() + 60
+    for name in ("Y", "Z"):
+        verdict = judge.run_test(f"import torch\nassert X == 1\n{name}", 1.0, deadline)
+        assert verdict.score == 0.0 and "NameError" in verdict.error and "given_" in verdict.error, verdict.error
+    # each test gets its own copy: changing a given tensor in place changes no other test
+    assert judge.run_test("T.add_(1)\nassert float(T.sum()) == 4.0", 1.0, deadline).score == 1.0
+    assert judge.run_test("assert float(T.sum()) == 2.0", 1.0, deadline).score == 1.0
