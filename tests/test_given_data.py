@@ -214,3 +214,33 @@ def test_the_judge_runs_given_cells_alone_and_never_falls_back_to_the_student(tm
     # each test gets its own copy: changing a given tensor in place changes no other test
     assert judge.run_test("T.add_(1)\nassert float(T.sum()) == 4.0", 1.0, deadline).score == 1.0
     assert judge.run_test("assert float(T.sum()) == 2.0", 1.0, deadline).score == 1.0
+
+
+def test_every_locked_cell_is_in_every_plan_and_a_deleted_one_is_named():
+    """The plan (pure): a deleted locked text cell and a deleted given cell come back, in release order."""
+    from autograder.kit import Kit, KitCell
+    from autograder.restore import plan
+
+    def kit_cell(gid, cell_type="code", locked=True, grade=False, solution=False, points=None, source=""):
+        return KitCell(grade_id=gid, cell_type=cell_type, locked=locked, grade=grade, solution=solution,
+                       points=points, checksum=None, source=source, visible_source=source)
+
+    cells = [kit_cell("intro", "markdown", source="# Read me"), kit_cell("given", source="A = 1"),
+             kit_cell("answer", locked=False, solution=True, source="raise NotImplementedError()"),
+             kit_cell("test", grade=True, points=1.0, source="assert a == A")]
+    kit = Kit(assignment="a", notebook="a.ipynb", cells=cells)
+    assert [c.grade_id for c in kit.given_cells()] == ["given"] and kit.given_seed("given", 10) == 10
+
+    def nb_cell(gid, source, cell_type="code"):
+        return {"cell_type": cell_type, "source": source, "metadata": {"nbgrader": {"grade_id": gid}}}
+
+    submitted = {"cells": [nb_cell("answer", "A = 0\na = 0"), nb_cell("test", "assert a == A")]}
+    planned, findings = plan(submitted, kit)
+    assert [(c.grade_id, c.source, c.given) for c in planned] == [
+        ("intro", "# Read me", False), ("given", "A = 1", True), ("answer", "A = 0\na = 0", False),
+        ("test", "assert a == A", False)]
+    assert findings == ["read-only cell 'intro' was deleted; restored", "read-only cell 'given' was deleted; restored"]
+    # an unanswered, deleted answer cell is the student's business: not restored, not reported
+    planned, findings = plan({"cells": [nb_cell("intro", "# Read me", "markdown"), nb_cell("given", "A = 1"),
+                                        nb_cell("test", "assert a == A")]}, kit)
+    assert findings == [] and [c.grade_id for c in planned] == ["intro", "given", "test"]
