@@ -5,6 +5,11 @@ process reads the kit (hidden tests) or the notebook, so neither was ever in
 memory the student's process could inherit. Cells then go to the kernel one
 at a time; test cells are judged here.
 
+Instructor data comes from the instructor: the plan restores every locked
+cell (flag ``tampered``), the kernel reseeds right before each given cell, and
+the judge runs the kit's given cells itself, after the same seeding, so tests
+see the instructor's values of the names they bind (see judge.py).
+
 Each cell's result is appended to ``<result>.cells`` as soon as it is known,
 so a kill at any moment keeps the scores of the cells that ran.
 
@@ -195,6 +200,12 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
                 result.status = Status.FAILED
                 result.message = f"the judge could not be confined: {exc}"
                 return _finish(result, channel, started)
+        given_cells = [(c.grade_id, c.source, kit.given_seed(c.grade_id, job.seed)) for c in kit.given_cells()]
+        if private:
+            given_dir = sandbox.JUDGE_GIVEN   # the confined judge's own empty tmpfs
+        else:
+            given_dir = os.path.join(scratch, "given")
+            os.makedirs(given_dir, mode=0o700, exist_ok=True)
         cells_start = time.monotonic()
         # the fullest the private disk got (a test may remove what student code wrote before it ends)
         peak = [0]
@@ -203,7 +214,7 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
             used = _disk_usage(sandbox.EXCHANGE) if private else channel.usage_bytes()
             peak[0] = max(peak[0], used or 0)
 
-        _run_cells(job, channel, planned, deadline, result, cells_log, given, sample)
+        _run_cells(job, channel, planned, deadline, result, cells_log, given, given_cells, given_dir, sample)
         channel.observe(time.monotonic() + 10)  # what the audit hook may not say: asked, and seen from outside
         result.audit["timing_ms"] = {"sandbox": round((sandbox_ready - started) * 1000, 1),
                                      "plan": round((cells_start - sandbox_ready) * 1000, 1),
@@ -258,9 +269,14 @@ def _read_notebook(path: Path) -> dict:
 
 
 def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: RunResult, log,
-               given: dict[str, str], sample_disk) -> None:
+               given: dict[str, str], given_cells: list[tuple[str, str, int]], given_dir: str, sample_disk) -> None:
     judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, file_cap=job.file_size_mb << 20)
     judge.module_names.update(given)
+    # the instructor's data for the tests, from the kit's given cells (never from the student)
+    judge.run_given(given_cells, _env(job), given_dir, timeout=job.cell_timeout)
+    if judge.given_errors:
+        result.audit["given_errors"] = dict(judge.given_errors)
+    seeds = {grade_id: seed for grade_id, _, seed in given_cells}
     judge.after_ask = sample_disk
     for cell in planned:
         out: dict = {"index": cell.index, "cell_type": cell.cell_type, "grade_id": cell.grade_id,
@@ -282,7 +298,8 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
             out["error"] = verdict.error
         elif channel.dead is None and cell.cell_type == "code" and time.monotonic() < deadline:
             try:
-                got = channel.run_cell(cell.source, cell_deadline)
+                got = channel.run_cell(cell.source, cell_deadline,
+                                       seed=seeds.get(cell.grade_id) if cell.given else None)
                 out.update(stdout=_clean(got.stdout), stderr=_clean(got.stderr), error=_clean(got.error),
                            results=got.results, truncated=got.truncated)
                 if got.interrupted:

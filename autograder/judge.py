@@ -16,6 +16,15 @@ other name stays an opaque handle to the student's module, in the sandbox:
 the judge never imports a name the student chose, so no import side effect of
 the student's choosing runs here.
 
+Instructor data comes from the instructor: before the first test, the judge
+runs the kit's given cells (locked code cells without points) itself, each
+after the same seeding the kernel got before it, in an empty working folder
+with the kernel's environment variables. In a test, every name a given cell
+binds (``bound_names``) means the judge's value, a fresh copy per test, even if
+the student deleted, edited or later rebound it; a given name the judge's run
+did not produce is a NameError, never the student's value. Every other name
+is looked up in the student's namespace as above.
+
 The verdict follows nbgrader's rule for a test cell: an exception means 0; a
 last expression whose value reads as a number is partial credit; anything
 else is full marks.
@@ -33,11 +42,13 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import copy
 import importlib
 import io
 import os
 import random
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -128,6 +139,17 @@ class _Namespace(dict):
         self["__name__"] = "__main__"
 
     def __missing__(self, name: str):
+        judge = self._judge
+        if name in judge.given_names:
+            # instructor data: the judge's own value, never the student's
+            if name not in judge.given:
+                cell = judge.given_names[name]
+                why = judge.given_errors.get(cell, "it did not bind this name")
+                raise NameError(f"name {name!r} belongs to the given cell '{cell}', which did not define it "
+                                f"when the judge ran it ({why})")
+            value = _fresh(judge.given[name])
+            self[name] = value
+            return value
         if hasattr(builtins, name):
             raise KeyError(name)
         try:
@@ -166,6 +188,59 @@ class Judge:
         # fixed now, before any student value arrives: the loaded modules of the allowed packages
         self._loaded = {name: module for name, module in list(sys.modules.items())
                         if name.split(".")[0] in IMPORTABLE and isinstance(module, types.ModuleType)}
+        self.given: dict = {}                     # name -> the instructor's value (from run_given)
+        self.given_names: dict[str, str] = {}     # every name a given cell binds -> that cell's grade_id
+        self.given_errors: dict[str, str] = {}    # grade_id -> why the given cell failed in the judge
+
+    def run_given(self, cells: list[tuple[str, str, int]], env: dict[str, str], workdir: str,
+                  timeout: float = 60.0) -> None:
+        """Run the instructor's given cells, (grade_id, source, seed) in release order, in one namespace.
+
+        Nothing of the student is reachable from here: the namespace starts empty (a
+        student's name used by a given cell is a NameError), the working folder is
+        ``workdir`` (empty, the judge's own) and the environment is ``env`` (the kernel's)
+        while they run. A cell that raises keeps the names it bound before the error,
+        as in a notebook; the error is kept in ``given_errors``. Each cell has ``timeout``
+        seconds (a TimeoutError in it after that).
+        """
+        namespace: dict = {"__builtins__": builtins, "__name__": "__main__"}
+        saved_env, saved_cwd = dict(os.environ), os.getcwd()
+
+        armed = [False]  # the alarm raises only inside the try below, never after it
+
+        def too_long(signum, frame):
+            if armed[0]:
+                raise TimeoutError(f"the given cell ran past {timeout:g} s")
+
+        saved_alarm = signal.signal(signal.SIGALRM, too_long)
+        try:
+            os.environ.update(env)
+            os.chdir(workdir)
+            for grade_id, source, seed in cells:
+                for name in bound_names(source):
+                    self.given_names.setdefault(name, grade_id)
+                seed_all(seed)
+                try:
+                    try:
+                        armed[0] = True
+                        signal.setitimer(signal.ITIMER_REAL, timeout)
+                        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                            exec(compile(_transform(source), f"<given:{grade_id}>", "exec"), namespace)
+                    finally:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
+                        armed[0] = False
+                except BaseException as exc:  # noqa: BLE001 - the instructor's cell failed here, not the student
+                    self.given_errors[grade_id] = f"{type(exc).__name__}: {exc}"[:500]
+                for name in namespace:
+                    if not name.startswith("__"):
+                        self.given_names.setdefault(name, grade_id)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, saved_alarm)
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_env)
+        self.given = {k: v for k, v in namespace.items() if not k.startswith("__")}
 
     def ask(self, req: tuple):
         if time.monotonic() > self.deadline:
@@ -261,11 +336,62 @@ class Judge:
         return wrapper
 
     def _seed(self) -> None:
-        random.seed(self.seed)
-        if "numpy" in sys.modules:
-            sys.modules["numpy"].random.seed(self.seed)
-        if "torch" in sys.modules:
-            sys.modules["torch"].manual_seed(self.seed)
+        seed_all(self.seed)
+
+
+def seed_all(seed: int) -> None:
+    """Seed random, NumPy and torch as the kernel does (kernel._seed)."""
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def _fresh(value):
+    """A test's own copy of an instructor value, so a test that changes it in place changes no other test."""
+    if isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)):
+        return value
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # noqa: BLE001 - not copyable (a generator, a file): the value itself
+        return value
+
+
+def bound_names(source: str) -> set[str]:
+    """Names a cell binds at its top level: assignments, imports, def, class, for/with/except targets.
+
+    Bindings inside functions, classes, lambdas and comprehensions are their own and not counted.
+    """
+    try:
+        tree = ast.parse(_transform(source))
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    scoped = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
+              ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            todo.extend(node.decorator_list)
+            continue
+        if isinstance(node, scoped):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+        todo.extend(ast.iter_child_nodes(node))
+    names.discard("*")
+    return names
 
 
 def given_imports(sources: list[str]) -> dict[str, str]:

@@ -4,6 +4,11 @@ nbgrader stays the source of truth for cell ids, points, locked cells and the
 hidden tests (its ``generate_assignment`` stores them in the gradebook). The
 kit is a JSON file in the course's private state folder; it travels to the
 trusted executor (or a Dask worker) and never into a sandbox.
+
+Given cells (``KitCell.is_given``: locked code cells without points or answer)
+hold the instructor's data. Each runs right after random, NumPy and torch are
+seeded with ``grading_seed + k``, k its position among the given cells: in the
+student's kernel and, for the tests, in the judge, so both get the same data.
 """
 from __future__ import annotations
 
@@ -40,6 +45,11 @@ class KitCell:
     def is_manual(self) -> bool:
         return self.grade and self.solution
 
+    @property
+    def is_given(self) -> bool:
+        """A locked code cell without points and without an answer: the instructor's given code and data."""
+        return self.locked and not self.grade and not self.solution and self.cell_type == "code"
+
 
 @dataclass
 class Kit:
@@ -51,6 +61,14 @@ class Kit:
 
     def by_id(self) -> dict[str, KitCell]:
         return {c.grade_id: c for c in self.cells}
+
+    def given_cells(self) -> list[KitCell]:
+        """The given cells in released order; a cell's position here picks its seed (see given_seed)."""
+        return [c for c in self.cells if c.is_given]
+
+    def given_seed(self, grade_id: str, seed: int) -> int:
+        """The seed random, NumPy and torch get right before a given cell runs, in the kernel and in the judge."""
+        return seed + [c.grade_id for c in self.given_cells()].index(grade_id)
 
     @property
     def max_score(self) -> float:

@@ -6,7 +6,9 @@ what was tampered with out. Rules, as nbgrader applies them:
 * a locked cell (given code, tests) runs the gradebook's version; an edited
   one is restored and reported (flag ``tampered``);
 * a deleted graded cell is put back after the cell that preceded it in the
-  release (``OverwriteCells.add_missing_cells``) and reported;
+  release (``OverwriteCells.add_missing_cells``) and reported; so is a deleted
+  locked cell without points (a given cell, read-only text), which nbgrader
+  does not restore: every locked cell of the release is in every plan;
 * a graded cell that appears twice is judged once; the copy is reported.
 Test cells are judged from the gradebook's source (hidden tests included);
 the sandbox only ever receives their released, visible part.
@@ -28,6 +30,7 @@ class PlannedCell:
     grade_id: str | None = None
     points: float | None = None
     judge_source: str = ""     # tests only: the full test, for the judge
+    given: bool = False        # a given cell (KitCell.is_given): the kernel reseeds right before it
     unchanged_answer: bool = False  # manual cells: the student left the answer as released
 
 
@@ -86,14 +89,15 @@ def plan(notebook: dict, kit: Kit) -> tuple[list[PlannedCell], list[str]]:
         if cell_type != kit_cell.cell_type:
             findings.append(f"cell '{gid}' was changed from {kit_cell.cell_type} to {cell_type}; restored")
         planned.append((gid, _from_kit(kit_cell, source, raw, findings)))
-    # put back deleted graded cells, after the cell that preceded them in the release
+    # put back deleted graded and locked cells, after the cell that preceded them in the release
     for gid in order:
         if gid in seen:
             continue
         kit_cell = known[gid]
-        if not kit_cell.grade:
+        if not (kit_cell.grade or kit_cell.locked):
             continue
-        findings.append(f"cell '{gid}' was deleted; restored")
+        what = "read-only cell" if kit_cell.locked and not kit_cell.grade else "cell"
+        findings.append(f"{what} '{gid}' was deleted; restored")
         pos = order.index(gid)
         at = 0
         for prev in reversed(order[:pos]):
@@ -127,7 +131,7 @@ def _from_kit(kit_cell: KitCell, source: str, raw: dict, findings: list[str]) ->
             findings.append(f"read-only cell '{gid}' was edited; restored")
         kind = "code" if kit_cell.cell_type == "code" else "text"
         return PlannedCell(index=0, cell_type=kit_cell.cell_type, kind=kind, source=kit_cell.source,
-                           shown_source=kit_cell.source, grade_id=gid)
+                           shown_source=kit_cell.source, grade_id=gid, given=kit_cell.is_given)
     if kit_cell.is_manual:
         return PlannedCell(index=0, cell_type=kit_cell.cell_type, kind="manual", source=source,
                            shown_source=source, grade_id=gid, points=kit_cell.points,

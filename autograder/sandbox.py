@@ -69,6 +69,7 @@ SANDBOX_UID_BASE = 200_000   # uids nobody on the host uses; one per concurrent 
 JUDGE_UID_OFFSET = 100_000   # the judge of the kernel with uid U runs as U + this: never a kernel's uid
 WORKDIR = "/home/student"    # the student's working directory inside the sandbox
 EXCHANGE = "/exchange"       # the exchange folder, at the same path for the kernel and the confined judge
+JUDGE_GIVEN = "/given"       # the confined judge's own empty folder, where it runs the instructor's given cells
 PR_SET_DUMPABLE = 4
 
 
@@ -371,6 +372,10 @@ def confine_judge(disk_dir: str, kernel_uid: int, memory_bytes: int, cpu_seconds
     for dev in ("null", "zero", "random", "urandom"):
         open(f"{root}/dev/{dev}", "w").close()
         mount(f"/dev/{dev}", f"{root}/dev/{dev}", None, MS_BIND)
+    judge_uid = kernel_uid + JUDGE_UID_OFFSET
+    os.makedirs(root + JUDGE_GIVEN)
+    mount("tmpfs", root + JUDGE_GIVEN, "tmpfs", MS_NOSUID | MS_NODEV,
+          f"size=16m,mode=0700,uid={judge_uid},gid={judge_uid}")
     os.makedirs(root + EXCHANGE)
     mount(f"{disk_dir}/exchange", root + EXCHANGE, None, MS_BIND)
     mount(None, root + EXCHANGE, None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -391,7 +396,6 @@ def confine_judge(disk_dir: str, kernel_uid: int, memory_bytes: int, cpu_seconds
     ]
     for which, value in limits:
         resource.setrlimit(which, (value, value))
-    judge_uid = kernel_uid + JUDGE_UID_OFFSET
     try:
         os.setgroups([])
         os.setresgid(judge_uid, judge_uid, judge_uid)
