@@ -37,9 +37,9 @@ import datetime as dt
 import json
 import secrets
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 ASSIGNMENT = "tr"
 NOTEBOOK = "tr.ipynb"
@@ -104,7 +104,7 @@ class HostTarget:
         return self.canary_dir / self.CANARY_NAME
 
     @classmethod
-    def new(cls, course: Path, canary_dir: Path) -> "HostTarget":
+    def new(cls, course: Path, canary_dir: Path) -> HostTarget:
         return cls(course=course, canary_dir=canary_dir, tag=str(secrets.randbelow(9 * 10**8) + 10**8),
                    secret="s3cr3t-" + secrets.token_hex(12), canary_text="CANARY-" + secrets.token_hex(16))
 
