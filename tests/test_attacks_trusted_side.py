@@ -252,7 +252,10 @@ def batch() -> Batch:
     try:
         yield from _batch(base)
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if os.environ.get("KEEP_TRUSTED_BATCH"):   # to look at what a failing run left
+            print(f"\nthe batch's course, zip and /tmp are kept in {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def _batch(base: Path):
@@ -281,7 +284,7 @@ def _batch(base: Path):
     tmp.mkdir()
     tmp.chmod(0o1777)
     env = {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(base),
-           "LANG": "C.UTF-8", corpus.SECRET_ENV: target.secret}
+           "LANG": "C.UTF-8", "COLUMNS": "250", corpus.SECRET_ENV: target.secret}   # wide: tables keep names whole
     cgroup, why_not = MemoryCgroup.make(f"autograder-trusted-{target.tag}", MEMORY_LIMIT)
     host_tmp_before = set(os.listdir("/tmp"))
     tmp_before = set(os.listdir(tmp))
@@ -385,7 +388,7 @@ def test_no_executor_is_killed_from_outside(batch):
     # reads, or a reply it expands, grows it until the memory cap kills it: either way its grading process
     # ends with a signal instead of a verdict
     killed = {s: r[0]["message"] for s, r in batch.records.items() if "grading stopped early" in r[0]["message"]}
-    assert killed == {}
+    assert killed == {}, killed
 
 
 def test_batch_memory_stays_under_the_cgroup_limit(batch):
@@ -397,7 +400,7 @@ def test_batch_memory_stays_under_the_cgroup_limit(batch):
 def test_canary_on_the_host_is_never_read(batch):
     assert batch.probe_atime_moved, "this file system does not update access times on read (noatime?)"
     read = {p: times for p, times in batch.canary_atimes.items() if times[0] != times[1]}
-    assert read == {}, "a host file or folder outside the sandbox was read during grading"
+    assert read == {}, f"a host file or folder outside the sandbox was read during grading: {sorted(read)}"
 
 
 def test_secrets_appear_in_nothing_grading_wrote(batch):
@@ -405,7 +408,7 @@ def test_secrets_appear_in_nothing_grading_wrote(batch):
     assert any(k.startswith("feedback/") for k in texts) and "exports/grades.csv" in texts
     leaked = sorted({(name, what) for name, text in texts.items() for what, n in _secrets(batch).items()
                      if n in text and not (name == "gradebook.db" and what.startswith("hidden"))})
-    assert leaked == []
+    assert leaked == [], leaked
 
 
 def _secrets(batch: Batch) -> dict[str, str]:
@@ -415,13 +418,14 @@ def _secrets(batch: Batch) -> dict[str, str]:
 
 
 def test_nothing_left_in_temporary_folders(batch):
-    assert sorted(batch.tmp_after - batch.tmp_before) == []
-    assert batch.host_tmp_new == []
+    left = sorted(batch.tmp_after - batch.tmp_before)
+    assert left == [], f"left in /tmp by collect, grade, feedback and export: {left}"
+    assert batch.host_tmp_new == [], batch.host_tmp_new
 
 
 def test_course_has_nothing_new_but_what_grading_writes(batch):
     changed = sorted(k for k in set(batch.before) | set(batch.after) if batch.before.get(k) != batch.after.get(k))
-    assert changed == []
+    assert changed == [], changed
 
 
 def test_no_kernel_survives_the_batch(batch):
@@ -463,7 +467,7 @@ def test_attack_sees_nothing_secret(batch, student):
     shown = {"record": json.dumps(rec, ensure_ascii=False),
              "feedback": page.read_text(encoding="utf-8", errors="replace") if page.is_file() else ""}
     leaked = sorted((where, what) for where, text in shown.items() for what, n in _secrets(batch).items() if n in text)
-    assert leaked == [], _case(batch, student).attacks
+    assert leaked == [], f"{_case(batch, student).attacks}: {leaked}"
 
 
 @pytest.mark.parametrize("student", CASES)

@@ -20,8 +20,9 @@ The notebook is tests/fixtures/trusted_course/tr.ipynb: a locked "given" cell
 ``write_rows(rows, path)``, a "write this file" question whose test makes a
 folder with ``tempfile.mkdtemp()``, has the student's function write a file
 there and reads it back (3). The visible part of that test quotes the file's
-first 300 characters in its assertion message, as a helpful test would: the
-path a host file would take into the student's feedback.
+first 1500 characters in its assertion message, as a helpful test would: the
+path a host file (or the kit's hidden tests) would take into the student's
+feedback.
 
 Wrong answers pass every visible test and fail the hidden ones, so any point a
 hostile submission gets beyond ``solves`` was forged. Every hostile notebook
