@@ -414,6 +414,8 @@ def test_secrets_appear_in_nothing_grading_wrote(batch):
 def _secrets(batch: Batch) -> dict[str, str]:
     """What must never reach a student, by what it is."""
     return {"the host canary's text": batch.target.canary_text, "the grader's secret variable": batch.target.secret,
+            # in the trusted processes' environment (forkserver.THREAD_ENV), never in a kernel's (execute._env)
+            "the trusted side's own environment": "NUMEXPR_NUM_THREADS=",
             **{f"hidden test text {m!r}": m for m in corpus.HIDDEN_MARKERS}}
 
 
