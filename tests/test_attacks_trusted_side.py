@@ -249,6 +249,10 @@ def _run(args: list[str], env: dict, cgroup: MemoryCgroup | None, private_tmp: P
 def batch() -> Batch:
     if os.geteuid() != 0 or not shutil.which("unshare"):
         pytest.skip("needs root and unshare(1): the sandbox, the private /tmp and the memory cgroup need them")
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], check=False,
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a mount namespace for the batch's private /tmp: {probe.stderr.strip()}")
     base = Path(tempfile.mkdtemp(prefix="autograder-trusted-", dir="/var/tmp"))
     try:
         yield from _batch(base)
