@@ -151,6 +151,7 @@ class Batch:
     cases: list[Hostile]
     collect: Run
     grade: Run
+    after_runs: dict[str, Run]  # feedback and export, run after grading as an instructor would
     records: dict              # student_id -> list of records.jsonl entries
     exports: dict              # student_id -> grades.csv row
     before: dict[str, str]     # course files before grading (after collect)
@@ -310,9 +311,8 @@ def _batch(base: Path):
     after = course_files(root)
     host_tmp_new = sorted(n for n in set(os.listdir("/tmp")) - host_tmp_before if target.tag in n)
     atimes = {p: (a, os.stat(p).st_atime_ns) for p, a in canary_set.items()}
-    for args in (["feedback", corpus.ASSIGNMENT], ["export"]):
-        run = _run(["--course", str(root), *args], env, None, tmp)
-        assert run.returncode == 0, run.output
+    after_runs = {name: _run(["--course", str(root), *args], env, None, tmp)
+                  for name, args in (("feedback", ["feedback", corpus.ASSIGNMENT]), ("export", ["export"]))}
     tmp_after = set(os.listdir(tmp))   # collect, grade, feedback and export all ran with this /tmp
     records: dict[str, list] = {}
     records_file = root / ".autograder" / "records.jsonl"
@@ -320,11 +320,13 @@ def _batch(base: Path):
         rec = json.loads(line)
         records.setdefault(rec["student_id"], []).append(rec)
     exports = {}
-    with (root / "exports" / "grades.csv").open(encoding="utf-8") as fh:
+    grades_csv = root / "exports" / "grades.csv"
+    with grades_csv.open(encoding="utf-8") if grades_csv.exists() else open(os.devnull) as fh:
         for row in csv.DictReader(fh):
             if row["assignment"] == corpus.ASSIGNMENT:
                 exports[row["student_id"]] = row
-    yield Batch(course=root, target=target, cases=cases, collect=collect, grade=grade, records=records,
+    yield Batch(course=root, target=target, cases=cases, collect=collect, grade=grade, after_runs=after_runs,
+                records=records,
                 exports=exports, before=before, after=after, tmp_before=tmp_before,
                 tmp_after=tmp_after, host_tmp_new=host_tmp_new, canary_atimes=atimes,
                 probe_atime_moved=probe_moved, survivors=[text for _, text in alive], memory=memory)
@@ -352,6 +354,12 @@ def _record(batch: Batch, student: str) -> dict:
     assert recs, f"{student}: no record (the batch did not grade it). grade said:\n{batch.grade.output[-3000:]}"
     assert len(recs) == 1, f"{student}: {len(recs)} records for one grade run"
     return recs[0]
+
+
+def _export(batch: Batch, student: str) -> dict:
+    row = batch.exports.get(student)
+    assert row, f"{student}: no row in exports/grades.csv. export said:\n{batch.after_runs['export'].output[-3000:]}"
+    return row
 
 
 def _outputs_of_grading(root: Path) -> dict[str, str]:
@@ -382,6 +390,12 @@ def test_collect_and_grade_finish_in_bounded_time(batch):
     assert batch.grade.returncode >= 0, f"grade was killed by signal {-batch.grade.returncode}:\n" \
                                         f"{batch.grade.output[-3000:]}"
     assert "Traceback" not in batch.collect.output + batch.grade.output, batch.grade.output[-3000:]
+
+
+def test_feedback_and_export_run_after_the_batch(batch):
+    for name, run in batch.after_runs.items():
+        assert run.returncode == 0, f"{name}:\n{run.output[-3000:]}"
+    assert set(batch.exports) == set(ALL)
 
 
 def test_every_student_is_graded_once(batch):
@@ -445,7 +459,7 @@ def test_honest_students_keep_their_marks(batch, student, score):
     rec = _record(batch, student)
     assert (rec["status"], rec["score"], rec["max_score"]) == ("graded", score, corpus.MAX_SCORE), rec["message"]
     assert rec["flags"] == {}
-    row = batch.exports[student]
+    row = _export(batch, student)
     assert (row["status"], row["flags"], float(row["score"]), float(row["late_submission_penalty"] or 0)) == \
         ("graded", "", score, 0.0)
 
@@ -489,7 +503,7 @@ def test_attack_carries_the_flags_its_case_promises(batch, student):
 @pytest.mark.parametrize("student", CASES)
 def test_export_prices_lateness_from_the_lms_time(batch, student):
     case = _case(batch, student)
-    row = batch.exports[student]
+    row = _export(batch, student)
     penalty = float(row["late_submission_penalty"] or 0)
     assert penalty == (case.late_penalty or 0.0), f"{case.attacks}: export row {row}"
     assert ("late" in row["flags"]) == (case.late_penalty is not None), row["flags"]
