@@ -442,7 +442,8 @@ class Channel:
         """Outgoing attempts in the sandbox's own network namespace, read from outside (only it can count them)."""
         if not self.sandboxed:
             return  # no network namespace of its own: the host's counters say nothing about the student
-        self.network_packets = max(self.network_packets, _network_attempts(self.student_pid))
+        self.network_packets = max(self.network_packets,
+                                   _network_attempts(self.student_pid, getattr(self, "net_counter_fds", None)))
 
     def usage_bytes(self) -> int | None:
         """How full the sandbox's private disk is, read from outside (trusted)."""
@@ -472,24 +473,46 @@ _NET_COUNTERS = {("Ip", "OutRequests"), ("Ip", "OutNoRoutes"), ("Tcp", "ActiveOp
                  ("Ip6", "OutNoRoutes"), ("Udp6", "OutDatagrams"), ("Icmp6", "OutMsgs")}
 
 
-def _network_attempts(pid: int) -> int:
+def open_network_counters(pid: int) -> list[int]:
+    """File descriptors on ``pid``'s network counters, opened while /proc is still visible.
+
+    The confined judge has no /proc; it re-reads these descriptors (a procfs file is
+    generated afresh at every read from offset 0) to count from outside at the end.
+    """
+    fds = []
+    for name in ("snmp", "snmp6"):
+        try:
+            fds.append(os.open(f"/proc/{pid}/net/{name}", os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            fds.append(-1)
+    return fds
+
+
+def _read_counter_file(pid: int, name: str, fds: list[int] | None) -> str:
+    fd = fds[("snmp", "snmp6").index(name)] if fds else -1
+    if fd >= 0:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.read(fd, 1 << 16).decode("ascii")
+    with open(f"/proc/{pid}/net/{name}", encoding="ascii") as fh:
+        return fh.read(1 << 16)
+
+
+def _network_attempts(pid: int, fds: list[int] | None = None) -> int:
     """Sum of the outgoing-attempt counters of ``pid``'s network namespace (0 if it cannot be read)."""
     total = 0
     try:
-        with open(f"/proc/{pid}/net/snmp", encoding="ascii") as fh:
-            lines = fh.read(1 << 16).splitlines()
+        lines = _read_counter_file(pid, "snmp", fds).splitlines()
         for names, values in zip(lines[::2], lines[1::2]):
             proto = names.split(":")[0]
             for name, value in zip(names.split()[1:], values.split()[1:]):
                 if (proto, name) in _NET_COUNTERS:
                     total += max(0, int(value))
-        with open(f"/proc/{pid}/net/snmp6", encoding="ascii") as fh:
-            for line in fh.read(1 << 16).splitlines():
-                parts = line.split()
-                if len(parts) == 2:
-                    for proto in ("Ip6", "Udp6", "Icmp6"):
-                        if parts[0].startswith(proto) and (proto, parts[0][len(proto):]) in _NET_COUNTERS:
-                            total += max(0, int(parts[1]))
+        for line in _read_counter_file(pid, "snmp6", fds).splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                for proto in ("Ip6", "Udp6", "Icmp6"):
+                    if parts[0].startswith(proto) and (proto, parts[0][len(proto):]) in _NET_COUNTERS:
+                        total += max(0, int(parts[1]))
     except (OSError, ValueError):
         pass
     return total

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from . import sandbox
 from . import submission
-from .channel import Channel, KernelGone
+from .channel import Channel, KernelGone, open_network_counters
 from .attacks import scan_source
 from .judge import Judge, given_imports
 from .kit import Kit
@@ -193,6 +193,8 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
         given = given_imports([c.source for c in kit.cells if c.locked and not c.is_test and c.cell_type == "code"])
         if private:
             # everything secret is read: from here on the judge holds no privilege and sees no course
+            # (and no /proc: the kernel's network counters are opened now, read at the end)
+            channel.net_counter_fds = open_network_counters(channel.student_pid)
             try:
                 sandbox.confine_judge(scratch, job.uid, job.memory_mb << 20, int(job.cpu_time),
                                       job.file_size_mb << 20, job.hide)
