@@ -282,6 +282,9 @@ def test_bad_inputs_are_named(course, tmp_path):
     not_zip = write(tmp_path / "grades.zip", "not a zip at all")
     with pytest.raises(CollectError, match="not a readable zip archive"):
         collect(course, A, not_zip)
+    os.mkfifo(tmp_path / "download.zip")          # would block a reader forever
+    with pytest.raises(CollectError, match="neither a folder nor a .zip archive"):
+        collect(course, A, tmp_path / "download.zip")
     with pytest.raises(Exception, match="no notebook in .*source/99_nope"):
         collect(course, "99_nope", tmp_path)
 
