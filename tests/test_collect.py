@@ -282,6 +282,9 @@ def test_bad_inputs_are_named(course, tmp_path):
     not_zip = write(tmp_path / "grades.zip", "not a zip at all")
     with pytest.raises(CollectError, match="not a readable zip archive"):
         collect(course, A, not_zip)
+    os.mkfifo(tmp_path / "download.zip")          # would block a reader forever
+    with pytest.raises(CollectError, match="neither a folder nor a .zip archive"):
+        collect(course, A, tmp_path / "download.zip")
     with pytest.raises(Exception, match="no notebook in .*source/99_nope"):
         collect(course, "99_nope", tmp_path)
 
@@ -503,3 +506,30 @@ def test_an_entry_that_cannot_be_unpacked_is_skipped_not_fatal(course, tmp_path)
     (skip,) = summary.skipped
     assert skip.name == "s001_x/notes/plan.txt" and "cannot be unpacked" in skip.reason
     assert course.submission_dir("s001", A).joinpath("notes").read_text() == "a file"
+
+
+def test_the_size_a_zip_declares_is_not_trusted(course, tmp_path):
+    """An entry whose headers claim 1000 bytes but hold 5 MB is never unpacked whole, and the rest goes on."""
+    set_collect(course, max_file_mb=1)
+    archive = tmp_path / "liar.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zip_entry(zf, "s001_x/hw.ipynb", notebook_bytes("a"), (2026, 12, 1, 0, 0, 0))
+        zf.writestr(zipfile.ZipInfo("s001_x/big.bin", date_time=(2026, 12, 1, 0, 0, 0)), bytes(5 << 20),
+                    compress_type=zipfile.ZIP_DEFLATED)
+    data = bytearray(archive.read_bytes())
+    name = b"s001_x/big.bin"
+    for signature, size_at, name_at in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        start = 0
+        while (start := data.find(signature, start)) != -1:
+            if data[start + name_at:start + name_at + len(name)] == name:
+                data[start + size_at:start + size_at + 4] = struct.pack("<I", 1000)
+            start += 4
+    archive.write_bytes(bytes(data))
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.getinfo("s001_x/big.bin").file_size == 1000
+
+    summary = collect(course, A, archive)
+    (skip,) = summary.skipped
+    assert skip.name == "s001_x/big.bin" and ("cannot be unpacked" in skip.reason or "max_file_mb" in skip.reason)
+    assert [c.student_id for c in summary.collected] == ["s001"]
+    assert not course.submission_dir("s001", A).joinpath("big.bin").exists()
