@@ -212,10 +212,20 @@ class Judge:
             if armed[0]:
                 raise TimeoutError(f"the given cell ran past {timeout:g} s")
 
-        saved_alarm = signal.signal(signal.SIGALRM, too_long)
         try:
-            os.environ.update(env)
             os.chdir(workdir)
+        except OSError as exc:
+            # never run them elsewhere (another folder's files would make the data differ): tests then
+            # get a NameError for every given name, with this reason
+            for grade_id, source, _ in cells:
+                self.given_errors[grade_id] = f"not run: the judge cannot enter its empty folder ({exc})"
+                for name in bound_names(source):
+                    self.given_names.setdefault(name, grade_id)
+            return
+        saved_alarm = None
+        try:
+            saved_alarm = signal.signal(signal.SIGALRM, too_long)
+            os.environ.update(env)
             for grade_id, source, seed in cells:
                 for name in bound_names(source):
                     self.given_names.setdefault(name, grade_id)
@@ -235,8 +245,9 @@ class Judge:
                     if not name.startswith("__"):
                         self.given_names.setdefault(name, grade_id)
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, saved_alarm)
+            if saved_alarm is not None:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, saved_alarm)
             os.chdir(saved_cwd)
             os.environ.clear()
             os.environ.update(saved_env)
@@ -370,7 +381,7 @@ def bound_names(source: str) -> set[str]:
     names: set[str] = set()
     scoped = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
               ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-    todo = list(tree.body)
+    todo: list[ast.AST] = list(tree.body)
     while todo:
         node = todo.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):

@@ -244,3 +244,13 @@ def test_every_locked_cell_is_in_every_plan_and_a_deleted_one_is_named():
     planned, findings = plan({"cells": [nb_cell("intro", "# Read me", "markdown"), nb_cell("given", "A = 1"),
                                         nb_cell("test", "assert a == A")]}, kit)
     assert findings == [] and [c.grade_id for c in planned] == ["intro", "given", "test"]
+
+
+def test_given_cells_never_run_outside_their_empty_folder(tmp_path):
+    from autograder.judge import Judge
+
+    judge = Judge(channel=None, seed=1)
+    judge.run_given([("given", "A = 1", 1)], {}, str(tmp_path / "absent"))
+    assert judge.given == {} and "cannot enter its empty folder" in judge.given_errors["given"]
+    verdict = judge.run_test("A", 1.0, float("inf"))
+    assert verdict.score == 0.0 and "NameError" in verdict.error and "cannot enter" in verdict.error
