@@ -13,7 +13,7 @@ standings -> report, each step a module of its own.
 """
 from __future__ import annotations
 
-import hashlib
+import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +27,7 @@ from autograder.policy import Policy, load_policy
 from .competition import CompetitionPaths, Solution, load_contract, load_solution
 from .gather import TREE, Gathered, SubmissionFile, gather
 from .integrity import integrity_flags
+from .readfile import FileRead, read_submission
 from .prepare import Competition, download_fashion_mnist, load_fashion_mnist, prepare_competition
 from .records import (Accuracy, Baseline, CsvStatus, LeaderboardError, LeaderboardResult,
                       Submission)
@@ -35,7 +36,7 @@ from .score import interval, score_split
 from .selection import MAX_SELECTED
 from .standings import Standings, build_standings
 from .store import Store
-from .validate import Contract, Validation, too_large, validate
+from .validate import Contract, Validation, validate
 
 __all__ = ["LeaderboardResult", "final_results", "score_course", "score", "prepare", "validate_file",
            "select", "add_baseline", "remove_baseline", "current_standings", "ScoreRun"]
@@ -101,31 +102,18 @@ def prepare(course_dir, data: str | Path | None = None, out: str | Path | None =
 
 
 # -- validate -----------------------------------------------------------------------------------
-def read_submission(path: Path, max_bytes: int) -> tuple[bytes | None, str, int]:
-    """(bytes or None when over ``max_bytes``, sha256, size). A huge file is hashed, never held."""
-    size = path.stat().st_size
-    if size > max_bytes:
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        return None, digest.hexdigest(), size
-    data = path.read_bytes()
-    return data, hashlib.sha256(data).hexdigest(), size
-
-
-def check(data: bytes | None, size: int, contract: Contract) -> Validation:
-    return Validation((too_large(size, contract.max_bytes),)) if data is None else validate(data, contract)
+def check(read: FileRead, contract: Contract) -> Validation:
+    """The verdict on a file as read from disk: its read problem, else :func:`validate`."""
+    return Validation((read.problem,)) if read.problem else validate(read.data, contract)
 
 
 def validate_file(path: str | Path, competition: str | Path) -> Validation:
     """What a student runs before submitting: the scoring's checks, no score."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise LeaderboardError(f"{path} does not exist; pass the path of your submission.csv.")
     contract = load_contract(competition)
-    data, _, size = read_submission(path, contract.max_bytes)
-    return check(data, size, contract)
+    return check(read_submission(path, contract.max_bytes), contract)
 
 
 # -- score --------------------------------------------------------------------------------------
@@ -153,12 +141,13 @@ def record_new(files: list[SubmissionFile], solution: Solution, contract: Contra
     drafts: list[tuple[SubmissionFile, str, CsvStatus, str, np.ndarray | None]] = []
     unchanged = 0
     for item in sorted(files, key=lambda f: (f.submitted_at, f.student_id, str(f.path))):
-        data, sha, size = read_submission(item.path, contract.max_bytes)
+        read = read_submission(item.path, contract.max_bytes)
+        sha = read.sha256
         if (item.student_id, sha) in known:
             unchanged += 1
             continue
         known.add((item.student_id, sha))
-        verdict = check(data, size, contract)
+        verdict = check(read, contract)
         if not verdict.ok:
             drafts.append((item, sha, CsvStatus.INVALID, verdict.message(item.path.name), None))
             continue
@@ -322,8 +311,7 @@ def add_baseline(course_dir, name: str, csv_path: str | Path | None = None, publ
         if not path.is_file():
             raise LeaderboardError(f"{path} does not exist; pass the baseline model's submission CSV.")
         contract = answer.contract()
-        data, _, size = read_submission(path, contract.max_bytes)
-        verdict = check(data, size, contract)
+        verdict = check(read_submission(path, contract.max_bytes), contract)
         if not verdict.ok:
             raise LeaderboardError(verdict.message(Path(csv_path).name))
         (pub,), (priv,) = score_split(verdict.predictions, answer.labels, answer.public, policy.grading_seed)

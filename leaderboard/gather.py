@@ -17,6 +17,7 @@ Nothing found is dropped silently: files that cannot be attributed are listed in
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +58,8 @@ class Gathered:
 
 
 def _file_time(path: Path) -> dt.datetime:
-    return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc)
+    # lstat: the entry itself, never what a link points to (a dangling link still has a time)
+    return dt.datetime.fromtimestamp(os.lstat(path).st_mtime, tz=dt.timezone.utc)
 
 
 def _from_folder(student: str, folder: Path) -> SubmissionFile:
@@ -90,7 +92,7 @@ def gather_tree(root: Path, assignment: str) -> Gathered:
         for folder in folders:
             if not folder.is_dir():
                 continue
-            if (folder / CSV_NAME).is_file():
+            if os.path.lexists(folder / CSV_NAME):      # whatever it is: readfile says if it is not a file
                 found.files.append(_from_folder(student, folder))
             else:
                 others = sorted(p.name for p in folder.glob("*.csv"))
@@ -104,7 +106,7 @@ def gather_flat(root: Path, pattern: str) -> Gathered:
     found = Gathered(FLAT)
     regex = re.compile(pattern)
     for path in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             found.skipped.append((path, "a folder in a flat folder of CSV files (and no submitted/ layout)"))
             continue
         if path.suffix.lower() != ".csv":

@@ -81,7 +81,7 @@ def test_a_malformed_file_never_stops_the_run(tmp_path):
         assert sub.status == expected, (name, sub.message)
         if expected == CsvStatus.SCORED:
             assert sub.public.value == 1.0 and sub.private.value == 1.0
-    assert "the limit is 100 MB" in status["huge.csv"].message
+    assert "the limit is 10 MB" in status["huge.csv"].message
     assert "line 5: the Id 2 appears again" in status["several_problems.csv"].message
     table = pd.read_csv(run.reports.csv, keep_default_na=False)
     assert set(table["status"]) == {"scored", "invalid"}
