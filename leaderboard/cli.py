@@ -16,10 +16,12 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from autograder.course import CourseError
 from autograder.policy import PolicyError
+from autograder.spreadsheet import spreadsheet_row
 
 from .records import LeaderboardError
 
@@ -142,22 +144,22 @@ def cmd_show(args) -> int:
             table.add_column(column, justify="right" if column in ("#", "private", "public", "grade") else "left")
         for row in standings.instructor:
             if row.baseline:
-                table.add_row("—", f"[italic]{row.name} (baseline)[/italic]", "", f"{row.accuracy.value:.4f}",
+                table.add_row("—", f"[italic]{escape(row.name)} (baseline)[/italic]", "", f"{row.accuracy.value:.4f}",
                               f"{row.accuracy.low:.4f}–{row.accuracy.high:.4f}", "", "", "")
                 continue
             s = row.standing
-            table.add_row(str(s.rank), s.student_id, s.status.value, f"{s.final.private.value:.4f}",
+            table.add_row(str(s.rank), escape(s.student_id), s.status.value, f"{s.final.private.value:.4f}",
                           f"{s.final.private.low:.4f}–{s.final.private.high:.4f}", f"{s.final.public.value:.4f}",
                           f"{s.points:g}/{s.max_points:g}", ", ".join(s.flags))
         for s in standings.students:
             if s.rank is None:
-                table.add_row("", s.student_id, s.status.value, "", "", "", f"{s.points:g}/{s.max_points:g}", "")
+                table.add_row("", escape(s.student_id), s.status.value, "", "", "", f"{s.points:g}/{s.max_points:g}", "")
     else:
         table = Table(title="Leaderboard (public accuracy)")
         for column in ("#", "participant", "public accuracy", "95 % interval", "entries"):
             table.add_column(column, justify="left" if column == "participant" else "right")
         for row in standings.public:
-            name = f"[italic]{row.name} (baseline)[/italic]" if row.baseline else row.name
+            name = f"[italic]{escape(row.name)} (baseline)[/italic]" if row.baseline else escape(row.name)
             table.add_row("—" if row.baseline else str(row.rank), name, f"{row.accuracy.value:.4f}",
                           f"{row.accuracy.low:.4f}–{row.accuracy.high:.4f}", "" if row.baseline else str(row.entries))
     if sizes:
@@ -176,8 +178,8 @@ def cmd_grades(args) -> int:
     for column in ("student", "status", "private accuracy", "grade", "flags", "message"):
         table.add_column(column)
     for s in standings.students:
-        table.add_row(s.student_id, s.status.value, f"{s.final.private.value:.4f}" if s.final else "",
-                      f"{s.points:g}/{s.max_points:g}", ", ".join(s.flags), s.message)
+        table.add_row(escape(s.student_id), s.status.value, f"{s.final.private.value:.4f}" if s.final else "",
+                      f"{s.points:g}/{s.max_points:g}", ", ".join(s.flags), escape(s.message))
     _console().print(table)
     if args.out:
         with open(args.out, "w", encoding="utf-8", newline="") as fh:
@@ -186,9 +188,9 @@ def cmd_grades(args) -> int:
                              "max_points", "flags", "message"])
             for s in standings.students:
                 r = s.result()
-                writer.writerow([r.student_id, r.status, "" if r.private_accuracy is None else f"{r.private_accuracy:.4f}",
+                writer.writerow(spreadsheet_row([r.student_id, r.status, "" if r.private_accuracy is None else f"{r.private_accuracy:.4f}",
                                  "" if r.public_accuracy is None else f"{r.public_accuracy:.4f}", f"{r.points:g}",
-                                 f"{r.max_points:g}", ",".join(r.flags), r.message.replace("\n", " ")])
+                                 f"{r.max_points:g}", ",".join(r.flags), r.message.replace("\n", " ")]))
         print(f"Wrote {args.out}")
     flagged = [s.student_id for s in standings.students if s.flags]
     if flagged:

@@ -2,12 +2,13 @@
 
 ``--out`` gets:
 * ``leaderboard.csv``: one row per student (status from the closed list), for the
-  final grades and LMS imports;
+  final grades and LMS imports; a cell a spreadsheet would evaluate gets a leading
+  ``'`` (OWASP, :func:`autograder.spreadsheet.spreadsheet_cell`);
 * ``leaderboard.md``: the instructor table in Markdown; ``leaderboard-public.md``
-  the public one, safe to post;
+  the public one, safe to post; every name or id goes through :func:`md_cell`;
 * ``leaderboard-public.html`` (pseudonyms, public scores only) and
   ``leaderboard-instructor.html`` (everything, flags included): self-contained
-  pages, each with a histogram of accuracies and the grade thresholds drawn.
+  pages rendered by Jinja with autoescape on, each with a histogram of accuracies and the grade thresholds drawn.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+from autograder.spreadsheet import spreadsheet_cell
 
 from .records import CsvStatus
 from .standings import Standings
@@ -66,8 +69,28 @@ def csv_rows(standings: Standings) -> list[dict[str, str]]:
     return rows
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_MD_PUNCTUATION = set("\\`*_{}[]()#+-.!|~\"'$%,:;=?^/")
+
+
+def md_cell(text: str) -> str:
+    """``text`` as literal Markdown table-cell content: no HTML, no markup, no column break.
+
+    ``<``, ``>`` and ``&`` become HTML entities (so ``<script>`` or ``<img onerror=...>``
+    are shown, never run); every other ASCII punctuation mark gets CommonMark's
+    backslash escape; line breaks become spaces.
+    """
+    out = []
+    for ch in " ".join(str(text).splitlines()):
+        if ch in "<>&":
+            out.append({"<": "&lt;", ">": "&gt;", "&": "&amp;"}[ch])
+        elif ch in _MD_PUNCTUATION:
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_md_cell = md_cell
 
 
 def markdown_instructor(standings: Standings) -> str:
@@ -167,7 +190,8 @@ def write_reports(standings: Standings, out_dir: str | Path, policy, n_public: i
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(csv_rows(standings))
+    # OWASP: no cell a spreadsheet would evaluate (=, +, -, @, tab, CR); see autograder/spreadsheet.py
+    writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in csv_rows(standings))
     _write(paths.csv, buffer.getvalue())
     _write(paths.markdown, markdown_instructor(standings))
     _write(paths.public_markdown, markdown_public(standings))
