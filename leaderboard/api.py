@@ -27,6 +27,7 @@ from autograder.policy import Policy, load_policy
 from .competition import CompetitionPaths, Solution, load_contract, load_solution
 from .gather import TREE, Gathered, SubmissionFile, gather
 from .integrity import integrity_flags
+from .limit import plan
 from .readfile import FileRead, read_submission
 from .prepare import Competition, download_fashion_mnist, load_fashion_mnist, prepare_competition
 from .records import (Accuracy, Baseline, CsvStatus, LeaderboardError, LeaderboardResult,
@@ -128,61 +129,47 @@ def _zone(policy: Policy) -> ZoneInfo:
 
 def record_new(files: list[SubmissionFile], solution: Solution, contract: Contract, policy: Policy,
                store: Store) -> tuple[list[Submission], int]:
-    """Validate, limit, score and store every file not yet in the database.
+    """Validate, score and store every file not yet in the database, within the daily limit.
 
     Returns (the new submissions with their ids, how many files were already known).
-    Files are taken in time order so the daily limit keeps the earliest ones.
+    Reading, validation and scoring happen first, outside any lock; which files are
+    recorded and which are over the limit is decided by :func:`leaderboard.limit.plan`
+    inside the store's locked transaction, so concurrent runs agree.
     """
     board = policy.leaderboard
     zone = _zone(policy)
-    known = store.known_files(board.assignment)
-    used = Counter((s.student_id, s.submitted_at.astimezone(zone).date())
-                   for s in store.submissions(board.assignment) if s.status == CsvStatus.SCORED)
-    drafts: list[tuple[SubmissionFile, str, CsvStatus, str, np.ndarray | None]] = []
+    # Files recorded before this run and not waiting for a later day need not be read again.
+    settled = {(e.student_id, e.sha256) for e in store.existing(board.assignment)
+               if e.status != CsvStatus.OVER_LIMIT}
+    candidates: list[Submission] = []
+    valid: list[tuple[int, np.ndarray]] = []
     unchanged = 0
     for item in sorted(files, key=lambda f: (f.submitted_at, f.student_id, str(f.path))):
         read = read_submission(item.path, contract.max_bytes)
-        sha = read.sha256
-        if (item.student_id, sha) in known:
+        if (item.student_id, read.sha256) in settled:
             unchanged += 1
             continue
-        known.add((item.student_id, sha))
         verdict = check(read, contract)
-        if not verdict.ok:
-            drafts.append((item, sha, CsvStatus.INVALID, verdict.message(item.path.name), None))
-            continue
-        day = item.submitted_at.astimezone(zone).date()
-        if board.daily_limit and used[(item.student_id, day)] >= board.daily_limit:
-            drafts.append((item, sha, CsvStatus.OVER_LIMIT,
-                           f"over the daily limit: {board.daily_limit} submissions were already scored on "
-                           f"{day} ({policy.timezone}), so this file was not scored. Submit again tomorrow; "
-                           f"your scored submissions still count.", None))
-            continue
-        used[(item.student_id, day)] += 1
-        drafts.append((item, sha, CsvStatus.SCORED, "", verdict.predictions))
-
-    to_score = [d[4] for d in drafts if d[2] == CsvStatus.SCORED]
-    public: list[Accuracy] = []
-    private: list[Accuracy] = []
-    if to_score:
-        public, private = score_split(np.stack(to_score), solution.labels, solution.public,
-                                      seed=policy.grading_seed)
-    scores = iter(zip(public, private))
-    records = []
-    for item, sha, status, message, predictions in drafts:
-        pub = priv = None
-        if status == CsvStatus.SCORED:
-            pub, priv = next(scores)
-            message = (f"public accuracy {pub.value:.4f} (95 % CI {pub.low:.4f}-{pub.high:.4f}) on "
-                       f"{pub.total} rows")
-        if item.note:
-            message = f"{message} (note: {item.note})"
-        records.append(Submission(
+        note = f" (note: {item.note})" if item.note else ""
+        status = CsvStatus.SCORED if verdict.ok else CsvStatus.INVALID
+        message = "" if verdict.ok else verdict.message(item.path.name)
+        if verdict.ok:
+            valid.append((len(candidates), verdict.predictions))
+        candidates.append(Submission(
             id=None, student_id=item.student_id, assignment=board.assignment, submitted_at=item.submitted_at,
-            sha256=sha, status=status, message=message, source=str(item.path), time_source=item.time_source,
-            public=pub, private=priv, predictions=predictions))
-    ids = store.add(records) if records else []
-    return [_with_id(r, i) for r, i in zip(records, ids)], unchanged
+            sha256=read.sha256, status=status, message=message + note, source=str(item.path),
+            time_source=item.time_source, predictions=verdict.predictions))
+    if valid:
+        public, private = score_split(np.stack([p for _, p in valid]), solution.labels, solution.public,
+                                      seed=policy.grading_seed)
+        for (at, _), pub, priv in zip(valid, public, private):
+            sub = candidates[at]
+            candidates[at] = replace(sub, public=pub, private=priv, message=(
+                f"public accuracy {pub.value:.4f} (95 % CI {pub.low:.4f}-{pub.high:.4f}) on {pub.total} rows"
+                + sub.message))
+    decided, ids = store.record(board.assignment, lambda existing: plan(
+        candidates, existing, board.daily_limit, zone, policy.timezone))
+    return [_with_id(r, i) for r, i in zip(decided.new, ids)], unchanged + decided.unchanged
 
 
 def _with_id(sub: Submission, new_id: int) -> Submission:
