@@ -29,6 +29,7 @@ from .gather import TREE, Gathered, SubmissionFile, gather
 from .integrity import integrity_flags
 from .limit import plan
 from .readfile import FileRead, read_submission
+from .secret import load_secret, new_secret, pseudonym_key, read_private_secret, write_secret
 from .prepare import Competition, download_fashion_mnist, load_fashion_mnist, prepare_competition
 from .records import (Accuracy, Baseline, CsvStatus, LeaderboardError, LeaderboardResult,
                       Submission)
@@ -63,8 +64,11 @@ def _setup(course_dir) -> tuple[Course, Policy]:
     return course, load_policy(course.root)
 
 
-def _secret(policy: Policy) -> str:
-    return f"{policy.course_id}:{policy.leaderboard.split_seed}"
+def _pseudonym_key(course: Course, policy: Policy, needed: bool = True) -> str:
+    """The key of the pseudonyms, from the course secret (never from course.toml)."""
+    if not (needed and policy.leaderboard.pseudonyms):
+        return ""
+    return pseudonym_key(load_secret(CompetitionPaths(course.competition).private))
 
 
 def roster(course: Course) -> list[str]:
@@ -89,17 +93,31 @@ def roster(course: Course) -> list[str]:
 # -- prepare ------------------------------------------------------------------------------------
 def prepare(course_dir, data: str | Path | None = None, out: str | Path | None = None,
             public_fraction: float | None = None, seed: int | None = None, force: bool = False,
-            timeout: float = 10.0) -> Competition:
-    """Build ``<course>/competition`` from Fashion-MNIST in ``data`` (or a download)."""
+            timeout: float = 10.0, secret_file: str | Path | None = None) -> Competition:
+    """Build ``<course>/competition`` from Fashion-MNIST in ``data`` (or a download).
+
+    The split is keyed by the course secret (made or reused in competition/private;
+    ``secret_file`` copies one in, refused when that file looks public)."""
     course, policy = _setup(course_dir)
     board = policy.leaderboard
     fraction = board.public_fraction if public_fraction is None else public_fraction
     if not 0 < fraction < 1:
         raise LeaderboardError(f"--public-fraction must be between 0 and 1 (exclusive), got {fraction}")
+    target = CompetitionPaths(Path(out) if out else course.competition)
+    secret = None if secret_file is None else read_private_secret(secret_file, target.public)
     root = Path(data) if data is not None else download_fashion_mnist(course.root / "data", timeout=timeout)
     arrays = load_fashion_mnist(root)
-    return prepare_competition(Path(out) if out else course.competition, *arrays, public_fraction=fraction,
-                               seed=board.split_seed if seed is None else seed, force=force)
+    return prepare_competition(target.root, *arrays, public_fraction=fraction, seed=seed, force=force,
+                               secret=secret)
+
+
+def rotate_secret(course_dir) -> Path:
+    """A new course secret in competition/private (every pseudonym changes; the split does not)."""
+    course, _ = _setup(course_dir)
+    private = CompetitionPaths(course.competition).private
+    if not private.is_dir():
+        raise LeaderboardError(f"{private} does not exist; build the competition with `leaderboard prepare`.")
+    return write_secret(private, new_secret())
 
 
 # -- validate -----------------------------------------------------------------------------------
@@ -183,11 +201,13 @@ def refresh_flags(store: Store, policy: Policy) -> int:
     return store.set_flags(board.assignment, integrity_flags(subs, board.copy_agreement, board.plausibility_max))
 
 
-def standings_from_store(course: Course, policy: Policy, store: Store | None) -> Standings:
+def standings_from_store(course: Course, policy: Policy, store: Store | None, names: bool = True) -> Standings:
+    """Everyone's standing; ``names`` False skips the pseudonyms (and so the secret)."""
     board = policy.leaderboard
     subs = store.submissions(board.assignment) if store else []
     baselines = store.baselines() if store else []
-    return build_standings(subs, baselines, roster(course), board, _secret(policy), board.assignment)
+    return build_standings(subs, baselines, roster(course), board, _pseudonym_key(course, policy, names),
+                           board.assignment)
 
 
 def default_out(course: Course) -> Path:
@@ -227,12 +247,13 @@ def score_course(course_dir, out_dir: str | Path | None = None) -> list[Leaderbo
 
 
 # -- read-only views ----------------------------------------------------------------------------
-def current_standings(course_dir, db_url: str | None = None) -> tuple[Standings, tuple[int, int] | None]:
+def current_standings(course_dir, db_url: str | None = None, names: bool = True
+                      ) -> tuple[Standings, tuple[int, int] | None]:
     """Standings from the database as it is (read-only), and (public rows, private rows)."""
     course, policy = _setup(course_dir)
     store = Store.for_course(course.root, db_url or policy.leaderboard.url, read_only=True)
     try:
-        return standings_from_store(course, policy, store), (store.answer_key() if store else None)
+        return standings_from_store(course, policy, store, names), (store.answer_key() if store else None)
     finally:
         if store:
             store.close()
@@ -245,7 +266,7 @@ def final_results(course_dir) -> dict[str, LeaderboardResult]:
     database without changing it, and needs no answer key. A course never scored gives
     every roster student ``missing``.
     """
-    return current_standings(course_dir)[0].results()
+    return current_standings(course_dir, names=False)[0].results()
 
 
 # -- instructor actions -------------------------------------------------------------------------

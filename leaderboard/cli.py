@@ -1,6 +1,7 @@
 """The `leaderboard` command: parses arguments, calls one function of leaderboard.api, prints.
 
-    leaderboard prepare [--data ROOT]            build competition/ from Fashion-MNIST
+    leaderboard prepare [--data ROOT]            build competition/ from Fashion-MNIST (and the course secret)
+    leaderboard secret --rotate                  a new course secret: every pseudonym changes
     leaderboard validate FILE [--competition D]  check a submission like scoring does (exit 1 if invalid)
     leaderboard score [SUBMISSIONS]              record + score new files, write the reports
     leaderboard select STUDENT [ID ...]          choose final submissions (no ids: list them)
@@ -40,12 +41,23 @@ def cmd_prepare(args) -> int:
         print("No --data given: trying to download Fashion-MNIST (gives up after "
               f"{args.timeout:g} s when offline)...")
     competition = prepare(_course(args), data=args.data, out=args.out, public_fraction=args.public_fraction,
-                          seed=args.seed, force=args.force, timeout=args.timeout)
+                          seed=args.seed, force=args.force, timeout=args.timeout, secret_file=args.secret_file)
     paths = competition.paths
     print(f"Wrote {paths.train} ({competition.n_train} rows), {paths.test} ({competition.n_test} rows), "
           f"{paths.sample}")
     print(f"Wrote {paths.solution} ({competition.n_public} public, {competition.n_private} private rows). "
           f"Give students only {paths.public}/.")
+    return 0
+
+
+def cmd_secret(args) -> int:
+    from .api import rotate_secret
+    if not args.rotate:
+        print("The course secret lives in competition/private/secret.txt (made by `leaderboard prepare`). "
+              "`leaderboard secret --rotate` replaces it: every pseudonym changes, scores and the split do not.")
+        return 0
+    path = rotate_secret(_course(args))
+    print(f"Wrote a new course secret to {path} (mode 600). Pseudonyms change at the next `leaderboard score`.")
     return 0
 
 
@@ -214,10 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="folder holding FashionMNIST/raw/*-ubyte[.gz] (torchvision's layout)")
     p.add_argument("--out", default=None, help="competition folder (default: <course>/competition)")
     p.add_argument("--public-fraction", type=float, default=None, help="share of test rows on the public board")
-    p.add_argument("--seed", type=int, default=None, help="secret shuffle/split seed (default: course.toml)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="split seed for tests only (default: derived from the course secret; a known seed makes the split public)")
+    p.add_argument("--secret-file", default=None,
+                   help="reuse the course secret in this file (refused if the file looks public)")
     p.add_argument("--force", action="store_true", help="replace an existing, different competition")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a download")
     p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("secret", parents=[common], help="make a new course secret (--rotate): every pseudonym changes")
+    p.add_argument("--rotate", action="store_true", help="replace the secret in competition/private/secret.txt")
+    p.set_defaults(func=cmd_secret)
 
     p = sub.add_parser("validate", parents=[common], help="check a submission CSV the way scoring does")
     p.add_argument("file")
