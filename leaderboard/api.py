@@ -207,7 +207,8 @@ def standings_from_store(course: Course, policy: Policy, store: Store | None, na
     subs = store.submissions(board.assignment) if store else []
     baselines = store.baselines() if store else []
     return build_standings(subs, baselines, roster(course), board, _pseudonym_key(course, policy, names),
-                           board.assignment)
+                           board.assignment, late_policy=policy.late,
+                           due_for=lambda student: policy.due_for(student, board.assignment))
 
 
 def default_out(course: Course) -> Path:

@@ -4,7 +4,7 @@
     leaderboard secret --rotate                  a new course secret: every pseudonym changes
     leaderboard validate FILE [--competition D]  check a submission like scoring does (exit 1 if invalid)
     leaderboard score [SUBMISSIONS]              record + score new files, write the reports
-    leaderboard select STUDENT [ID ...]          choose final submissions (no ids: list them)
+    leaderboard select STUDENT [ID ...]          choose final submissions (no ids: list them; --clear)
     leaderboard baseline [NAME] [--csv F | --public A --private B | --remove]
     leaderboard show [--instructor]              the current leaderboard in the terminal
     leaderboard grades [--out FILE]              points per student (private accuracy -> grade)
@@ -108,6 +108,13 @@ def cmd_score(args) -> int:
 
 def cmd_select(args) -> int:
     from .api import select, student_submissions
+    if args.clear:
+        if args.ids:
+            raise LeaderboardError("--clear takes no submission ids: it removes the whole selection.")
+        select(_course(args), args.student, [], db_url=args.db)
+        print(f"{args.student}: selection cleared; their best public score counts again. Run `leaderboard "
+              f"score` to refresh the reports.")
+        return 0
     if not args.ids:
         subs = student_submissions(_course(args), args.student, db_url=args.db)
         if not subs:
@@ -254,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("select", parents=[common, db], help="choose a student's final submissions (no ids: list them)")
     p.add_argument("student")
     p.add_argument("ids", nargs="*", type=int, metavar="SUBMISSION")
+    p.add_argument("--clear", action="store_true", help="remove the selection (the best public score counts)")
     p.set_defaults(func=cmd_select)
 
     p = sub.add_parser("baseline", parents=[common, db], help="add, replace, remove or list baseline rows")
