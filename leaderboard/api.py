@@ -178,8 +178,7 @@ def record_new(files: list[SubmissionFile], solution: Solution, contract: Contra
             sha256=read.sha256, status=status, message=message + note, source=str(item.path),
             time_source=item.time_source, predictions=verdict.predictions))
     if valid:
-        public, private = score_split(np.stack([p for _, p in valid]), solution.labels, solution.public,
-                                      seed=policy.grading_seed)
+        public, private = score_split(np.stack([p for _, p in valid]), solution.labels, solution.public)
         for (at, _), pub, priv in zip(valid, public, private):
             sub = candidates[at]
             candidates[at] = replace(sub, public=pub, private=priv, message=(
@@ -301,11 +300,11 @@ def student_submissions(course_dir, student_id: str, db_url: str | None = None) 
         store.close()
 
 
-def _accuracy_of(value: float, total: int, seed: int, label: str) -> Accuracy:
+def _accuracy_of(value: float, total: int, label: str) -> Accuracy:
     if not 0 <= value <= 1:
         raise LeaderboardError(f"the {label} accuracy must be between 0 and 1, got {value}")
     correct = int(round(value * total))
-    low, high = interval(correct, total, seed)
+    low, high = interval(correct, total)
     return Accuracy(correct, total, low, high)
 
 
@@ -323,10 +322,10 @@ def add_baseline(course_dir, name: str, csv_path: str | Path | None = None, publ
         verdict = check(read_submission(path, contract.max_bytes), contract)
         if not verdict.ok:
             raise LeaderboardError(verdict.message(Path(csv_path).name))
-        (pub,), (priv,) = score_split(verdict.predictions, answer.labels, answer.public, policy.grading_seed)
+        (pub,), (priv,) = score_split(verdict.predictions, answer.labels, answer.public)
     elif public is not None and private is not None:
-        pub = _accuracy_of(public, answer.n_public, policy.grading_seed, "public")
-        priv = _accuracy_of(private, answer.n_private, policy.grading_seed, "private")
+        pub = _accuracy_of(public, answer.n_public, "public")
+        priv = _accuracy_of(private, answer.n_private, "private")
     else:
         raise LeaderboardError("give a baseline either --csv FILE or both --public and --private accuracies.")
     store = Store.for_course(course.root, db_url or policy.leaderboard.url)
