@@ -191,9 +191,9 @@ def _fast_path(data: bytes, contract: Contract) -> Validation | None:
         body = body.replace(b"\r\n", b"\n")   # a lone \r left over fails the grammar
     if not body.endswith(b"\n"):
         body += b"\n"
-    if not _canonical_rows(body):
+    values = _canonical_values(body)
+    if values is None:
         return None
-    values = np.fromstring(body.replace(b"\n", b","), dtype=np.int64, sep=",")
     if values.size != 2 * contract.rows:
         return None
     ids, labels = values[0::2], values[1::2]
@@ -207,8 +207,32 @@ def _fast_path(data: bytes, contract: Contract) -> Validation | None:
     return Validation((), rows=contract.rows, predictions=predictions)
 
 
+_POW10 = np.array([0] + [10 ** k for k in range(18)], dtype=np.int64)   # index = power + 1; 0 for separators
+
+
+def _canonical_values(body: bytes) -> np.ndarray | None:
+    """Every number of a canonical ``body`` (see :func:`_canonical_rows`), parsed vectorised; else None.
+
+    Each digit is weighted by 10 to the number of digits after it in its field, and the
+    fields are summed with one ``reduceat``: no text is split or converted one number at a time.
+    """
+    seps = _canonical_seps(body)
+    if seps is None:
+        return None
+    chars = np.frombuffer(body, dtype=np.uint8)
+    widths = np.diff(seps, prepend=-1)                        # each field's length + its separator
+    next_sep = np.repeat(seps, widths)
+    power = next_sep - np.arange(chars.size) - 1              # -1 on a separator
+    digits = chars.astype(np.int64) - 48
+    return np.add.reduceat(digits * _POW10[power + 1], seps - widths + 1)
+
+
 def _canonical_rows(body: bytes) -> bool:
-    """True when ``body`` is exactly ``(D{1,18},D{1,18}\\n)+`` (D a digit), checked vectorised.
+    return _canonical_seps(body) is not None
+
+
+def _canonical_seps(body: bytes) -> np.ndarray | None:
+    """The separator positions when ``body`` is exactly ``(D{1,18},D{1,18}\\n)+`` (D a digit), else None.
 
     Equivalent to that regular expression, at a third of its cost: only the three
     allowed bytes; separators alternate comma, newline; no empty field; no number
@@ -216,13 +240,15 @@ def _canonical_rows(body: bytes) -> bool:
     """
     chars = np.frombuffer(body, dtype=np.uint8)
     if chars.size < 4 or not _CANONICAL_BYTES[chars].all():
-        return False
+        return None
     seps = np.flatnonzero((chars == 44) | (chars == 10))
     kinds = chars[seps]
     if seps.size == 0 or seps.size % 2 or not (kinds[0::2] == 44).all() or not (kinds[1::2] == 10).all():
-        return False
+        return None
     widths = np.diff(seps)            # each field's length + 1
-    return bool(seps[-1] == chars.size - 1 and 1 <= seps[0] <= 18 and widths.min() >= 2 and widths.max() <= 19)
+    ok = seps[-1] == chars.size - 1 and 1 <= seps[0] <= 18 and (widths.size == 0 or
+                                                                (widths.min() >= 2 and widths.max() <= 19))
+    return seps if ok else None
 
 
 class _Collector:
