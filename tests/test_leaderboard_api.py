@@ -186,8 +186,8 @@ def test_public_view_never_shows_private_scores_or_their_order(tmp_path):
     positions = [instructor.index(f"<td>{s}</td>") for s in ("s-c", "s-b", "s-a")]
     assert positions == sorted(positions)                               # private order
     assert [r.rank for r in run.standings.instructor] == [1, 2, 3]
-    assert re.search(r"data:image/png;base64,[A-Za-z0-9+/]{1000,}", public_html)
-    assert re.search(r"data:image/png;base64,[A-Za-z0-9+/]{1000,}", instructor)
+    assert re.search(r"data:image/svg\+xml;base64,[A-Za-z0-9+/]{1000,}", public_html)
+    assert re.search(r"data:image/svg\+xml;base64,[A-Za-z0-9+/]{1000,}", instructor)
 
 
 def test_without_pseudonyms_the_public_view_shows_ids(tmp_path):

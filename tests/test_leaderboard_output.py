@@ -102,3 +102,18 @@ def test_html_shows_the_names_as_text(reports, name):
 
 def test_md_cell_escapes_every_markup_character():
     assert md_cell("a<b>&c|d\ne*f_g") == "a&lt;b&gt;&amp;c\\|d e\\*f\\_g"
+
+
+def test_histogram_is_well_formed_svg_with_one_bar_per_filled_bin(reports):
+    import base64
+    import re
+    import xml.etree.ElementTree as ET
+
+    page = reports[0].instructor_html.read_text(encoding="utf-8")
+    data = re.search(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', page).group(1)
+    svg = ET.fromstring(base64.b64decode(data))            # parses: every name was XML-escaped
+    texts = ["".join(t.itertext()) for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert any(BASELINE[:20] in t for t in texts)
+    bars = [r for r in svg.iter("{http://www.w3.org/2000/svg}rect") if r.get("fill") == "#4a7ebb"]
+    assert 1 <= len(bars) <= len(HOSTILE_IDS)
+    assert not list(svg.iter("{http://www.w3.org/2000/svg}script"))
