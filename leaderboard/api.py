@@ -28,13 +28,13 @@ from .competition import CompetitionPaths, Solution, load_contract, load_solutio
 from .gather import TREE, Gathered, SubmissionFile, gather
 from .integrity import integrity_flags
 from .limit import plan
-from .readfile import FileRead, read_submission
-from .secret import load_secret, new_secret, pseudonym_key, read_private_secret, write_secret
 from .prepare import Competition, download_fashion_mnist, load_fashion_mnist, prepare_competition
+from .readfile import FileRead, read_submission
 from .records import (Accuracy, Baseline, CsvStatus, LeaderboardError, LeaderboardResult,
                       Submission)
 from .report import ReportPaths, write_reports
 from .score import interval, score_split
+from .secret import load_secret, new_secret, pseudonym_key, read_private_secret, write_secret
 from .selection import MAX_SELECTED
 from .standings import Standings, build_standings
 from .store import Store

@@ -116,7 +116,7 @@ def create_secret(private_dir: str | Path) -> str:
 def _tracked_by_git(path: Path) -> bool:
     try:
         done = subprocess.run(["git", "-C", str(path.parent), "ls-files", "--error-unmatch", path.name],
-                              capture_output=True, timeout=10)
+                              capture_output=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0

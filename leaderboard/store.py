@@ -18,9 +18,9 @@ that still fires becomes a :class:`LeaderboardError`, never a raw IntegrityError
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from sqlalchemy import (Boolean, DateTime, Float, Integer, LargeBinary, String, Text, TypeDecorator,

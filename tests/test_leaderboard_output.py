@@ -8,12 +8,12 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
+from leaderboard_corpus.build import at, make_course
 
 from autograder.spreadsheet import spreadsheet_cell
 from leaderboard import api
 from leaderboard.cli import main
 from leaderboard.report import md_cell
-from leaderboard_corpus.build import at, make_course
 
 HOSTILE_IDS = ['=HYPERLINK("evil.example?q","x")', "+1+2", "-3+4", "@SUM(A1)", "<img src=x onerror=alert(1)>",
                "<script>alert(1)<", "a|b", "**bold**[x](y)"]
@@ -61,7 +61,7 @@ def test_leaderboard_csv_reads_back_with_csv_and_pandas(reports):
     assert list(frame["student_id"]) == [r["student_id"] for r in rows]
     for shown in frame["student_id"]:
         assert not shown.startswith(("=", "+", "-", "@")), shown
-    original = {s[1:] if s.startswith("'") else s for s in frame["student_id"]}
+    original = {s.removeprefix("'") for s in frame["student_id"]}
     assert original == set(HOSTILE_IDS)
     assert "'=HYPERLINK(\"evil.example?q\",\"x\")" in set(frame["student_id"])
 
@@ -69,7 +69,7 @@ def test_leaderboard_csv_reads_back_with_csv_and_pandas(reports):
 def test_grades_export_is_neutralised_too(reports):
     _, grades = reports
     frame = pd.read_csv(grades, dtype=str, keep_default_na=False)
-    assert {s[1:] if s.startswith("'") else s for s in frame["student_id"]} == set(HOSTILE_IDS)
+    assert {s.removeprefix("'") for s in frame["student_id"]} == set(HOSTILE_IDS)
     assert not any(s.startswith(("=", "+", "-", "@")) for s in frame["student_id"])
 
 

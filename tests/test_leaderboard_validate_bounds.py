@@ -67,7 +67,7 @@ def _lines(n_rows: int, value) -> bytes:
 @pytest.mark.parametrize("name, data, kind, fragment", [
     ("5,000-digit Id", b"Id,Category\n" + b"1" * 5000 + b",3\n", "long_line", "line 2:"),
     ("5,000-digit label", b"Id,Category\n0," + b"7" * 5000 + b"\n", "long_line", "5002 bytes long"),
-    ("40-digit Id", b"Id,Category\n" + b"1" * 30 + b",3\n", "unknown_id", f"more than any Id"),
+    ("40-digit Id", b"Id,Category\n" + b"1" * 30 + b",3\n", "unknown_id", "more than any Id"),
     ("131k field", b"Id,Category\n0,\"" + b"a" * 140_000 + b"\"\n", "long_line", "line 2:"),
     ("quoted long value", b"Id,Category\n0,\"" + b"a" * 100 + b"\"\n", "long_field", "100 characters"),
     ("NUL mid-file", VALID[:40] + b"\x00" + VALID[40:], "not_text", "binary"),
