@@ -24,12 +24,15 @@ from pathlib import Path
 
 from autograder.timestamp import parse_timestamp   # one parser for every timestamp.txt in the course
 
+from .readfile import read_submission
 from .records import LeaderboardError
+from .validate import cut
 
 CSV_NAME = "submission.csv"
 TIMESTAMP = "timestamp.txt"
 ARCHIVE = ".archive"
 TREE, FLAT = "submitted tree", "flat folder"
+MAX_TIMESTAMP_BYTES = 200             # "2026-12-01T12:00:00.123456+00:00" is 32
 
 
 @dataclass(frozen=True)
@@ -65,13 +68,17 @@ def _file_time(path: Path) -> dt.datetime:
 def _from_folder(student: str, folder: Path) -> SubmissionFile:
     csv_path = folder / CSV_NAME
     stamp = folder / TIMESTAMP
-    if stamp.is_file():
+    if os.path.lexists(stamp):
+        # Uploaded too: read like a submission (no links, regular file, a few bytes at most).
+        read = read_submission(stamp, MAX_TIMESTAMP_BYTES)
         try:
-            return SubmissionFile(student, csv_path, parse_timestamp(stamp.read_text(encoding="utf-8")),
-                                  TIMESTAMP)
+            if read.problem is not None:
+                raise ValueError(read.problem.message)
+            return SubmissionFile(student, csv_path, parse_timestamp(read.data.decode("utf-8")), TIMESTAMP)
         except (ValueError, UnicodeDecodeError) as exc:
             return SubmissionFile(student, csv_path, _file_time(csv_path), "file time",
-                                  f"timestamp.txt unreadable ({exc}); used the file's modification time")
+                                  f"timestamp.txt unreadable ({cut(str(exc), 160)}); used the file's "
+                                  f"modification time")
     return SubmissionFile(student, csv_path, _file_time(csv_path), "file time",
                           "no timestamp.txt; used the file's modification time")
 

@@ -58,6 +58,14 @@ def test_one_run_grades_the_whole_hostile_corpus_and_every_honest_file(tmp_path)
         shutil.move(str(submitted / "_special" / case), str(target))
         (target / "timestamp.txt").write_text(at(3).isoformat())
     shutil.rmtree(submitted / "_special", ignore_errors=True)
+    # Hostile timestamp.txt files next to honest CSVs: never followed, never echoed.
+    for case, make in (("stamp_link", lambda p: p.symlink_to("/etc/passwd")), ("stamp_fifo", os.mkfifo),
+                       ("stamp_huge", lambda p: p.write_text("2026-12-01T12:00:00+00:00" + " x" * 100_000))):
+        folder = submitted / f"honest_{case}" / ASSIGNMENT
+        folder.mkdir(parents=True)
+        (folder / "submission.csv").write_bytes(valid())
+        make(folder / "timestamp.txt")
+        honest[f"honest_{case}"] = valid()
     hostile_count = len(generated) + 1 + len(specials)
     assert hostile_count >= 60 and len(bad) >= 25
 
