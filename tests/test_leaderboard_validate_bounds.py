@@ -21,7 +21,13 @@ MESSAGE_BOUND = 60 * MAX_MESSAGE        # a few kinds of problem, MAX_LISTED lin
 
 
 def _assert_clean_verdict(data: bytes, contract: Contract = CONTRACT):
-    verdict = validate(data, contract)          # must not raise
+    tracemalloc.start()
+    try:
+        verdict = validate(data, contract)      # must not raise
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 8 * len(data) + (1 << 20), f"peak {peak} bytes for {len(data)} bytes of input"
     message = verdict.message("submission.csv")
     if verdict.ok:
         assert verdict.predictions is not None and verdict.predictions.shape == (contract.rows,)
