@@ -59,6 +59,7 @@ def plan(candidates: list[Submission], existing: list[Existing], daily_limit: in
     known = {(e.student_id, e.sha256): e for e in existing}
     used = Counter((e.student_id, day(e.submitted_at)) for e in existing if e.status == CsvStatus.SCORED)
     out = Plan()
+    pending: dict[tuple[str, str], int] = {}        # key -> index in out.new, for files of this run
     for sub in sorted(candidates, key=lambda s: (s.submitted_at, s.student_id, s.source)):
         key, today = (sub.student_id, sub.sha256), day(sub.submitted_at)
         before = known.get(key)
@@ -69,12 +70,17 @@ def plan(candidates: list[Submission], existing: list[Existing], daily_limit: in
             if not retry:
                 out.unchanged += 1
                 continue
-            out.replaced.append(before.id)
+            if key not in pending:
+                out.replaced.append(before.id)
         if sub.status == CsvStatus.SCORED and not room:
             sub = replace(sub, status=CsvStatus.OVER_LIMIT, public=None, private=None, predictions=None,
                           message=over_limit_message(daily_limit, today, zone_name))
         if sub.status == CsvStatus.SCORED:
             used[(sub.student_id, today)] += 1
         known[key] = Existing(-1, sub.student_id, sub.sha256, sub.status, sub.submitted_at)
-        out.new.append(sub)
+        if key in pending:                   # the same file earlier in this run was over the limit
+            out.new[pending[key]] = sub
+        else:
+            pending[key] = len(out.new)
+            out.new.append(sub)
     return out
