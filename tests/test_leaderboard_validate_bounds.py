@@ -169,3 +169,21 @@ def test_a_regular_file_over_the_cap_is_read_only_to_the_cap(folder):
     assert read.data is None and read.problem.kind == "too_large" and read.size == 50 * MAX_BYTES
     assert read_submission(path, MAX_BYTES).sha256 == read.sha256
 
+
+
+def test_validate_command_on_hostile_files_prints_a_message_not_a_traceback(tmp_path, capsys):
+    from leaderboard.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sample_submission.csv").write_text("Id,Category\n" + "".join(f"{i},0\n" for i in range(20)))
+    digits = tmp_path / "digits.csv"
+    digits.write_bytes(b"Id,Category\n" + b"9" * 5000 + b",1\n")
+    link = tmp_path / "submission.csv"
+    link.symlink_to("/etc/passwd")
+    assert main(["validate", str(digits), "--competition", str(data)]) == 1
+    out = capsys.readouterr().out
+    assert "line 2: the line is 5002 bytes long" in out and len(out) < 2000
+    assert main(["validate", str(link), "--competition", str(data)]) == 1
+    out = capsys.readouterr().out
+    assert "is a symbolic link (to '/etc/passwd')" in out and "root:" not in out
