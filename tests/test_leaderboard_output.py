@@ -50,11 +50,11 @@ def reports(tmp_path_factory):
     run = api.score(course.root, out_dir=tmp / "out")
     grades = tmp / "grades.csv"
     assert main(["grades", "--course", str(course.root), "--out", str(grades)]) == 0
-    return run.reports, grades
+    return run.reports, grades, course.root
 
 
 def test_leaderboard_csv_reads_back_with_csv_and_pandas(reports):
-    paths, _ = reports
+    paths, _, _ = reports
     text = paths.csv.read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text)))
     frame = pd.read_csv(paths.csv, dtype=str, keep_default_na=False)
@@ -67,7 +67,7 @@ def test_leaderboard_csv_reads_back_with_csv_and_pandas(reports):
 
 
 def test_grades_export_is_neutralised_too(reports):
-    _, grades = reports
+    _, grades, _ = reports
     frame = pd.read_csv(grades, dtype=str, keep_default_na=False)
     assert {s.removeprefix("'") for s in frame["student_id"]} == set(HOSTILE_IDS)
     assert not any(s.startswith(("=", "+", "-", "@")) for s in frame["student_id"])
@@ -117,3 +117,13 @@ def test_histogram_is_well_formed_svg_with_one_bar_per_filled_bin(reports):
     bars = [r for r in svg.iter("{http://www.w3.org/2000/svg}rect") if r.get("fill") == "#4a7ebb"]
     assert 1 <= len(bars) <= len(HOSTILE_IDS)
     assert not list(svg.iter("{http://www.w3.org/2000/svg}script"))
+
+
+def test_terminal_tables_show_markup_as_text(reports, capsys):
+    course = reports[2]
+    capsys.readouterr()
+    assert main(["show", "--instructor", "--course", str(course)]) == 0
+    out = capsys.readouterr().out
+    assert "**bold**[x](y)" in out and "<script>alert(1)<" in out
+    assert main(["show", "--course", str(course)]) == 0
+    assert "[link](javascript:x)" in capsys.readouterr().out      # the baseline's name, as typed
