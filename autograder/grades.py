@@ -39,6 +39,7 @@ from pathlib import Path
 from .course import Course, CourseError
 from .policy import load_policy
 from .records import Word
+from .spreadsheet import spreadsheet_row
 
 LEADERBOARD = "leaderboard"
 # Flags that ask a person to look before the grade is final. `late` and `override`
@@ -230,7 +231,7 @@ def render_csv(grades: list[FinalGrade], names: list[str]) -> str:
             else:
                 row += [shown, c.status, _num(c.raw_score), _num(c.late_penalty), _num(c.max_score), flags]
         row += [f"{grade.percent:.2f}", grade.status.value, grade.message]
-        writer.writerow(row)
+        writer.writerow(spreadsheet_row(row))
     return out.getvalue()
 
 

@@ -13,7 +13,7 @@ standings -> report, each step a module of its own.
 """
 from __future__ import annotations
 
-import hashlib
+import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,15 +27,18 @@ from autograder.policy import Policy, load_policy
 from .competition import CompetitionPaths, Solution, load_contract, load_solution
 from .gather import TREE, Gathered, SubmissionFile, gather
 from .integrity import integrity_flags
+from .limit import plan
 from .prepare import Competition, download_fashion_mnist, load_fashion_mnist, prepare_competition
+from .readfile import FileRead, read_submission
 from .records import (Accuracy, Baseline, CsvStatus, LeaderboardError, LeaderboardResult,
                       Submission)
 from .report import ReportPaths, write_reports
 from .score import interval, score_split
+from .secret import load_secret, new_secret, pseudonym_key, read_private_secret, write_secret
 from .selection import MAX_SELECTED
 from .standings import Standings, build_standings
 from .store import Store
-from .validate import Contract, Validation, too_large, validate
+from .validate import Contract, Validation, validate
 
 __all__ = ["LeaderboardResult", "final_results", "score_course", "score", "prepare", "validate_file",
            "select", "add_baseline", "remove_baseline", "current_standings", "ScoreRun"]
@@ -61,8 +64,11 @@ def _setup(course_dir) -> tuple[Course, Policy]:
     return course, load_policy(course.root)
 
 
-def _secret(policy: Policy) -> str:
-    return f"{policy.course_id}:{policy.leaderboard.split_seed}"
+def _pseudonym_key(course: Course, policy: Policy, needed: bool = True) -> str:
+    """The key of the pseudonyms, from the course secret (never from course.toml)."""
+    if not (needed and policy.leaderboard.pseudonyms):
+        return ""
+    return pseudonym_key(load_secret(CompetitionPaths(course.competition).private))
 
 
 def roster(course: Course) -> list[str]:
@@ -87,45 +93,46 @@ def roster(course: Course) -> list[str]:
 # -- prepare ------------------------------------------------------------------------------------
 def prepare(course_dir, data: str | Path | None = None, out: str | Path | None = None,
             public_fraction: float | None = None, seed: int | None = None, force: bool = False,
-            timeout: float = 10.0) -> Competition:
-    """Build ``<course>/competition`` from Fashion-MNIST in ``data`` (or a download)."""
+            timeout: float = 10.0, secret_file: str | Path | None = None) -> Competition:
+    """Build ``<course>/competition`` from Fashion-MNIST in ``data`` (or a download).
+
+    The split is keyed by the course secret (made or reused in competition/private;
+    ``secret_file`` copies one in, refused when that file looks public)."""
     course, policy = _setup(course_dir)
     board = policy.leaderboard
     fraction = board.public_fraction if public_fraction is None else public_fraction
     if not 0 < fraction < 1:
         raise LeaderboardError(f"--public-fraction must be between 0 and 1 (exclusive), got {fraction}")
+    target = CompetitionPaths(Path(out) if out else course.competition)
+    secret = None if secret_file is None else read_private_secret(secret_file, target.public)
     root = Path(data) if data is not None else download_fashion_mnist(course.root / "data", timeout=timeout)
     arrays = load_fashion_mnist(root)
-    return prepare_competition(Path(out) if out else course.competition, *arrays, public_fraction=fraction,
-                               seed=board.split_seed if seed is None else seed, force=force)
+    return prepare_competition(target.root, *arrays, public_fraction=fraction, seed=seed, force=force,
+                               secret=secret)
+
+
+def rotate_secret(course_dir) -> Path:
+    """A new course secret in competition/private (every pseudonym changes; the split does not)."""
+    course, _ = _setup(course_dir)
+    private = CompetitionPaths(course.competition).private
+    if not private.is_dir():
+        raise LeaderboardError(f"{private} does not exist; build the competition with `leaderboard prepare`.")
+    return write_secret(private, new_secret())
 
 
 # -- validate -----------------------------------------------------------------------------------
-def read_submission(path: Path, max_bytes: int) -> tuple[bytes | None, str, int]:
-    """(bytes or None when over ``max_bytes``, sha256, size). A huge file is hashed, never held."""
-    size = path.stat().st_size
-    if size > max_bytes:
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        return None, digest.hexdigest(), size
-    data = path.read_bytes()
-    return data, hashlib.sha256(data).hexdigest(), size
-
-
-def check(data: bytes | None, size: int, contract: Contract) -> Validation:
-    return Validation((too_large(size, contract.max_bytes),)) if data is None else validate(data, contract)
+def check(read: FileRead, contract: Contract) -> Validation:
+    """The verdict on a file as read from disk: its read problem, else :func:`validate`."""
+    return Validation((read.problem,)) if read.problem else validate(read.data, contract)
 
 
 def validate_file(path: str | Path, competition: str | Path) -> Validation:
     """What a student runs before submitting: the scoring's checks, no score."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise LeaderboardError(f"{path} does not exist; pass the path of your submission.csv.")
     contract = load_contract(competition)
-    data, _, size = read_submission(path, contract.max_bytes)
-    return check(data, size, contract)
+    return check(read_submission(path, contract.max_bytes), contract)
 
 
 # -- score --------------------------------------------------------------------------------------
@@ -140,60 +147,46 @@ def _zone(policy: Policy) -> ZoneInfo:
 
 def record_new(files: list[SubmissionFile], solution: Solution, contract: Contract, policy: Policy,
                store: Store) -> tuple[list[Submission], int]:
-    """Validate, limit, score and store every file not yet in the database.
+    """Validate, score and store every file not yet in the database, within the daily limit.
 
     Returns (the new submissions with their ids, how many files were already known).
-    Files are taken in time order so the daily limit keeps the earliest ones.
+    Reading, validation and scoring happen first, outside any lock; which files are
+    recorded and which are over the limit is decided by :func:`leaderboard.limit.plan`
+    inside the store's locked transaction, so concurrent runs agree.
     """
     board = policy.leaderboard
     zone = _zone(policy)
-    known = store.known_files(board.assignment)
-    used = Counter((s.student_id, s.submitted_at.astimezone(zone).date())
-                   for s in store.submissions(board.assignment) if s.status == CsvStatus.SCORED)
-    drafts: list[tuple[SubmissionFile, str, CsvStatus, str, np.ndarray | None]] = []
+    # Files recorded before this run and not waiting for a later day need not be read again.
+    settled = {(e.student_id, e.sha256) for e in store.existing(board.assignment)
+               if e.status != CsvStatus.OVER_LIMIT}
+    candidates: list[Submission] = []
+    valid: list[tuple[int, np.ndarray]] = []
     unchanged = 0
     for item in sorted(files, key=lambda f: (f.submitted_at, f.student_id, str(f.path))):
-        data, sha, size = read_submission(item.path, contract.max_bytes)
-        if (item.student_id, sha) in known:
+        read = read_submission(item.path, contract.max_bytes)
+        if (item.student_id, read.sha256) in settled:
             unchanged += 1
             continue
-        known.add((item.student_id, sha))
-        verdict = check(data, size, contract)
-        if not verdict.ok:
-            drafts.append((item, sha, CsvStatus.INVALID, verdict.message(item.path.name), None))
-            continue
-        day = item.submitted_at.astimezone(zone).date()
-        if board.daily_limit and used[(item.student_id, day)] >= board.daily_limit:
-            drafts.append((item, sha, CsvStatus.OVER_LIMIT,
-                           f"over the daily limit: {board.daily_limit} submissions were already scored on "
-                           f"{day} ({policy.timezone}), so this file was not scored. Submit again tomorrow; "
-                           f"your scored submissions still count.", None))
-            continue
-        used[(item.student_id, day)] += 1
-        drafts.append((item, sha, CsvStatus.SCORED, "", verdict.predictions))
-
-    to_score = [d[4] for d in drafts if d[2] == CsvStatus.SCORED]
-    public: list[Accuracy] = []
-    private: list[Accuracy] = []
-    if to_score:
-        public, private = score_split(np.stack(to_score), solution.labels, solution.public,
-                                      seed=policy.grading_seed)
-    scores = iter(zip(public, private))
-    records = []
-    for item, sha, status, message, predictions in drafts:
-        pub = priv = None
-        if status == CsvStatus.SCORED:
-            pub, priv = next(scores)
-            message = (f"public accuracy {pub.value:.4f} (95 % CI {pub.low:.4f}-{pub.high:.4f}) on "
-                       f"{pub.total} rows")
-        if item.note:
-            message = f"{message} (note: {item.note})"
-        records.append(Submission(
+        verdict = check(read, contract)
+        note = f" (note: {item.note})" if item.note else ""
+        status = CsvStatus.SCORED if verdict.ok else CsvStatus.INVALID
+        message = "" if verdict.ok else verdict.message(item.path.name)
+        if verdict.ok:
+            valid.append((len(candidates), verdict.predictions))
+        candidates.append(Submission(
             id=None, student_id=item.student_id, assignment=board.assignment, submitted_at=item.submitted_at,
-            sha256=sha, status=status, message=message, source=str(item.path), time_source=item.time_source,
-            public=pub, private=priv, predictions=predictions))
-    ids = store.add(records) if records else []
-    return [_with_id(r, i) for r, i in zip(records, ids)], unchanged
+            sha256=read.sha256, status=status, message=message + note, source=str(item.path),
+            time_source=item.time_source, predictions=verdict.predictions))
+    if valid:
+        public, private = score_split(np.stack([p for _, p in valid]), solution.labels, solution.public)
+        for (at, _), pub, priv in zip(valid, public, private):
+            sub = candidates[at]
+            candidates[at] = replace(sub, public=pub, private=priv, message=(
+                f"public accuracy {pub.value:.4f} (95 % CI {pub.low:.4f}-{pub.high:.4f}) on {pub.total} rows"
+                + sub.message))
+    decided, ids = store.record(board.assignment, lambda existing: plan(
+        candidates, existing, board.daily_limit, zone, policy.timezone))
+    return [_with_id(r, i) for r, i in zip(decided.new, ids)], unchanged + decided.unchanged
 
 
 def _with_id(sub: Submission, new_id: int) -> Submission:
@@ -207,11 +200,14 @@ def refresh_flags(store: Store, policy: Policy) -> int:
     return store.set_flags(board.assignment, integrity_flags(subs, board.copy_agreement, board.plausibility_max))
 
 
-def standings_from_store(course: Course, policy: Policy, store: Store | None) -> Standings:
+def standings_from_store(course: Course, policy: Policy, store: Store | None, names: bool = True) -> Standings:
+    """Everyone's standing; ``names`` False skips the pseudonyms (and so the secret)."""
     board = policy.leaderboard
     subs = store.submissions(board.assignment) if store else []
     baselines = store.baselines() if store else []
-    return build_standings(subs, baselines, roster(course), board, _secret(policy), board.assignment)
+    return build_standings(subs, baselines, roster(course), board, _pseudonym_key(course, policy, names),
+                           board.assignment, late_policy=policy.late,
+                           due_for=lambda student: policy.due_for(student, board.assignment))
 
 
 def default_out(course: Course) -> Path:
@@ -251,12 +247,13 @@ def score_course(course_dir, out_dir: str | Path | None = None) -> list[Leaderbo
 
 
 # -- read-only views ----------------------------------------------------------------------------
-def current_standings(course_dir, db_url: str | None = None) -> tuple[Standings, tuple[int, int] | None]:
+def current_standings(course_dir, db_url: str | None = None, names: bool = True
+                      ) -> tuple[Standings, tuple[int, int] | None]:
     """Standings from the database as it is (read-only), and (public rows, private rows)."""
     course, policy = _setup(course_dir)
     store = Store.for_course(course.root, db_url or policy.leaderboard.url, read_only=True)
     try:
-        return standings_from_store(course, policy, store), (store.answer_key() if store else None)
+        return standings_from_store(course, policy, store, names), (store.answer_key() if store else None)
     finally:
         if store:
             store.close()
@@ -269,7 +266,7 @@ def final_results(course_dir) -> dict[str, LeaderboardResult]:
     database without changing it, and needs no answer key. A course never scored gives
     every roster student ``missing``.
     """
-    return current_standings(course_dir)[0].results()
+    return current_standings(course_dir, names=False)[0].results()
 
 
 # -- instructor actions -------------------------------------------------------------------------
@@ -303,11 +300,11 @@ def student_submissions(course_dir, student_id: str, db_url: str | None = None) 
         store.close()
 
 
-def _accuracy_of(value: float, total: int, seed: int, label: str) -> Accuracy:
+def _accuracy_of(value: float, total: int, label: str) -> Accuracy:
     if not 0 <= value <= 1:
         raise LeaderboardError(f"the {label} accuracy must be between 0 and 1, got {value}")
     correct = int(round(value * total))
-    low, high = interval(correct, total, seed)
+    low, high = interval(correct, total)
     return Accuracy(correct, total, low, high)
 
 
@@ -322,14 +319,13 @@ def add_baseline(course_dir, name: str, csv_path: str | Path | None = None, publ
         if not path.is_file():
             raise LeaderboardError(f"{path} does not exist; pass the baseline model's submission CSV.")
         contract = answer.contract()
-        data, _, size = read_submission(path, contract.max_bytes)
-        verdict = check(data, size, contract)
+        verdict = check(read_submission(path, contract.max_bytes), contract)
         if not verdict.ok:
             raise LeaderboardError(verdict.message(Path(csv_path).name))
-        (pub,), (priv,) = score_split(verdict.predictions, answer.labels, answer.public, policy.grading_seed)
+        (pub,), (priv,) = score_split(verdict.predictions, answer.labels, answer.public)
     elif public is not None and private is not None:
-        pub = _accuracy_of(public, answer.n_public, policy.grading_seed, "public")
-        priv = _accuracy_of(private, answer.n_private, policy.grading_seed, "private")
+        pub = _accuracy_of(public, answer.n_public, "public")
+        priv = _accuracy_of(private, answer.n_private, "private")
     else:
         raise LeaderboardError("give a baseline either --csv FILE or both --public and --private accuracies.")
     store = Store.for_course(course.root, db_url or policy.leaderboard.url)

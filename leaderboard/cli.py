@@ -1,9 +1,10 @@
 """The `leaderboard` command: parses arguments, calls one function of leaderboard.api, prints.
 
-    leaderboard prepare [--data ROOT]            build competition/ from Fashion-MNIST
+    leaderboard prepare [--data ROOT]            build competition/ from Fashion-MNIST (and the course secret)
+    leaderboard secret --rotate                  a new course secret: every pseudonym changes
     leaderboard validate FILE [--competition D]  check a submission like scoring does (exit 1 if invalid)
     leaderboard score [SUBMISSIONS]              record + score new files, write the reports
-    leaderboard select STUDENT [ID ...]          choose final submissions (no ids: list them)
+    leaderboard select STUDENT [ID ...]          choose final submissions (no ids: list them; --clear)
     leaderboard baseline [NAME] [--csv F | --public A --private B | --remove]
     leaderboard show [--instructor]              the current leaderboard in the terminal
     leaderboard grades [--out FILE]              points per student (private accuracy -> grade)
@@ -16,10 +17,12 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from autograder.course import CourseError
 from autograder.policy import PolicyError
+from autograder.spreadsheet import spreadsheet_row
 
 from .records import LeaderboardError
 
@@ -38,12 +41,23 @@ def cmd_prepare(args) -> int:
         print("No --data given: trying to download Fashion-MNIST (gives up after "
               f"{args.timeout:g} s when offline)...")
     competition = prepare(_course(args), data=args.data, out=args.out, public_fraction=args.public_fraction,
-                          seed=args.seed, force=args.force, timeout=args.timeout)
+                          seed=args.seed, force=args.force, timeout=args.timeout, secret_file=args.secret_file)
     paths = competition.paths
     print(f"Wrote {paths.train} ({competition.n_train} rows), {paths.test} ({competition.n_test} rows), "
           f"{paths.sample}")
     print(f"Wrote {paths.solution} ({competition.n_public} public, {competition.n_private} private rows). "
           f"Give students only {paths.public}/.")
+    return 0
+
+
+def cmd_secret(args) -> int:
+    from .api import rotate_secret
+    if not args.rotate:
+        print("The course secret lives in competition/private/secret.txt (made by `leaderboard prepare`). "
+              "`leaderboard secret --rotate` replaces it: every pseudonym changes, scores and the split do not.")
+        return 0
+    path = rotate_secret(_course(args))
+    print(f"Wrote a new course secret to {path} (mode 600). Pseudonyms change at the next `leaderboard score`.")
     return 0
 
 
@@ -94,6 +108,13 @@ def cmd_score(args) -> int:
 
 def cmd_select(args) -> int:
     from .api import select, student_submissions
+    if args.clear:
+        if args.ids:
+            raise LeaderboardError("--clear takes no submission ids: it removes the whole selection.")
+        select(_course(args), args.student, [], db_url=args.db)
+        print(f"{args.student}: selection cleared; their best public score counts again. Run `leaderboard "
+              f"score` to refresh the reports.")
+        return 0
     if not args.ids:
         subs = student_submissions(_course(args), args.student, db_url=args.db)
         if not subs:
@@ -142,22 +163,22 @@ def cmd_show(args) -> int:
             table.add_column(column, justify="right" if column in ("#", "private", "public", "grade") else "left")
         for row in standings.instructor:
             if row.baseline:
-                table.add_row("—", f"[italic]{row.name} (baseline)[/italic]", "", f"{row.accuracy.value:.4f}",
+                table.add_row("—", f"[italic]{escape(row.name)} (baseline)[/italic]", "", f"{row.accuracy.value:.4f}",
                               f"{row.accuracy.low:.4f}–{row.accuracy.high:.4f}", "", "", "")
                 continue
             s = row.standing
-            table.add_row(str(s.rank), s.student_id, s.status.value, f"{s.final.private.value:.4f}",
+            table.add_row(str(s.rank), escape(s.student_id), s.status.value, f"{s.final.private.value:.4f}",
                           f"{s.final.private.low:.4f}–{s.final.private.high:.4f}", f"{s.final.public.value:.4f}",
                           f"{s.points:g}/{s.max_points:g}", ", ".join(s.flags))
         for s in standings.students:
             if s.rank is None:
-                table.add_row("", s.student_id, s.status.value, "", "", "", f"{s.points:g}/{s.max_points:g}", "")
+                table.add_row("", escape(s.student_id), s.status.value, "", "", "", f"{s.points:g}/{s.max_points:g}", "")
     else:
         table = Table(title="Leaderboard (public accuracy)")
         for column in ("#", "participant", "public accuracy", "95 % interval", "entries"):
             table.add_column(column, justify="left" if column == "participant" else "right")
         for row in standings.public:
-            name = f"[italic]{row.name} (baseline)[/italic]" if row.baseline else row.name
+            name = f"[italic]{escape(row.name)} (baseline)[/italic]" if row.baseline else escape(row.name)
             table.add_row("—" if row.baseline else str(row.rank), name, f"{row.accuracy.value:.4f}",
                           f"{row.accuracy.low:.4f}–{row.accuracy.high:.4f}", "" if row.baseline else str(row.entries))
     if sizes:
@@ -176,8 +197,8 @@ def cmd_grades(args) -> int:
     for column in ("student", "status", "private accuracy", "grade", "flags", "message"):
         table.add_column(column)
     for s in standings.students:
-        table.add_row(s.student_id, s.status.value, f"{s.final.private.value:.4f}" if s.final else "",
-                      f"{s.points:g}/{s.max_points:g}", ", ".join(s.flags), s.message)
+        table.add_row(escape(s.student_id), s.status.value, f"{s.final.private.value:.4f}" if s.final else "",
+                      f"{s.points:g}/{s.max_points:g}", ", ".join(s.flags), escape(s.message))
     _console().print(table)
     if args.out:
         with open(args.out, "w", encoding="utf-8", newline="") as fh:
@@ -186,9 +207,9 @@ def cmd_grades(args) -> int:
                              "max_points", "flags", "message"])
             for s in standings.students:
                 r = s.result()
-                writer.writerow([r.student_id, r.status, "" if r.private_accuracy is None else f"{r.private_accuracy:.4f}",
+                writer.writerow(spreadsheet_row([r.student_id, r.status, "" if r.private_accuracy is None else f"{r.private_accuracy:.4f}",
                                  "" if r.public_accuracy is None else f"{r.public_accuracy:.4f}", f"{r.points:g}",
-                                 f"{r.max_points:g}", ",".join(r.flags), r.message.replace("\n", " ")])
+                                 f"{r.max_points:g}", ",".join(r.flags), r.message.replace("\n", " ")]))
         print(f"Wrote {args.out}")
     flagged = [s.student_id for s in standings.students if s.flags]
     if flagged:
@@ -212,10 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="folder holding FashionMNIST/raw/*-ubyte[.gz] (torchvision's layout)")
     p.add_argument("--out", default=None, help="competition folder (default: <course>/competition)")
     p.add_argument("--public-fraction", type=float, default=None, help="share of test rows on the public board")
-    p.add_argument("--seed", type=int, default=None, help="secret shuffle/split seed (default: course.toml)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="split seed for tests only (default: derived from the course secret; a known seed makes the split public)")
+    p.add_argument("--secret-file", default=None,
+                   help="reuse the course secret in this file (refused if the file looks public)")
     p.add_argument("--force", action="store_true", help="replace an existing, different competition")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a download")
     p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("secret", parents=[common], help="make a new course secret (--rotate): every pseudonym changes")
+    p.add_argument("--rotate", action="store_true", help="replace the secret in competition/private/secret.txt")
+    p.set_defaults(func=cmd_secret)
 
     p = sub.add_parser("validate", parents=[common], help="check a submission CSV the way scoring does")
     p.add_argument("file")
@@ -233,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("select", parents=[common, db], help="choose a student's final submissions (no ids: list them)")
     p.add_argument("student")
     p.add_argument("ids", nargs="*", type=int, metavar="SUBMISSION")
+    p.add_argument("--clear", action="store_true", help="remove the selection (the best public score counts)")
     p.set_defaults(func=cmd_select)
 
     p = sub.add_parser("baseline", parents=[common, db], help="add, replace, remove or list baseline rows")

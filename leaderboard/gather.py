@@ -17,6 +17,7 @@ Nothing found is dropped silently: files that cannot be attributed are listed in
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +86,7 @@ def gather_tree(root: Path, assignment: str) -> Gathered:
         for folder in [current, *submission.archived(current)]:
             if not submission.is_folder(folder):
                 continue
-            if submission.is_regular(folder / CSV_NAME):
+            if os.path.lexists(folder / CSV_NAME):      # whatever it is: readfile says if it is not a file
                 found.files.append(_from_folder(student, folder))
             else:
                 others = sorted(p.name for p in folder.glob("*.csv"))
@@ -99,10 +100,7 @@ def gather_flat(root: Path, pattern: str) -> Gathered:
     found = Gathered(FLAT)
     regex = re.compile(pattern)
     for path in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
-        if not submission.is_regular(path) and not submission.is_folder(path):
-            found.skipped.append((path, f"a {submission.kind_of(path.lstat().st_mode)}, not a file; not opened"))
-            continue
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             found.skipped.append((path, "a folder in a flat folder of CSV files (and no submitted/ layout)"))
             continue
         if path.suffix.lower() != ".csv":

@@ -6,8 +6,10 @@ reads torchvision's raw IDX layout (``ROOT/FashionMNIST/raw/``) through
 ``torchvision.datasets.FashionMNIST``; :func:`download_fashion_mnist` tries the
 internet with a short timeout and fails with a message saying to pass ``--data``.
 
-The test rows are shuffled with the secret seed and given Ids 0..N-1 after the
-shuffle, and the public/private split comes from the same seed. Fashion-MNIST's
+The test rows are shuffled and given Ids 0..N-1 after the shuffle, and the
+public/private split is drawn, with a seed derived from the course secret
+(:mod:`leaderboard.secret`, ``competition/private/secret.txt``, made here when
+missing), never from anything in ``course.toml``. Fashion-MNIST's
 test labels are public, so this only stops casual copying of the answer key;
 the plausibility flag (integrity.py) is the real guard.
 """
@@ -25,6 +27,7 @@ import numpy as np
 
 from .competition import CompetitionPaths
 from .records import LeaderboardError
+from .secret import load_secret, new_secret, secret_path, split_seed, write_secret
 
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -95,9 +98,13 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def prepare_competition(out_dir, images_train, labels_train, images_test, labels_test,
-                        public_fraction: float, seed: int, force: bool = False) -> Competition:
+                        public_fraction: float, seed: int | None = None, force: bool = False,
+                        secret: str | None = None) -> Competition:
     """Write ``out_dir/public/{train,test,sample_submission}.csv`` and ``out_dir/private/solution.csv``.
 
+    The split comes from ``secret`` (default: the secret already in ``out_dir/private``,
+    else a new random one, written there); an explicit ``seed`` overrides it for the
+    split only (a seed that others know makes the split public: tests only).
     Images are uint8 arrays (N, 28, 28); labels 1-D ints 0..9. Raises ``ValueError``
     for bad arrays and :class:`LeaderboardError` when a different competition is
     already there and ``force`` is False (students may already have its files).
@@ -105,7 +112,11 @@ def prepare_competition(out_dir, images_train, labels_train, images_test, labels
     _check_images("train", images_train, labels_train)
     _check_images("test", images_test, labels_test)
     paths = CompetitionPaths(Path(out_dir))
-    order, public = shuffle_and_split(images_test.shape[0], public_fraction, seed)
+    had_secret = os.path.lexists(secret_path(paths.private))
+    if secret is None:
+        secret = load_secret(paths.private) if had_secret else new_secret()
+    order, public = shuffle_and_split(images_test.shape[0], public_fraction,
+                                      split_seed(secret) if seed is None else seed)
     ids = np.arange(images_test.shape[0])
     truth = np.asarray(labels_test)[order].astype(np.int64)
     usage = np.where(public, "Public", "Private")
@@ -115,6 +126,8 @@ def prepare_competition(out_dir, images_train, labels_train, images_test, labels
                                f"have its files and the leaderboard its scores; pass --force to replace it.")
     paths.public.mkdir(parents=True, exist_ok=True)
     paths.private.mkdir(parents=True, exist_ok=True)
+    if not had_secret or load_secret(paths.private) != secret:
+        write_secret(paths.private, secret)
     pixel_header = ",".join(f"pixel{i}" for i in range(1, SIDE * SIDE + 1))
     _write_csv(paths.train, "label," + pixel_header, np.asarray(labels_train, dtype=np.int64), images_train)
     _write_csv(paths.test, "Id," + pixel_header, ids, images_test[order])

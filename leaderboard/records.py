@@ -24,7 +24,7 @@ class CsvStatus(Word):
 
 @dataclass(frozen=True)
 class Accuracy:
-    """Accuracy on one split with its 95 % bootstrap interval."""
+    """Accuracy on one split with its 95 % Wilson score interval."""
     correct: int
     total: int
     low: float

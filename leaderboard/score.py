@@ -1,23 +1,29 @@
-"""Accuracy on the public and private split, with 95 % bootstrap intervals: pure.
+"""Accuracy on the public and private split, with 95 % Wilson score intervals: pure.
 
-A bootstrap of accuracy resamples the n rows with replacement and counts the
-correct ones; that count is exactly a Binomial(n, accuracy) draw. So instead of
-B x n resampled rows we draw B binomial counts in one vectorised call, which is
-the same distribution at a fraction of the cost.
+The interval of an accuracy ``k / n`` is Wilson's score interval (Wilson 1927;
+Newcombe 1998, method 3), with ``z`` the standard normal quantile of
+``1 - (1 - level) / 2`` (1.95996 for 95 %)::
 
-Each interval comes from its own generator seeded by (seed, correct, total), so
-an interval depends only on that submission's numbers: re-scoring a file, or
-scoring it in a different batch, gives the same interval.
+    centre = (p + z^2 / 2n) / (1 + z^2 / n)
+    half   = z / (1 + z^2 / n) * sqrt(p (1 - p) / n + z^2 / 4n^2)
+    [centre - half, centre + half]
+
+It is closed-form and deterministic (the same counts give the same interval in
+any batch, with no seed), lies inside [0, 1], has non-zero width at 0 % and
+100 % (0 of 10 gives 0 to 0.2775), and both ends grow with ``k`` for a fixed
+``n``. It replaced a percentile bootstrap, which gave 1.0000-1.0000 for a perfect
+score and ends that were not monotone in the number correct.
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
+from statistics import NormalDist
 
 import numpy as np
 
 from .records import Accuracy
 
-REPLICATES = 2000
 LEVEL = 0.95
 
 
@@ -31,23 +37,32 @@ def accuracy(predictions: np.ndarray, truth: np.ndarray) -> float:
     return float(np.count_nonzero(predictions == truth)) / truth.size
 
 
+def _z(level: float) -> float:
+    """The two-sided standard normal quantile for ``level`` (1.959964 for 0.95)."""
+    return float(NormalDist().inv_cdf(1 - (1 - level) / 2))
+
+
 @lru_cache(maxsize=65536)
-def interval(correct: int, total: int, seed: int, replicates: int = REPLICATES,
-             level: float = LEVEL) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``correct / total`` (binomial draws, fixed seed)."""
+def interval(correct: int, total: int, level: float = LEVEL) -> tuple[float, float]:
+    """Wilson score interval of ``correct / total`` at ``level`` (see the module docstring)."""
     if total <= 0:
         raise ValueError(f"total must be positive, got {total}")
     if not 0 <= correct <= total:
         raise ValueError(f"correct must be between 0 and total={total}, got {correct}")
-    rng = np.random.default_rng([seed, correct, total])
-    draws = rng.binomial(total, correct / total, size=replicates) / total
-    tail = (1 - level) / 2
-    low, high = np.quantile(draws, [tail, 1 - tail])
-    return float(low), float(high)
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
+    z = _z(level)
+    p, n, z2 = correct / total, total, z * z
+    denominator = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denominator
+    half = z / denominator * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    low = 0.0 if correct == 0 else max(0.0, centre - half)
+    high = 1.0 if correct == total else min(1.0, centre + half)
+    return low, high
 
 
-def score_split(predictions: np.ndarray, truth: np.ndarray, public: np.ndarray,
-                seed: int) -> tuple[list[Accuracy], list[Accuracy]]:
+def score_split(predictions: np.ndarray, truth: np.ndarray, public: np.ndarray
+                ) -> tuple[list[Accuracy], list[Accuracy]]:
     """Public and private :class:`Accuracy` of many submissions at once.
 
     ``predictions`` is (submissions, rows) or (rows,); ``truth`` (rows,);
@@ -68,7 +83,7 @@ def score_split(predictions: np.ndarray, truth: np.ndarray, public: np.ndarray,
     private_correct = np.count_nonzero(right, axis=1) - public_correct
 
     def pack(correct: int, total: int) -> Accuracy:
-        low, high = interval(int(correct), total, seed)
+        low, high = interval(int(correct), total)
         return Accuracy(int(correct), total, low, high)
 
     return ([pack(c, n_public) for c in public_correct.tolist()],

@@ -13,6 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from autograder.late import describe, price_lateness
+from autograder.records import Flag
+
 from .grade import grade
 from .pseudonym import pseudonyms
 from .rank import Entry, rank_entries
@@ -55,7 +58,7 @@ class BoardRow:
     baseline: bool = False
     standing: StudentStanding | None = None      # instructor view only
     submitted_at: dt.datetime | None = None
-    entries: int = 0                             # files the student has submitted
+    entries: int = 0                             # scored files of the student (the public "entries")
 
 
 @dataclass(frozen=True)
@@ -98,12 +101,15 @@ def _message(status: CsvStatus, final: Submission | None, chosen_by: str, latest
 
 
 def build_standings(submissions: list[Submission], baselines: list[Baseline], roster: list[str],
-                    policy, secret: str, assignment: str = "") -> Standings:
+                    policy, secret: str, assignment: str = "", late_policy=None, due_for=None) -> Standings:
     """Standings from every recorded submission of one assignment.
 
     ``roster`` lists students who must appear even without a file (they get
     ``missing``); students who submitted but are not on it appear too.
-    ``policy`` is the course's LeaderboardPolicy.
+    ``policy`` is the course's LeaderboardPolicy. With ``late_policy`` (course.toml
+    ``[late_policy]``) and ``due_for(student) -> deadline or None``, the file that
+    counts is priced like any late work (:func:`autograder.late.price_lateness` on
+    the leaderboard points): flagged ``late``, its penalty taken off the points.
     """
     by_student: dict[str, list[Submission]] = {s: [] for s in roster}
     for sub in submissions:
@@ -134,15 +140,24 @@ def build_standings(submissions: list[Submission], baselines: list[Baseline], ro
         else:
             status = latest.status
         rank = private_rank.get(student)
+        points = grade(final.private.value if final else None, rank, policy)
+        flags = final.flags if final else ()
+        message = _message(status, final, chosen_by, latest, assignment)
+        due = due_for(student) if (due_for and late_policy and final) else None
+        if due is not None:
+            lateness = price_lateness(final.submitted_at, due, late_policy, float(policy.max_points), points)
+            if lateness.late:
+                points = round(points - lateness.penalty, 6)
+                flags = tuple(flags) + (Flag.LATE.value,)
+                message += f" Late: {describe(lateness, due)} ({late_policy.kind} late policy)."
         standings[student] = StudentStanding(
             student_id=student, pseudonym=names[student], status=status, final=final, chosen_by=chosen_by,
             best_public=best, latest=latest, submissions=len(by_student[student]), rank=rank,
             public_rank=public_rank.get(student),
-            points=grade(final.private.value if final else None, rank, policy),
-            max_points=float(policy.max_points), flags=final.flags if final else (),
-            message=_message(status, final, chosen_by, latest, assignment))
+            points=points, max_points=float(policy.max_points), flags=flags, message=message)
 
     baseline_by_name = {b.name: b for b in baselines}
+    scored = {student: sum(1 for sub in subs if sub.status == CsvStatus.SCORED) for student, subs in by_student.items()}
     instructor = [BoardRow(r.rank, r.entry.key,
                            baseline_by_name[r.entry.key].private if r.entry.baseline
                            else standings[r.entry.key].final.private,
@@ -154,7 +169,7 @@ def build_standings(submissions: list[Submission], baselines: list[Baseline], ro
                        baseline_by_name[r.entry.key].public if r.entry.baseline
                        else standings[r.entry.key].best_public.public,
                        r.entry.baseline, None, r.entry.submitted_at,
-                       0 if r.entry.baseline else standings[r.entry.key].submissions)
+                       0 if r.entry.baseline else scored[r.entry.key])
               for r in public_order]
     ordered = [standings[r.entry.key] for r in private_order if not r.entry.baseline]
     ordered += sorted((s for s in standings.values() if s.rank is None), key=lambda s: s.student_id)

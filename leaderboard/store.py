@@ -5,21 +5,35 @@ SQLite file in the course directory. A relative SQLite path is resolved against
 the course directory, not the current directory, so every command finds the same
 file. Rows are converted to the plain :mod:`leaderboard.records` dataclasses at
 this edge; nothing else in the package touches SQLAlchemy.
+
+Concurrency: every writing transaction holds the database's write lock from its
+first statement (SQLite: ``BEGIN IMMEDIATE``, waiting up to ``BUSY_SECONDS`` for
+another writer; PostgreSQL: ``LOCK TABLE ... SHARE ROW EXCLUSIVE``). The daily
+limit and deduplication are decided inside that transaction (:meth:`Store.record`
+with :func:`leaderboard.limit.plan`), the answer key is a single row with a fixed
+primary key, and (student, assignment, hash) is unique. So several
+``leaderboard score`` processes at once give the same rows as one; a constraint
+that still fires becomes a :class:`LeaderboardError`, never a raw IntegrityError.
 """
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 from sqlalchemy import (Boolean, DateTime, Float, Integer, LargeBinary, String, Text, TypeDecorator,
-                        UniqueConstraint, create_engine, inspect, select)
+                        UniqueConstraint, create_engine, delete, event, inspect, select, text)
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, sessionmaker
 
+from .limit import Existing, Plan
 from .records import Accuracy, Baseline, CsvStatus, LeaderboardError, Submission
+
+BUSY_SECONDS = 120.0
+ANSWER_KEY_ID = 1        # the answer key is one row; a second writer hits the primary key
 
 
 class UTCDateTime(TypeDecorator):
@@ -99,6 +113,17 @@ class AnswerKeyRow(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+def _immediate_transactions(engine: Engine) -> None:
+    """SQLite: every transaction takes the write lock at BEGIN (pysqlite's own BEGIN is deferred)."""
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def resolve_url(url: str, course_dir: str | Path) -> str:
     """``url`` with a relative SQLite file made absolute inside ``course_dir``."""
     parsed = make_url(url)
@@ -151,10 +176,16 @@ class Store:
     def __init__(self, url: str, read_only: bool = False) -> None:
         self.url = url
         self.read_only = read_only
-        self.engine: Engine = create_engine(url, future=True)
+        self.backend = make_url(url).get_backend_name()
+        if self.backend == "sqlite":
+            self.engine: Engine = create_engine(url, future=True, connect_args={"timeout": BUSY_SECONDS})
+            if not read_only:
+                _immediate_transactions(self.engine)
+        else:
+            self.engine = create_engine(url, future=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, future=True)
         if not read_only:
-            Base.metadata.create_all(self.engine)
+            self._create_tables()
         self._has_tables = read_only is False or inspect(self.engine).has_table(SubmissionRow.__tablename__)
 
     @classmethod
@@ -171,15 +202,41 @@ class Store:
             resolved = f"sqlite:///file:{path}?mode=ro&uri=true"
         return cls(resolved, read_only=read_only)
 
+    def _create_tables(self) -> None:
+        # Two first runs at once may both find a table missing; the loser's CREATE fails and
+        # a second pass (checkfirst) sees the winner's tables.
+        for attempt in range(3):
+            try:
+                Base.metadata.create_all(self.engine)
+                return
+            except (OperationalError, ProgrammingError, IntegrityError):
+                if attempt == 2:
+                    raise
+
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        with self._sessions() as session:
-            yield session
-            if not self.read_only:
-                session.commit()
+    def session(self, lock: bool = False) -> Iterator[Session]:
+        """A transaction; with ``lock`` (PostgreSQL) it takes the submissions table's write lock first.
+        SQLite write transactions always begin IMMEDIATE (the whole file is locked)."""
+        try:
+            with self._sessions() as session:
+                if lock and self.backend == "postgresql":
+                    session.execute(text(f"LOCK TABLE {SubmissionRow.__tablename__}, "
+                                         f"{AnswerKeyRow.__tablename__} IN SHARE ROW EXCLUSIVE MODE"))
+                yield session
+                if not self.read_only:
+                    session.commit()
+        except IntegrityError as exc:
+            raise LeaderboardError(f"the database {make_url(self.url).render_as_string(hide_password=True)} refused "
+                                   f"a row that another run wrote at the same time "
+                                   f"({type(exc.orig).__name__}); run the command again.") from None
+        except OperationalError as exc:
+            if "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower():
+                raise LeaderboardError(f"the database stayed locked by another run for {BUSY_SECONDS:g} s; "
+                                       f"run the command again when it has finished.") from None
+            raise
 
     # -- the answer key -------------------------------------------------------------------------
     def check_answer_key(self, sha256: str, n_public: int, n_private: int) -> None:
@@ -187,10 +244,10 @@ class Store:
 
         Scores computed against two different answer keys must never be mixed.
         """
-        with self.session() as session:
+        with self.session(lock=True) as session:
             row = session.scalars(select(AnswerKeyRow)).first()
             if row is None:
-                session.add(AnswerKeyRow(sha256=sha256, n_public=n_public, n_private=n_private,
+                session.add(AnswerKeyRow(id=ANSWER_KEY_ID, sha256=sha256, n_public=n_public, n_private=n_private,
                                          recorded_at=dt.datetime.now(dt.timezone.utc)))
             elif row.sha256 != sha256:
                 raise LeaderboardError(
@@ -216,6 +273,16 @@ class Store:
                                    .where(SubmissionRow.assignment == assignment))
             return {(s, h) for s, h in rows}
 
+    def existing(self, assignment: str) -> list[Existing]:
+        """What the daily limit needs of every stored row (a snapshot; :meth:`record` re-reads it)."""
+        if not self._has_tables:
+            return []
+        with self.session() as session:
+            stored = session.execute(
+                select(SubmissionRow.id, SubmissionRow.student_id, SubmissionRow.sha256, SubmissionRow.status,
+                       SubmissionRow.submitted_at).where(SubmissionRow.assignment == assignment)).all()
+            return [Existing(i, s, h, CsvStatus(st), t) for i, s, h, st, t in stored]
+
     def add(self, submissions: Iterable[Submission]) -> list[int]:
         """Insert new submissions in one transaction; returns their ids."""
         now = dt.datetime.now(dt.timezone.utc)
@@ -224,6 +291,24 @@ class Store:
             session.add_all(rows)
             session.flush()
             return [r.id for r in rows]
+
+    def record(self, assignment: str, decide: Callable[[list[Existing]], Plan]) -> tuple[Plan, list[int]]:
+        """In one locked transaction: read what is stored, ``decide`` the rows to write, write them.
+
+        Returns the plan and the new rows' ids (in ``plan.new`` order)."""
+        now = dt.datetime.now(dt.timezone.utc)
+        with self.session(lock=True) as session:
+            stored = session.execute(
+                select(SubmissionRow.id, SubmissionRow.student_id, SubmissionRow.sha256, SubmissionRow.status,
+                       SubmissionRow.submitted_at).where(SubmissionRow.assignment == assignment)).all()
+            decided = decide([Existing(i, s, h, CsvStatus(st), t) for i, s, h, st, t in stored])
+            if decided.replaced:
+                session.execute(delete(SubmissionRow).where(SubmissionRow.id.in_(decided.replaced)))
+                session.flush()
+            rows = [_to_row(sub, now) for sub in decided.new]
+            session.add_all(rows)
+            session.flush()
+            return decided, [r.id for r in rows]
 
     def submissions(self, assignment: str, with_predictions: bool = False,
                     student_id: str | None = None) -> list[Submission]:

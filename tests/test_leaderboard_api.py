@@ -81,7 +81,7 @@ def test_a_malformed_file_never_stops_the_run(tmp_path):
         assert sub.status == expected, (name, sub.message)
         if expected == CsvStatus.SCORED:
             assert sub.public.value == 1.0 and sub.private.value == 1.0
-    assert "the limit is 100 MB" in status["huge.csv"].message
+    assert "the limit is 10 MB" in status["huge.csv"].message
     assert "line 5: the Id 2 appears again" in status["several_problems.csv"].message
     table = pd.read_csv(run.reports.csv, keep_default_na=False)
     assert set(table["status"]) == {"scored", "invalid"}
@@ -186,8 +186,8 @@ def test_public_view_never_shows_private_scores_or_their_order(tmp_path):
     positions = [instructor.index(f"<td>{s}</td>") for s in ("s-c", "s-b", "s-a")]
     assert positions == sorted(positions)                               # private order
     assert [r.rank for r in run.standings.instructor] == [1, 2, 3]
-    assert re.search(r"data:image/png;base64,[A-Za-z0-9+/]{1000,}", public_html)
-    assert re.search(r"data:image/png;base64,[A-Za-z0-9+/]{1000,}", instructor)
+    assert re.search(r"data:image/svg\+xml;base64,[A-Za-z0-9+/]{1000,}", public_html)
+    assert re.search(r"data:image/svg\+xml;base64,[A-Za-z0-9+/]{1000,}", instructor)
 
 
 def test_without_pseudonyms_the_public_view_shows_ids(tmp_path):

@@ -112,16 +112,16 @@ def test_fast_path_never_accepts_what_the_line_by_line_path_rejects():
     assert rejected > 100, "the mutations must actually produce invalid files"
 
 
-def test_100_mb_file_is_refused_without_being_read(tmp_path):
+def test_over_10_mb_file_is_refused_without_being_read(tmp_path):
     competition = tmp_path / "data"
     competition.mkdir()
     (competition / "sample_submission.csv").write_text("Id,Category\n0,0\n1,0\n")
     huge = tmp_path / "submission.csv"
-    with huge.open("wb") as fh:          # sparse: 100 MB + 1 byte of nothing, instantly
+    with huge.open("wb") as fh:          # sparse: 10 MB + 1 byte of nothing, instantly
         fh.truncate(MAX_BYTES + 1)
     verdict = validate_file(huge, competition)
     assert [p.kind for p in verdict.problems] == ["too_large"]
-    assert "the limit is 100 MB" in verdict.message()
+    assert "the limit is 10 MB" in verdict.message()
     assert huge.stat().st_size == MAX_BYTES + 1
     # The pure function applies the same limit to bytes it is given.
     assert [p.kind for p in validate(b"x" * 11, Contract(np.arange(2), max_bytes=10)).problems] == ["too_large"]
