@@ -27,6 +27,8 @@ RULES: list[tuple[re.Pattern, str]] = [(re.compile(p, re.MULTILINE), words) for 
     (r"os\._exit|os\.kill|signal\.SIGKILL|ctypes\.string_at|faulthandler\._sigsegv", "kills or crashes its kernel"),
     (r"gc\.get_objects|gc\.get_referrers|sys\._getframe|inspect\.stack", "searches the interpreter's memory"),
     (r"os\.fork\b", "forks its kernel"),
+    (r"os\.symlink|os\.link\b|\.symlink_to\(|\.hardlink_to\(|os\.mkfifo|os\.mknod",
+     "plants links or special files for the grader to open"),
     (r"(?:\*\*\s*9|\*\s*1024\s*\*\s*1024\s*\*\s*1024|os\.urandom\(\s*\d{7,}|fallocate|\.truncate\(\s*\d{8,})",
      "writes or allocates huge amounts"),
     (r"get_ipython\(\)\s*\.\s*(?:events|run_cell|user_ns_hidden|kernel|displayhook|display_pub)",

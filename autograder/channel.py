@@ -158,6 +158,8 @@ class Channel:
                     sandbox.set_limits(spec)  # what is left with --unsandboxed: limits only
                 os.environ.clear()
                 os.environ.update(env)
+                import tempfile
+                tempfile.tempdir = None  # the warm parent's cached temp folder is not the sandbox's /tmp
                 sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
                                               errors="replace", write_through=True)
                 sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
