@@ -244,18 +244,27 @@ def build_corpus(target: HostTarget) -> list[Hostile]:
                 return str(path)
             """)),
             flags={"attack": ()},
+            # the visible copy of the test also runs in the student's own kernel, where the same read
+            # may stall until the cell limit: that costs only the student's time, and says `timeout`
+            statuses=frozenset({"graded", "timeout"}),
         ),
         Hostile(
             "t05-dev-zero",
             "write_rows links the test's file to /dev/zero, so a reader reads without end",
             _wrong_but(q_write=link_to("/dev/zero")),
             flags={"attack": ()},
+            # the visible copy of the test also runs in the student's own kernel, where the same read
+            # may stall until the cell limit: that costs only the student's time, and says `timeout`
+            statuses=frozenset({"graded", "timeout"}),
         ),
         Hostile(
             "t06-dev-urandom",
             "write_rows links the test's file to /dev/urandom, so a reader reads without end",
             _wrong_but(q_write=link_to("/dev/urandom")),
             flags={"attack": ()},
+            # the visible copy of the test also runs in the student's own kernel, where the same read
+            # may stall until the cell limit: that costs only the student's time, and says `timeout`
+            statuses=frozenset({"graded", "timeout"}),
         ),
         Hostile(
             "t07-folder-swap",
