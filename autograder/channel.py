@@ -110,7 +110,7 @@ class Channel:
         self.dead: KernelGone | None = None
         self.timed_out = False
         self.protocol_broken = ""
-        self.sandboxed = sandboxed
+        self._netns: str | None = None
         self.network_packets = 0   # outgoing attempts counted by the sandbox's network namespace
         self._audit_answers: set[str] = set()
         parent_sock, child_sock = socket.socketpair()
@@ -202,6 +202,12 @@ class Channel:
         if first.get("op") != "ready":
             self.close()
             raise KernelGone("the kernel did not start")
+        # which network namespace is the sandbox's: counters are read only while the kernel's pid still
+        # names it (a reused pid of another process is never taken for the student's)
+        own = _netns("self")
+        self._netns = _netns(self.student_pid) if sandboxed else None
+        if self._netns == own:
+            self._netns = None
 
     # ------------------------------------------------------------------ waiting
     def _drain(self, fd: int) -> bool:
@@ -439,9 +445,11 @@ class Channel:
 
     def _count_network(self) -> None:
         """Outgoing attempts in the sandbox's own network namespace, read from outside (only it can count them)."""
-        if not self.sandboxed:
+        if self._netns is None:
             return  # no network namespace of its own: the host's counters say nothing about the student
-        self.network_packets = max(self.network_packets, _network_attempts(self.student_pid))
+        counted = _network_attempts(self.student_pid)
+        if _netns(self.student_pid) == self._netns:  # still the sandbox's after reading
+            self.network_packets = max(self.network_packets, counted)
 
     def usage_bytes(self) -> int | None:
         """How full the sandbox's private disk is, read from outside (trusted)."""
@@ -469,6 +477,13 @@ class Channel:
 _NET_COUNTERS = {("Ip", "OutRequests"), ("Ip", "OutNoRoutes"), ("Tcp", "ActiveOpens"), ("Tcp", "AttemptFails"),
                  ("Udp", "OutDatagrams"), ("Udp", "NoPorts"), ("Icmp", "OutMsgs"), ("Ip6", "OutRequests"),
                  ("Ip6", "OutNoRoutes"), ("Udp6", "OutDatagrams"), ("Icmp6", "OutMsgs")}
+
+
+def _netns(pid) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
 
 
 def _network_attempts(pid: int) -> int:
