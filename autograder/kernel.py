@@ -327,6 +327,9 @@ def _answer(sock, request, shell, handles: _Handles) -> None:
             else:
                 raise ValueError(f"unknown request {op!r}")
         tree = codec.encode(value, handles.add, buffers)
+        if op == "iter" and tree.get("$") == "handle":
+            # the items do not fit in one reply: an error, never an iteration that silently yields nothing
+            raise OverflowError("iterating this object gives more data than one reply may carry")
         codec.write_frame(sock, {"op": "value", "value": tree}, buffers)
     except BaseException as exc:  # noqa: BLE001 - the judge decides what an error means
         try:
