@@ -6,7 +6,11 @@ questions about the student's namespace (a variable's value, a call to a
 student function) with plain data through :mod:`autograder.codec`.
 
 Nothing this process reports is trusted for scoring: outputs and errors only
-feed the student's feedback; verdicts are computed by the judge.
+feed the student's feedback; verdicts are computed by the judge. Its audit hook
+reports event names for the ``attack`` flag, best effort: code in this process
+can reach the hook, so the executor checks that it still answers and observes
+what it can from outside (see :func:`_install_audit`, :mod:`autograder.channel`).
+Replies stay within :data:`codec.LIMITS`; what would not fit goes as a handle.
 """
 from __future__ import annotations
 
