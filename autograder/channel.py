@@ -110,7 +110,7 @@ class Channel:
         self.dead: KernelGone | None = None
         self.timed_out = False
         self.protocol_broken = ""
-        self.sandboxed = sandboxed
+        self._netns: str | None = None
         self.network_packets = 0   # outgoing attempts counted by the sandbox's network namespace
         self._audit_answers: set[str] = set()
         parent_sock, child_sock = socket.socketpair()
@@ -204,6 +204,12 @@ class Channel:
         if first.get("op") != "ready":
             self.close()
             raise KernelGone("the kernel did not start")
+        # which network namespace is the sandbox's: counters are read only while the kernel's pid still
+        # names it (a reused pid of another process is never taken for the student's)
+        own = _netns("self")
+        self._netns = _netns(self.student_pid) if sandboxed else None
+        if self._netns == own:
+            self._netns = None
 
     # ------------------------------------------------------------------ waiting
     def _drain(self, fd: int) -> bool:
@@ -442,10 +448,16 @@ class Channel:
 
     def _count_network(self) -> None:
         """Outgoing attempts in the sandbox's own network namespace, read from outside (only it can count them)."""
-        if not self.sandboxed:
+        if self._netns is None:
             return  # no network namespace of its own: the host's counters say nothing about the student
-        self.network_packets = max(self.network_packets,
-                                   _network_attempts(self.student_pid, getattr(self, "net_counter_fds", None)))
+        fds = getattr(self, "net_counter_fds", None)
+        if fds:
+            # opened while the kernel was surely alive: a /proc/<pid>/net file keeps the namespace it was opened in
+            self.network_packets = max(self.network_packets, _network_attempts(self.student_pid, fds))
+            return
+        counted = _network_attempts(self.student_pid)
+        if _netns(self.student_pid) == self._netns:  # still the sandbox's after reading
+            self.network_packets = max(self.network_packets, counted)
 
     def usage_bytes(self) -> int | None:
         """How full the sandbox's private disk is, read from outside (trusted)."""
@@ -497,6 +509,13 @@ def _read_counter_file(pid: int, name: str, fds: list[int] | None) -> str:
         return os.read(fd, 1 << 16).decode("ascii")
     with open(f"/proc/{pid}/net/{name}", encoding="ascii") as fh:
         return fh.read(1 << 16)
+
+
+def _netns(pid) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
 
 
 def _network_attempts(pid: int, fds: list[int] | None = None) -> int:

@@ -133,7 +133,7 @@ def read_pickle(sock, persistent_load: Callable[[Any], Any] | None = None) -> An
     return unpickler.load()
 
 
-def header_cost(raw: bytes) -> int:
+def header_cost(raw: bytes | bytearray) -> int:
     """An upper bound on the bytes ``json.loads(raw)`` allocates, computed without parsing.
 
     Every value after the first starts after a ``,`` ``:`` ``[`` or ``{`` (counting these inside
@@ -145,7 +145,7 @@ def header_cost(raw: bytes) -> int:
     return len(raw) * (2 if raw.isascii() else 8) + starts * COST_PER_VALUE
 
 
-def read_frame(sock, limits: Limits = LIMITS) -> tuple[dict, list[bytes]]:
+def read_frame(sock, limits: Limits = LIMITS) -> tuple[dict, list[bytearray]]:
     """Judge side: read one frame within ``limits``; :class:`CodecError` names the bound it broke."""
     (hlen,) = struct.unpack(">I", read_exact(sock, 4))
     if hlen > limits.frame_bytes:

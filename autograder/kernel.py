@@ -6,7 +6,11 @@ questions about the student's namespace (a variable's value, a call to a
 student function) with plain data through :mod:`autograder.codec`.
 
 Nothing this process reports is trusted for scoring: outputs and errors only
-feed the student's feedback; verdicts are computed by the judge.
+feed the student's feedback; verdicts are computed by the judge. Its audit hook
+reports event names for the ``attack`` flag, best effort: code in this process
+can reach the hook, so the executor checks that it still answers and observes
+what it can from outside (see :func:`_install_audit`, :mod:`autograder.channel`).
+Replies stay within :data:`codec.LIMITS`; what would not fit goes as a handle.
 """
 from __future__ import annotations
 
@@ -44,11 +48,12 @@ _SECRET_DIRS = frozenset({"source", "submitted", "autograded", "feedback", ".aut
 _SECRET_FILES = frozenset({"gradebook.db", "solution.csv", "nbgrader_config.py", "course.toml", "records.jsonl"})
 
 
-def _looks_for_course_files(path: str, installed: tuple[str, ...]) -> bool:
+def _looks_for_course_files(path: str, installed: tuple[str, ...],
+                            dirs: frozenset = _SECRET_DIRS, files: frozenset = _SECRET_FILES) -> bool:
     parts = path.split("/")
     if path.startswith(installed):
         return False  # imports from the interpreter and site-packages
-    return ".." in parts or bool(_SECRET_DIRS.intersection(parts[:-1])) or parts[-1] in _SECRET_FILES
+    return ".." in parts or bool(dirs.intersection(parts[:-1])) or parts[-1] in files
 
 
 class _Handles:
@@ -82,35 +87,42 @@ def _install_audit(fd: int) -> None:
     events = frozenset(AUDIT_EVENTS)
     seen: set[tuple[str, str]] = set()
     kernel_pid = os.getpid()
-    write, dumps = os.write, json.dumps
+    # everything the hook calls is bound here, once: rebinding a module attribute or a builtin later
+    # (os.write, json.dumps, isinstance, this module's own names) changes nothing the hook does
+    write, getpid, looks, check = os.write, os.getpid, _looks_for_course_files, AUDIT_CHECK
+    quote = json.encoder.encode_basestring_ascii  # C function: a JSON string literal, ASCII only
+    _str, _repr, _len, _isinstance, _Exception = str, repr, len, isinstance, Exception
+
+    def line(event: str, detail: str) -> bytes:
+        return ('{"event": ' + quote(event) + ', "detail": ' + quote(detail) + "}\n").encode()
 
     def hook(event: str, args: tuple) -> None:
-        if event == AUDIT_CHECK:
+        if event == check:
             try:
-                write(fd, (dumps({"event": "check", "detail": str(args[0])[:64]}) + "\n").encode())
-            except Exception:  # noqa: BLE001 - the executor notices the missing answer
+                write(fd, line("check", _str(args[0])[:64]))
+            except _Exception:  # noqa: BLE001 - the executor notices the missing answer
                 pass
             return
         if event not in events:
             return
         detail = ""
         if event == "open":
-            if not (args and isinstance(args[0], str) and _looks_for_course_files(args[0], installed)):
+            if not (args and _isinstance(args[0], _str) and looks(args[0], installed)):
                 return
-            detail = args[0]
-        elif event == "os.kill" and args[:2] == (-1, 9) and os.getpid() == 1 == kernel_pid:
+            detail = args[0][:300]
+        elif event == "os.kill" and args[:2] == (-1, 9) and getpid() == 1 == kernel_pid:
             return  # the kernel ending a cell's stray processes (_end_strays)
         else:
             try:
-                detail = repr(args[0])[:120] if args else ""
-            except Exception:  # noqa: BLE001
+                detail = _repr(args[0])[:120] if args else ""
+            except _Exception:  # noqa: BLE001
                 detail = ""
-        if (event, detail) in seen or len(seen) > 50:
+        if (event, detail) in seen or _len(seen) > 50:
             return
         seen.add((event, detail))
         try:
-            write(fd, (dumps({"event": event, "detail": detail}) + "\n").encode())
-        except Exception:  # noqa: BLE001
+            write(fd, line(event, detail))
+        except _Exception:  # noqa: BLE001
             pass
 
     sys.addaudithook(hook)
@@ -329,6 +341,9 @@ def _answer(sock, request, shell, handles: _Handles) -> None:
             else:
                 raise ValueError(f"unknown request {op!r}")
         tree = codec.encode(value, handles.add, buffers)
+        if op == "iter" and tree.get("$") == "handle":
+            # the items do not fit in one reply: an error, never an iteration that silently yields nothing
+            raise OverflowError("iterating this object gives more data than one reply may carry")
         codec.write_frame(sock, {"op": "value", "value": tree}, buffers)
     except BaseException as exc:  # noqa: BLE001 - the judge decides what an error means
         try:

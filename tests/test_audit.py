@@ -20,10 +20,20 @@ import json, os, socket, sys
 from autograder import kernel
 r, w = os.pipe()
 kernel._install_audit(w)
-# what used to switch the hook off, or blind it, no longer exists to be switched
+# what used to switch the hook off, or blind it, no longer exists to be switched; rebinding the
+# module's names, os.write, json.dumps or a builtin after the hook is installed changes nothing
 kernel._quiet = True
 kernel._INSTALLED = ("/",)
 kernel.AUDIT_EVENTS.clear()
+kernel._looks_for_course_files = lambda *a, **k: False
+kernel._SECRET_DIRS = kernel._SECRET_FILES = frozenset()
+kernel.AUDIT_CHECK = "something else"
+real_write, real_read = os.write, os.read
+os.write = lambda *a: 0
+json.dumps = lambda *a, **k: "{}"
+import builtins
+real_isinstance = builtins.isinstance
+builtins.isinstance = lambda *a: False
 try:
     socket.socket().connect(("127.0.0.1", 9))
 except OSError:
@@ -32,9 +42,10 @@ try:
     open("../source/ps1/ps1.ipynb")
 except OSError:
     pass
-sys.audit(kernel.AUDIT_CHECK, "nonce-123")
+sys.audit("autograder.audit_check", "nonce-123")  # what the kernel raises: its own name, bound at start
+builtins.isinstance = real_isinstance
 os.close(w)
-print(json.dumps([json.loads(line) for line in os.read(r, 1 << 16).decode().splitlines()]))
+print(json.JSONEncoder().encode([json.loads(line) for line in real_read(r, 1 << 16).decode().splitlines()]))
 """
 
 

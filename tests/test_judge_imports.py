@@ -5,6 +5,9 @@ limits only, so that this test process is not moved into new namespaces). A
 throwaway package on the judge's import path has a submodule whose import
 writes a file: the judge must never run it, even when the package itself is
 one it accepts modules from.
+
+Also here, as it needs the same real kernel: iterating a student object whose
+items do not fit in one reply is an error, never an empty loop.
 """
 from __future__ import annotations
 
@@ -105,3 +108,15 @@ def test_judge_resolution_is_fixed_when_it_is_made(sidefx):
     import sidefx_pkg.boom  # noqa: F401 - loaded later, by someone else: still not in this judge's table
 
     assert judge._resolve("sidefx_pkg.boom") is None
+
+
+def test_iterating_more_than_one_reply_carries_is_an_error_not_an_empty_loop(kernel):
+    """Past the reply bounds an honest kernel sends a handle; iterating it must fail, not yield nothing."""
+    run(kernel, "class Many:\n"
+                "    def __iter__(self):\n"
+                "        return (object() for _ in range(500_000))\n"
+                "many = Many()\n")
+    judge = Judge(kernel, seed=1)
+    verdict = judge.run_test("assert all(False for _ in many)", 1.0, time.monotonic() + 120)
+    assert verdict.score == 0.0
+    assert verdict.error.startswith("OverflowError"), verdict.error
