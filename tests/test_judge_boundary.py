@@ -359,8 +359,17 @@ def test_a_hard_killed_executor_leaves_no_process_and_no_file(tmp_path, private_
 
     sub = find_submissions(c, "ps2", None)[0]
     job = make_job(c, policy, kit, kit_file, sub, spool, True, 60.0)
+    # a run whose client and server were killed together (kill -9 of the group) left its folder behind
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = private_tmp / "autograder-server-stale"
+    (stale / "jobs" / "1").mkdir(parents=True)
+    (stale / "owner").write_text(str(dead.pid))
     server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
     try:
+        assert not stale.exists()  # the next run removes it
         scratch = Path(server.scratch)
         assert scratch.parent == private_tmp
         kernel_uid = job.uid + (server.proc.pid % 400) * 200  # slot 0, as the server assigns it
