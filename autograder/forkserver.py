@@ -7,7 +7,9 @@ stdin/stdout, one JSON object per line:
 * out: ``{"ready": true}`` once warm; ``{"done": job_id, "exit": code}`` per job.
 
 Files: the client makes one private folder per server (``scratch``) and removes
-it when the server ends, however it ends. The server keeps matplotlib's and
+it when the server ends, however it ends; the server removes it too when its
+input closes, and a client removes those of earlier clients that were killed
+together with their server. The server keeps matplotlib's and
 IPython's settings there, and gives each executor an empty folder of its own
 in it (``jobs/<n>``), which it removes when the executor has exited, also after
 killing it. As root, an executor mounts its private disk on that folder in a
@@ -41,6 +43,7 @@ THREAD_ENV = {
     "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_FILESYSTEM": "1", "TORCH_NUM_THREADS": "1",
     "MPLBACKEND": "Agg",
 }
+SCRATCH_PREFIX = "autograder-server-"
 HARD_MARGIN = 60.0   # seconds past a job's notebook limit after which its executor is killed outright
 
 
@@ -88,16 +91,32 @@ def serve(preimport: list[str], scratch: str) -> None:
     warm_up(preimport, scratch)
     jobs_dir = os.path.join(scratch, "jobs")
     os.makedirs(jobs_dir, mode=0o700, exist_ok=True)
-    started = 0
     grading_versions()  # once, here: every executor inherits the answer
+    try:
+        _loop(run_job, Job, jobs_dir, sys.stdout)
+    finally:
+        # the client removes it too; this covers a client that was killed (e.g. a Dask worker)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _say(out, message: dict) -> None:
+    """Tell the client; a client that died is no reason to stop reaping executors and removing their files."""
+    try:
+        out.write(json.dumps(message) + "\n")
+        out.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _loop(run_job, Job, jobs_dir: str, out) -> None:
+    """Fork one executor per job line until the input ends and every executor has been reaped."""
     running: dict[int, tuple[str, float]] = {}
     free_slots = list(range(200))
     slot_of: dict[int, int] = {}
     dir_of: dict[int, str] = {}
     result_of: dict[int, str] = {}
-    out = sys.stdout
-    out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
-    out.flush()
+    started = 0
+    _say(out, {"ready": True, "pid": os.getpid()})
     buf = b""
     stdin = sys.stdin.fileno()
     eof = False
@@ -139,18 +158,20 @@ def serve(preimport: list[str], scratch: str) -> None:
                         os.close(wake_r)
                         os.close(wake_w)
                         signal.signal(signal.SIGINT, signal.SIG_DFL)
-                        out = os.open(job.result_path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-                                      | os.O_CLOEXEC, 0o600)
+                        result_fd = os.open(job.result_path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                                            | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
                         try:
                             text = run_job(job, scratch=job_dir).dumps()
                         except BaseException as exc:  # noqa: BLE001 - reported through the exit code + file
                             text, code = f"{type(exc).__name__}: {exc}", 1
-                        _write_all(out, text.encode("utf-8"))
+                        _write_all(result_fd, text.encode("utf-8"))
                     except BaseException:  # noqa: BLE001 - nothing to report through
                         code = 2
                     finally:
-                        sys.stdout.flush()
-                        os._exit(code)
+                        try:
+                            sys.stdout.flush()
+                        finally:
+                            os._exit(code)
                 running[pid] = (job.job_id, time.monotonic() + job.notebook_timeout + HARD_MARGIN)
                 slot_of[pid] = slot
                 dir_of[pid] = job_dir
@@ -170,10 +191,7 @@ def serve(preimport: list[str], scratch: str) -> None:
                 code = os.waitstatus_to_exitcode(status)
                 _publish(result_of.pop(pid), code)
                 shutil.rmtree(dir_of.pop(pid), ignore_errors=True)  # empty unless the executor had no root
-                out.write(json.dumps({"done": job_id, "exit": code}) + "\n")
-                out.flush()
-    # the client removes it too; this covers a client that was killed (e.g. a Dask worker)
-    shutil.rmtree(scratch, ignore_errors=True)
+                _say(out, {"done": job_id, "exit": code})
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -195,6 +213,24 @@ def _publish(result_path: str, code: int) -> None:
         pass  # nothing was written (the executor died first): the client reports that
 
 
+def _remove_stale(tmp: str) -> None:
+    """Folders of runs whose client was killed together with its server (e.g. ``kill -9`` of the group)."""
+    try:
+        entries = [e for e in os.scandir(tmp) if e.name.startswith(SCRATCH_PREFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_symlink() or not entry.is_dir() or entry.stat().st_uid != os.getuid():
+                continue
+            owner = int(Path(entry.path, "owner").read_text()[:20])
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        except (OSError, ValueError):
+            continue  # not ours to judge, or its owner is alive
+
+
 class ForkServer:
     """Client of one warm parent. Thread-safe: any number of threads may call :meth:`run`."""
 
@@ -208,7 +244,9 @@ class ForkServer:
         bindir = os.path.dirname(sys.executable)
         env["PATH"] = bindir + os.pathsep + "/usr/local/bin:/usr/bin:/bin"
         # everything the server and its executors put on disk is in here; close() removes it
-        self.scratch = tempfile.mkdtemp(prefix="autograder-server-")
+        _remove_stale(tempfile.gettempdir())
+        self.scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+        Path(self.scratch, "owner").write_text(str(os.getpid()))
         env["TMPDIR"] = self.scratch  # whatever a library of the server puts in "the" temp folder goes here too
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "autograder.forkserver",

@@ -359,8 +359,17 @@ def test_a_hard_killed_executor_leaves_no_process_and_no_file(tmp_path, private_
 
     sub = find_submissions(c, "ps2", None)[0]
     job = make_job(c, policy, kit, kit_file, sub, spool, True, 60.0)
+    # a run whose client and server were killed together (kill -9 of the group) left its folder behind
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = private_tmp / "autograder-server-stale"
+    (stale / "jobs" / "1").mkdir(parents=True)
+    (stale / "owner").write_text(str(dead.pid))
     server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
     try:
+        assert not stale.exists()  # the next run removes it
         scratch = Path(server.scratch)
         assert scratch.parent == private_tmp
         kernel_uid = job.uid + (server.proc.pid % 400) * 200  # slot 0, as the server assigns it
@@ -392,3 +401,31 @@ def test_a_hard_killed_executor_leaves_no_process_and_no_file(tmp_path, private_
     finally:
         server.close()
     assert os.listdir(private_tmp) == []
+
+
+def test_unsandboxed_grading_still_checks_the_files_a_test_reads(boundary, tmp_path):
+    """--unsandboxed (limits only): the judge is not confined, but the hand-over check still holds."""
+    from autograder.forkserver import ForkServer, collect_result
+    from autograder.grade import find_submissions
+
+    course, _, _, _ = boundary
+    c = Course.at(course)
+    policy = load_policy(course)
+    kit = build_kit(c, "hw")
+    kit_file = kit.save(kit_path(c, "hw"))
+    subs = {s.student_id: s for s in find_submissions(c, "hw", ["honest", "fifo"])}
+    server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
+    try:
+        results = {}
+        for student, sub in subs.items():
+            job = make_job(c, policy, kit, kit_file, sub, tmp_path, False, None)
+            results[student] = collect_result(job, server.run(job))
+    finally:
+        server.close()
+    assert results["honest"].sandbox == "none"
+    assert _cell(results["honest"], "test_write").score == 2.0
+    fifo = _cell(results["fifo"], "test_write")
+    assert fifo.score == 0.0 and fifo.error.endswith("/submission.csv is a named pipe (FIFO); "
+                                                     "the grader reads only regular files your code wrote")
+    assert "is a named pipe" in results["fifo"].flags[Flag.ATTACK]
+    assert results["fifo"].duration < policy.limits.notebook_timeout
