@@ -357,6 +357,8 @@ def confine_judge(disk_dir: str, kernel_uid: int, memory_bytes: int, cpu_seconds
     """
     spec = SandboxSpec(uid=kernel_uid, memory_bytes=memory_bytes, cpu_seconds=cpu_seconds, processes=0,
                        file_size_bytes=file_size_bytes, disk_bytes=0, hide=hide)
+    mapped = _mapped_bytes()  # read now: the new root has no /proc (an address-space limit of 0 + memory
+    #                           would be below what the warm interpreter already maps: any growth would fail)
     binds = _system_binds(spec)
     root = f"{disk_dir}/judge"
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
@@ -372,6 +374,13 @@ def confine_judge(disk_dir: str, kernel_uid: int, memory_bytes: int, cpu_seconds
     for dev in ("null", "zero", "random", "urandom"):
         open(f"{root}/dev/{dev}", "w").close()
         mount(f"/dev/{dev}", f"{root}/dev/{dev}", None, MS_BIND)
+    # no /proc in the judge; torch's CPU detection reads /proc/cpuinfo, so it gets a plain copy of that one file
+    os.makedirs(root + "/proc")
+    try:
+        with open("/proc/cpuinfo", "rb") as src, open(root + "/proc/cpuinfo", "wb") as dst:
+            dst.write(src.read(256 << 10))
+    except OSError:
+        pass
     judge_uid = kernel_uid + JUDGE_UID_OFFSET
     os.makedirs(root + JUDGE_GIVEN)
     mount("tmpfs", root + JUDGE_GIVEN, "tmpfs", MS_NOSUID | MS_NODEV,
@@ -389,7 +398,7 @@ def confine_judge(disk_dir: str, kernel_uid: int, memory_bytes: int, cpu_seconds
     os.chdir("/")
     used_cpu = int(sum(os.times()[:2])) + 1
     limits = [
-        (resource.RLIMIT_AS, _mapped_bytes() + memory_bytes),
+        (resource.RLIMIT_AS, mapped + memory_bytes),
         (resource.RLIMIT_CPU, used_cpu + max(1, cpu_seconds)),
         (resource.RLIMIT_FSIZE, file_size_bytes),
         (resource.RLIMIT_CORE, 0),
