@@ -104,6 +104,12 @@ class LeaderboardPolicy:
     rank_bonus: tuple[tuple[int, float], ...] = ()
 
 
+@dataclass(frozen=True)
+class PortalPolicy:
+    """``[portal]``: the course portal's database (see portal/store.py); empty = ``.autograder/portal.db``."""
+    url: str = ""
+
+
 DEFAULT_WEIGHTS = {
     "01_tensors": 15.0,
     "02_dot_product": 10.0,
@@ -127,6 +133,7 @@ class Policy:
     extensions: dict[str, dict[str, dt.datetime]] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     leaderboard: LeaderboardPolicy = field(default_factory=LeaderboardPolicy)
+    portal: PortalPolicy = field(default_factory=PortalPolicy)
     source: Path | None = None
 
     def due_for(self, student_id: str, assignment: str) -> dt.datetime | None:
@@ -197,7 +204,7 @@ def _parse_time(value: Any, key: str, path: Path | None) -> dt.datetime:
 def parse_policy(raw: dict[str, Any], path: Path | None = None) -> Policy:
     """Turn the parsed TOML tables into a validated :class:`Policy`."""
     allowed = {"course", "limits", "sandbox", "collect", "late_policy", "assignments",
-               "extensions", "weights", "leaderboard"}
+               "extensions", "weights", "leaderboard", "portal"}
     for key in raw:
         if key not in allowed:
             raise PolicyError(f"{path}: unknown section [{key}]. Known sections: {', '.join(sorted(allowed))}.")
@@ -272,6 +279,7 @@ def parse_policy(raw: dict[str, Any], path: Path | None = None) -> Policy:
         extensions=extensions,
         weights=weights,
         leaderboard=board,
+        portal=_section(PortalPolicy, raw.get("portal", {}), "portal", path),
         source=path,
     )
 

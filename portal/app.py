@@ -50,7 +50,7 @@ def portal_url(course: Course) -> str:
     """The portal database URL: ``course.toml`` ``[portal] url`` (relative sqlite paths inside the
     course), else ``.autograder/portal.db``."""
     policy = load_policy(course.root)
-    url = getattr(policy, "portal_url", "") or ""
+    url = policy.portal.url
     if not url:
         from .store import default_url
         return default_url(course.root)

@@ -261,3 +261,14 @@ def test_the_web_process_never_imports_torch(course):
     out = subprocess.run([sys.executable, "-c", code, str(course.root)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_the_portal_database_url_comes_from_course_toml(tmp_path):
+    from autograder.course import Course
+    from portal.app import portal_url
+    (tmp_path / "course.toml").write_text('[portal]\nurl = "sqlite:///state/portal.db"\n')
+    assert portal_url(Course.at(tmp_path)) == f"sqlite:///{(tmp_path / 'state' / 'portal.db').resolve()}"
+    (tmp_path / "course.toml").write_text('[portal]\nurl = "postgresql://grader@db/course"\n')
+    assert portal_url(Course.at(tmp_path)) == "postgresql://grader@db/course"
+    (tmp_path / "course.toml").write_text("")
+    assert portal_url(Course.at(tmp_path)).endswith("/.autograder/portal.db")
