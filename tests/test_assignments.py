@@ -117,6 +117,27 @@ def test_test_cells_define_only_private_names(assignment):
         assert not public, f"{cell.metadata['nbgrader']['grade_id']} binds {public}"
 
 
+def test_the_homework_states_the_rules_as_course_toml_sets_them():
+    """The 04 notebook is the students' rulebook: its numbers are the ones the graders use."""
+    import tomllib
+
+    policy = tomllib.loads((REPO / "course.toml").read_text(encoding="utf-8"))
+    board = policy["leaderboard"]
+    rules = source_nb(MLP_ASSIGNMENT).cells[0].source
+    for threshold, points in board["thresholds"]:
+        assert f"≥ {threshold:.2f}" in rules and f"| {points} |" in rules, (threshold, points)
+    assert f"| {board['floor_points']} |" in rules
+    assert f"({round(board['public_fraction'] * 100)} %)" in rules and f"({round((1 - board['public_fraction']) * 100)} %)" in rules
+    assert f"Не больше {board['daily_limit']} засчитанных посылок в день" in rules
+    assert "21 декабря 2026 года, 23:59 UTC" in rules and policy["assignments"][MLP_ASSIGNMENT]["due"].startswith("2026-12-21T23:59")
+    assert f"| {policy['weights'][MLP_ASSIGNMENT]} % |" in rules and f"| {policy['weights']['leaderboard']} % |" in rules
+    points = sum(cell.metadata["nbgrader"]["points"] for cell in source_nb(MLP_ASSIGNMENT).cells if is_test_cell(cell))
+    assert f"{points} баллов" in rules
+    for words in ("не меньше 0.82", "не меньше 0.86", "больше 0.90", "Google Colab", "Нельзя", "до двух финальных посылок"):
+        assert words in rules, words
+    assert "leaderboard prepare" not in nbformat.read(notebook_path(REPO, "release", MLP_ASSIGNMENT), as_version=4).cells[0].source
+
+
 # --------------------------------------------------------------------------- the notebooks run
 
 @pytest.mark.slow
@@ -204,7 +225,8 @@ def test_mlp_notebook_under_nbgrader_without_data_explains_what_to_do_and_skips_
     errors = {cid: out for cid, outs in outputs.items() for out in outs if out.output_type == "error"}
     assert not errors, errors
     message = "".join(out.get("text", "") for out in outputs["load_data"])
-    assert "Нет данных соревнования" in message and "data/" in message and "leaderboard prepare" in message
+    assert "Нет данных соревнования" in message and "data/" in message and "Colab" in message
+    assert "leaderboard prepare" not in message  # an instructor's command means nothing to a student
     assert "обучение на настоящих данных пропущено" in "".join(out.get("text", "") for out in outputs["train_final"])
     assert not (autograded_course / "autograded" / "solved" / MLP_ASSIGNMENT / "submission.csv").exists()
 
