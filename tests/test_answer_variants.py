@@ -311,7 +311,79 @@ MLP = [
                            "    pd.DataFrame({'Id': list(ids), 'Category': list(predictions)}).to_csv(path, index=False)"),
 ]
 
-VARIANTS = {"01_tensors": TENSORS, "02_dot_product": DOT, "03_parameter_count": PARAMS, "04_mlp_fashion_mnist": MLP}
+# --------------------------------------------------------------------------- 05_concept_check
+XOR_WEIGHTS = ("xor_net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))\n"
+               "with torch.no_grad():\n    xor_net[0].weight.copy_(torch.tensor([[1.0, 1.0], [1.0, 1.0]]))\n"
+               "    xor_net[0].bias.copy_(torch.tensor([0.0, -1.0]))\n"
+               "    xor_net[2].weight.copy_(torch.tensor([[1.0, -2.0]]))\n    xor_net[2].bias.zero_()\n")
+CONCEPTS = [
+    right("weights copied in, k from a variable", q1_xor="xor_hidden_min = 2\n" + XOR_WEIGHTS),
+    right("terms as a product", q2_terms="import math\nn_terms_3_2 = 6\n"
+                                         "def count_terms(hidden_sizes):\n    return math.prod(hidden_sizes)"),
+    right("collapse with matmul", q3_collapse="def collapse(W1, b1, W2, b2):\n"
+                                              "    return torch.matmul(W2, W1), torch.matmul(W2, b1) + b2"),
+    right("losses with torch.nn.functional",
+          q4_losses="import torch.nn.functional as F\n"
+                    "def mse(y_true, y_pred):\n    return F.mse_loss(y_pred, y_true).item()\n"
+                    "def mae(y_true, y_pred):\n    return F.l1_loss(y_pred, y_true).item()\noutlier_loss = 'MSE'"),
+    right("answers as plain literals", q5_multiclass="n_outputs = 10\nmulticlass_loss = 'CrossEntropyLoss'"),
+    wrong("one hidden neuron claimed", {"test_q1_xor": H}, q1_xor="xor_hidden_min = 1\n" + XOR_WEIGHTS),
+    wrong("weights that do not compute XOR", {"test_q1_xor": V},
+          q1_xor="xor_hidden_min = 2\nxor_net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))"),
+    wrong("sizes added instead of multiplied", {"test_q2_terms": H},
+          q2_terms="n_terms_3_2 = 5\ndef count_terms(hidden_sizes):\n    return sum(hidden_sizes) if hidden_sizes else 1"),
+    wrong("the product in the wrong order", {"test_q3_collapse": V},
+          q3_collapse="def collapse(W1, b1, W2, b2):\n    return W1.T @ W2.T, b1 + b2"),
+    wrong("bias of the second layer forgotten", {"test_q3_collapse": H},
+          q3_collapse="def collapse(W1, b1, W2, b2):\n    return W2 @ W1, W2 @ b1"),
+    wrong("MAE claimed more sensitive to outliers", {"test_q4_losses": H},
+          q4_losses="def mse(y_true, y_pred):\n    return float(((y_true - y_pred) ** 2).mean())\n"
+                    "def mae(y_true, y_pred):\n    return float((y_true - y_pred).abs().mean())\noutlier_loss = 'MAE'"),
+    wrong("a sum instead of a mean", {"test_q4_losses": H},
+          q4_losses="def mse(y_true, y_pred):\n    return float(((y_true - y_pred) ** 2).sum()) / 2\n"
+                    "def mae(y_true, y_pred):\n    return float((y_true - y_pred).abs().mean())\noutlier_loss = 'MSE'"),
+    wrong("MSE for classes", {"test_q5_multiclass": H}, q5_multiclass="n_outputs = 10\nmulticlass_loss = 'MSELoss'"),
+    wrong("one output", {"test_q5_multiclass": H}, q5_multiclass="n_outputs = 1\nmulticlass_loss = 'CrossEntropyLoss'"),
+    wrong("a loss that is not an option", {"test_q5_multiclass": V},
+          q5_multiclass="n_outputs = 10\nmulticlass_loss = 'cross-entropy'"),
+]
+
+# --------------------------------------------------------------------------- 06_one_neuron
+TRAIN = ("def train_neuron(X, y, epochs=200, lr=0.1):\n    model = nn.Linear(2, 1)\n"
+         "    optimizer = torch.optim.SGD(model.parameters(), lr=lr)\n    for _ in range(epochs):\n"
+         "        optimizer.zero_grad()\n        binary_loss(model, X, y).backward()\n        optimizer.step()\n"
+         "    return model\n")
+NEURON = [
+    right("flatten and torch.sigmoid", q1_proba="def predict_proba(model, X):\n    return torch.sigmoid(model(X)).flatten()"),
+    right("torch.where", q2_threshold="def predict_class(probabilities):\n"
+                                      "    return torch.where(probabilities >= 0.5, 1, 0).to(torch.int64)"),
+    right("BCELoss on probabilities", q3_bce="def binary_loss(model, X, y):\n"
+                                             "    return nn.BCELoss()(torch.sigmoid(model(X)).view(-1), y)"),
+    right("functional BCE with logits", q3_bce="import torch.nn.functional as F\ndef binary_loss(model, X, y):\n"
+                                               "    return F.binary_cross_entropy_with_logits(model(X)[:, 0], y.float())"),
+    right("accuracy by counting", q4_train=TRAIN + "neuron = train_neuron(X, y)\n"
+                                                   "neuron_accuracy = (predict_class(predict_proba(neuron, X)) == y).sum().item() / len(y)"),
+    wrong("no sigmoid", {"test_q1_proba": V}, q1_proba="def predict_proba(model, X):\n    return model(X).squeeze(1)"),
+    # the student's own accuracy in question 4 uses predict_proba: a column broadcasts against y and is wrong too
+    wrong("a column instead of a vector", {"test_q1_proba": V, "test_q4_train": V},
+          q1_proba="def predict_proba(model, X):\n    return torch.sigmoid(model(X))"),
+    wrong("strict threshold", {"test_q2_threshold": H},
+          q2_threshold="def predict_class(probabilities):\n    return (probabilities > 0.5).long()"),
+    wrong("booleans instead of classes", {"test_q2_threshold": V},
+          q2_threshold="def predict_class(probabilities):\n    return probabilities >= 0.5"),
+    wrong("MSE instead of cross-entropy", {"test_q3_bce": V},
+          q3_bce="def binary_loss(model, X, y):\n    return ((torch.sigmoid(model(X)).squeeze(1) - y) ** 2).mean()"),
+    wrong("never trained", {"test_q4_train": V},
+          q4_train="def train_neuron(X, y, epochs=200, lr=0.1):\n    model = nn.Linear(2, 1)\n"
+                   "    nn.init.zeros_(model.weight)\n    nn.init.zeros_(model.bias)\n    return model\n"
+                   "neuron = train_neuron(X, y)\n"
+                   "neuron_accuracy = float((predict_class(predict_proba(neuron, X)) == y).float().mean())"),
+    wrong("accuracy typed in", {"test_q4_train": H}, q4_train=TRAIN + "neuron = train_neuron(X, y, epochs=0)\n"
+                                                                        "neuron_accuracy = 1.0"),
+]
+
+VARIANTS = {"01_tensors": TENSORS, "02_dot_product": DOT, "03_parameter_count": PARAMS, "04_mlp_fashion_mnist": MLP,
+            "05_concept_check": CONCEPTS, "06_one_neuron": NEURON}
 
 
 def _student(assignment: str, k: int) -> str:
