@@ -257,7 +257,8 @@ MLP = [
                            "    with open(path, 'w', newline='') as fh:\n        out = csv.writer(fh)\n"
                            "        out.writerow(['Id', 'Category'])\n"
                            "        for i, p in zip(ids, predictions):\n            out.writerow([int(i), int(p)])"),
-    wrong("layers in a plain list are not registered", {"test_mlp_architecture": V},
+    # the experiments (question 8) train the student's own MLP and use their accuracy: these break them too
+    wrong("layers in a plain list are not registered", {"test_mlp_architecture": V, "test_experiments": V},
           mlp_model=MLP_HEAD + "        sizes = [in_features] + list(hidden_sizes) + [out_features]\n"
                                "        self.layers = [nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])]\n"
                                "    def forward(self, x):\n        x = x.flatten(1)\n"
@@ -288,7 +289,7 @@ MLP = [
                       "    loader = make_loader(X, y, batch_size, shuffle=shuffle)\n"
                       "    optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n    loss_fn = nn.CrossEntropyLoss()\n"
                       "    return [train_one_epoch(model, loader, optimizer, loss_fn) for _ in range(epochs)]"),
-    wrong("arg-max over the batch axis", {"test_accuracy": H},
+    wrong("arg-max over the batch axis", {"test_accuracy": H, "test_experiments": V},
           accuracy="def accuracy(logits, labels):\n    return float((logits.argmax(dim=0) == labels).float().mean())"),
     wrong("evaluate averages per batch", {"test_evaluate": H},
           evaluate="def evaluate(model, loader, loss_fn):\n    model.eval()\n    losses, accuracies = [], []\n"
@@ -380,6 +381,36 @@ NEURON = [
                    "neuron_accuracy = float((predict_class(predict_proba(neuron, X)) == y).float().mean())"),
     wrong("accuracy typed in", {"test_q4_train": H}, q4_train=TRAIN + "neuron = train_neuron(X, y, epochs=0)\n"
                                                                         "neuron_accuracy = 1.0"),
+]
+
+EXPERIMENT_CALLS = ("torch.manual_seed(0)\n"
+                    "linear_model, linear_train_accuracy, linear_valid_accuracy = run_experiment(\n"
+                    "    [], X_exp_train, y_exp_train, X_exp_valid, y_exp_valid, EXPERIMENT_EPOCHS)\n"
+                    "mlp_model, mlp_train_accuracy, mlp_valid_accuracy = run_experiment(\n"
+                    "    [128, 128], X_exp_train, y_exp_train, X_exp_valid, y_exp_valid, EXPERIMENT_EPOCHS)\n")
+EXPERIMENT_HEAD = "def run_experiment(hidden_sizes, X_train, y_train, X_valid, y_valid, epochs, lr=0.1, batch_size=64):\n"
+MLP += [
+    right("experiment with the accuracy written out",
+          experiments=EXPERIMENT_HEAD + "    model = MLP(X_train.shape[1], list(hidden_sizes), 10)\n"
+                      "    train_model(model, X_train, y_train, epochs, lr, batch_size)\n    with torch.no_grad():\n"
+                      "        train_acc = (model(X_train).argmax(1) == y_train).float().mean().item()\n"
+                      "        valid_acc = (model(X_valid).argmax(1) == y_valid).float().mean().item()\n"
+                      "    return model, train_acc, valid_acc\n" + EXPERIMENT_CALLS),
+    wrong("validation accuracy measured on the training data", {"test_experiments": H},
+          experiments=EXPERIMENT_HEAD + "    model = MLP(X_train.shape[1], hidden_sizes, 10)\n"
+                      "    train_model(model, X_train, y_train, epochs=epochs, lr=lr, batch_size=batch_size)\n"
+                      "    with torch.no_grad():\n        train_accuracy = accuracy(model(X_train), y_train)\n"
+                      "    return model, train_accuracy, train_accuracy\n" + EXPERIMENT_CALLS),
+    wrong("the model is never trained", {"test_experiments": H},
+          experiments=EXPERIMENT_HEAD + "    model = MLP(X_train.shape[1], hidden_sizes, 10)\n    with torch.no_grad():\n"
+                      "        return model, accuracy(model(X_train), y_train), accuracy(model(X_valid), y_valid)\n"
+                      + EXPERIMENT_CALLS),
+    wrong("784 inputs whatever the data", {"test_experiments": V},
+          experiments=EXPERIMENT_HEAD + "    model = MLP(784, hidden_sizes, 10)\n"
+                      "    train_model(model, X_train, y_train, epochs=epochs, lr=lr, batch_size=batch_size)\n"
+                      "    with torch.no_grad():\n"
+                      "        return model, accuracy(model(X_train), y_train), accuracy(model(X_valid), y_valid)\n"
+                      + EXPERIMENT_CALLS),
 ]
 
 VARIANTS = {"01_tensors": TENSORS, "02_dot_product": DOT, "03_parameter_count": PARAMS, "04_mlp_fashion_mnist": MLP,
