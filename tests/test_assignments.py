@@ -1,4 +1,4 @@
-"""The four assignments in source/: their shape, that they run, and that nbgrader grades them right.
+"""The assignments in source/: their shape, that they run, and that nbgrader grades them right.
 
 Story: an instructor's notebook must run top to bottom with every test passing; the student
 version, unanswered, must score 0 under nbgrader's own `nbgrader autograde`, and the
