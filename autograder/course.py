@@ -11,7 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-ASSIGNMENTS = ("01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fashion_mnist")
+ASSIGNMENTS = ("01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fashion_mnist", "05_concept_check",
+               "06_one_neuron")
 
 
 class CourseError(RuntimeError):

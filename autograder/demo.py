@@ -6,7 +6,7 @@ What it does, in order (each stage prints its progress and how long it took):
    new or empty) gets the repository's ``source/``, its ``nbgrader_config.py`` (gradebook
    URL pointing into the new course) and its ``course.toml`` with the limits shortened
    for the demo (:data:`DEMO_LIMITS`: the endless loop and the memory hog end in
-   seconds). All four assignments are released.
+   seconds). All six assignments are released.
 2. **Competition.** From Fashion-MNIST when its IDX files are on disk (``$FASHION_MNIST_DIR``,
    ``./data``, ``~/.cache``) or downloadable within seconds, else from a built-in synthetic
    stand-in with the same shapes (:func:`synthetic_fashion`). Either way a subset
@@ -133,7 +133,7 @@ ALL = dict.fromkeys(ASSIGNMENTS, Work.PERFECT)
 
 
 def _work(**changes: Work) -> dict[str, Work]:
-    """All four assignments perfect except the ones named (keyword = assignment short name)."""
+    """All assignments perfect except the ones named (keyword = assignment short name)."""
     short = {a.split("_", 1)[0]: a for a in ASSIGNMENTS}   # "01" -> "01_tensors"
     work = dict(ALL)
     for key, value in changes.items():
@@ -156,7 +156,8 @@ def _stories(n: int) -> list[tuple[str, dict, dict]]:
             ("cheats: input transformer (01), reads ../source (02), patches torch / lying int (03), "
              "copies a classmate's submission.csv", 
              {"01_tensors": Work.ATTACK_TRANSFORMER, "02_dot_product": Work.ATTACK_SOURCE,
-              "03_parameter_count": Work.ATTACK_PATCH, MLP: Work.EMPTY}, {"csv": Csv.COPY, "copy_from": 3}),
+              "03_parameter_count": Work.ATTACK_PATCH, MLP: Work.EMPTY, "05_concept_check": Work.EMPTY,
+              "06_one_neuron": Work.EMPTY}, {"csv": Csv.COPY, "copy_from": 3}),
             ("perfect but late: 01 two days, 04 one day", dict(ALL),
              {"days_late": {"01_tensors": 1.5, MLP: 0.5}}),
             ("submits nothing for 03, forgets to attach submission.csv", _work(a03=Work.NOTHING),

@@ -16,7 +16,8 @@ import nbformat
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = ("01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fashion_mnist")
+ASSIGNMENTS = ("01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fashion_mnist", "05_concept_check",
+               "06_one_neuron")
 MLP_ASSIGNMENT = "04_mlp_fashion_mnist"
 
 

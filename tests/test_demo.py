@@ -29,13 +29,16 @@ from autograder.policy import load_policy, parse_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 A1, A2, A3, A4 = "01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fashion_mnist"
-ASSIGNMENTS = (A1, A2, A3, A4)
+A5, A6 = "05_concept_check", "06_one_neuron"
+ASSIGNMENTS = (A1, A2, A3, A4, A5, A6)
 
 # What each student of the compact cohort hands in, and the test cells it must lose.
 PARTIAL_LOSES = {A1: {"test_q3_arange", "test_q7_indexing", "test_q8_multiplication"},
                  A2: {"test_step2_concatenate", "test_step3_dot_product"},
                  A3: {"test_q1_count_parameters"},
-                 A4: {"test_accuracy", "test_make_loader"}}
+                 A4: {"test_evaluate", "test_make_loader"},
+                 A5: {"test_q2_terms", "test_q4_losses"},
+                 A6: {"test_q2_threshold"}}
 CRASH_KEEPS = {"test_q1_from_list", "test_q2_constant_tensors", "test_q3_arange", "test_q4_random",
                "test_q5_shape_dtype"}                       # os._exit at question 6
 EVERYTHING = "all"
@@ -49,7 +52,8 @@ def expected_work(student: str) -> dict[str, tuple[str, object]]:
         "s02": {a: ("graded", PARTIAL_LOSES[a]) for a in ASSIGNMENTS},
         "s03": {a: ("graded", EVERYTHING) for a in ASSIGNMENTS},
         "s04": {A1: ("crashed", ("keeps", CRASH_KEEPS)), A2: ("timeout", {"test_step3_dot_product"}),
-                A3: ("graded", {"test_q4_make_mlp"}), A4: ("graded", set())},
+                A3: ("graded", {"test_q4_make_mlp"}), A4: ("graded", set()), A5: ("graded", set()),
+                A6: ("graded", set())},
         "s05": {a: ("graded", EVERYTHING) for a in ASSIGNMENTS},
         "s06": full,
         "s07": {**full, A3: ("missing", None)},
@@ -138,7 +142,7 @@ def final(course) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_the_demo_course_has_short_limits_and_all_four_assignments(course, policy):
+def test_the_demo_course_has_short_limits_and_every_assignment(course, policy):
     assert policy["limits"]["cell_timeout"] == 10
     assert policy["limits"]["notebook_timeout"] == 60
     assert policy["limits"]["memory_mb"] == 1024
