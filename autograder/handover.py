@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import signal
 import stat
@@ -168,8 +169,8 @@ def _install() -> None:
 @contextlib.contextmanager
 def wall_clock(seconds: float):
     """Raise :class:`JudgeDeadline` in this (main) thread after ``seconds`` of wall-clock time."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if threading.current_thread() is not threading.main_thread() or not math.isfinite(seconds):
+        yield   # no deadline asked for (or none possible off the main thread)
         return
 
     def expired(signum, frame):

@@ -30,6 +30,9 @@ FULL = {"test_step1_elementwise": 1.0, "test_step2_concatenate": 1.0,
         "test_step3_dot_product": 2.0, "test_step4_function": 2.0}
 ZEROS = "A = torch.zeros(4, 4)\nB = torch.zeros(4, 4)\n"
 HONEST_STEP1 = "prod = A * B\ndiff = A - B"
+# Step 1 is checked against the instructor's A * B; steps 2 and 3 against the student's own prod and
+# diff (a mistake in step 1 costs step 1 only), so rebinding A and B gains nothing anywhere: with zeros,
+# prod is wrong (0 for step 1), and steps 2 and 3 score only because their formulas are right.
 
 
 def _source() -> dict:
@@ -48,18 +51,15 @@ DOT_CASES = {
     # step 4's function is right, and the hidden test calls it with the instructor's A and B
     "rebinds_given": (lambda rel, src: with_answers(solved(rel, src), {
         "step1_elementwise": ZEROS + "prod = A @ B\ndiff = A - B"}),
-        {**FULL, "test_step1_elementwise": 0.0, "test_step2_concatenate": 0.0, "test_step3_dot_product": 0.0},
-        None),
+        {**FULL, "test_step1_elementwise": 0.0}, None),
     # the same, from a cell of the student's own (no nbgrader metadata) right after the given cell
     "rebinds_in_own_cell": (lambda rel, src: _insert_after(solved(rel, src), "given_tensors", ZEROS + "print(A)"),
-                            {**FULL, "test_step1_elementwise": 0.0, "test_step2_concatenate": 0.0,
-                             "test_step3_dot_product": 0.0}, None),
+                            {**FULL, "test_step1_elementwise": 0.0}, None),
     "deletes_given": (lambda rel, src: _drop(solved(rel, src), "given_tensors"), FULL, "given_tensors"),
     # deleted given cell and zeros of its own with a wrong formula: restored, flagged, and still 0 on step 1
     "deletes_and_rebinds": (lambda rel, src: _drop(with_answers(solved(rel, src), {
         "step1_elementwise": "import torch\n" + ZEROS + "prod = A @ B\ndiff = A - B"}), "given_tensors"),
-        {**FULL, "test_step1_elementwise": 0.0, "test_step2_concatenate": 0.0, "test_step3_dot_product": 0.0},
-        "given_tensors"),
+        {**FULL, "test_step1_elementwise": 0.0}, "given_tensors"),
     "edits_given": (lambda rel, src: with_answers(solved(rel, src), {"given_tensors": "import torch\n" + ZEROS}),
                     FULL, "given_tensors"),
 }
