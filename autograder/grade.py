@@ -21,8 +21,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import sandbox
+from .autograded import unanswered, write_autograded
 from .course import Course, CourseError
 from .execute import Job
+from .export import foreign_scores, grades_by_submission
 from .gradebook import open_gradebook, write_result
 from .kit import Kit, build_kit, kit_path
 from .late import describe as describe_lateness
@@ -125,8 +127,12 @@ def finish_result(result: RunResult, kit: Kit, sub: Submission, policy: Policy, 
     return result
 
 
-def store(course: Course, gb, result: RunResult, kit: Kit, sub: Submission) -> None:
-    write_result(gb, result, Path(kit.notebook).stem, read_timestamp(sub.folder))
+def store(course: Course, gb, result: RunResult, kit: Kit, sub: Submission, policy: Policy | None = None) -> None:
+    """Gradebook (one transaction), then the autograded notebook, then the record: a kill between them
+    leaves no record, so the next run grades the submission again."""
+    write_result(gb, result, Path(kit.notebook).stem, read_timestamp(sub.folder), policy=policy,
+                 unanswered=unanswered(result, kit))
+    write_autograded(course.autograded, result, kit, course.release / kit.assignment / kit.notebook)
     course.records.parent.mkdir(parents=True, exist_ok=True)
     with course.records.open("a", encoding="utf-8") as fh:
         fh.write(result.dumps() + "\n")
@@ -134,10 +140,16 @@ def store(course: Course, gb, result: RunResult, kit: Kit, sub: Submission) -> N
         os.fsync(fh.fileno())
 
 
-def needs_grading(record: RunResult | None, sub: Submission, kit: Kit) -> bool:
+def needs_grading(record: RunResult | None, sub: Submission, kit: Kit,
+                  gradebook_grades: dict[tuple[str, str], tuple] | None = None) -> bool:
+    """No record, changed files or tests, or gradebook auto scores we did not write (see export.foreign_scores)."""
     if record is None:
         return True
-    return record.audit.get("submission_hash") != sub.hash or record.audit.get("tests_hash") != kit.tests_hash
+    if record.audit.get("submission_hash") != sub.hash or record.audit.get("tests_hash") != kit.tests_hash:
+        return True
+    notebook = Path(kit.notebook).stem
+    cells = [(notebook, c.grade_id, c.points or 0.0) for c in kit.cells if c.grade]
+    return bool(foreign_scores(record, gradebook_grades, cells))
 
 
 def grade(course: Course, assignment: str, students: list[str] | None = None, workers: int | None = None,
@@ -182,10 +194,13 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
         for sid in unknown:
             console.print(f"[yellow]note:[/yellow] {sid} has no submission of {assignment} in {course.submitted}")
     latest = load_latest_records(course.records)
+    with open_gradebook(course.db_url) as gb:
+        in_gradebook = grades_by_submission(gb, assignment)
     summary = BatchSummary(sandbox="namespaces" if sandboxed else "none")
     todo = []
     for sub in subs:
-        if force or needs_grading(latest.get((sub.student_id, assignment)), sub, kit):
+        if force or needs_grading(latest.get((sub.student_id, assignment)), sub, kit,
+                                  in_gradebook.get(sub.student_id)):
             todo.append(sub)
         else:
             summary.skipped.append(sub.student_id)
@@ -209,7 +224,7 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
         def on_result(result: RunResult) -> None:
             sub = by_id[result.student_id]
             result = finish_result(result, kit, sub, policy, sandboxed)
-            store(course, gb, result, kit, sub)
+            store(course, gb, result, kit, sub, policy)
             summary.graded.append(result)
             counts["done" if result.status == Status.GRADED else "failed"] += 1
             left = len(todo) - counts["done"] - counts["failed"]
