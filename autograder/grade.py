@@ -25,7 +25,7 @@ from .autograded import unanswered, write_autograded
 from .course import Course, CourseError
 from .execute import Job
 from .export import foreign_scores, grades_by_submission
-from .gradebook import open_gradebook, write_result
+from .gradebook import open_gradebook, refresh_lateness, write_result
 from .kit import Kit, build_kit, kit_path
 from .late import describe as describe_lateness
 from .late import price_lateness
@@ -204,6 +204,11 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
             todo.append(sub)
         else:
             summary.skipped.append(sub.student_id)
+    if summary.skipped:
+        with open_gradebook(course.db_url) as gb:
+            refresh_lateness(gb, policy, assignment, Path(kit.notebook).stem,
+                             {sub.student_id: read_timestamp(sub.folder) for sub in subs
+                              if sub.student_id in summary.skipped})
     if not todo:
         if not quiet:
             console.print(f"{assignment}: all {len(subs)} submissions are up to date (use --force to regrade)")

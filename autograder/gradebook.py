@@ -143,11 +143,13 @@ def write_lateness(gb, assignment: str, student: str, notebook: str, submitted: 
                    due: dt.datetime | None, student_due: dt.datetime | None, late_policy) -> float:
     """The student's extension and the notebook's late penalty, priced on the gradebook's score now.
 
-    Returns the penalty. Does not commit (the caller's transaction does).
+    ``submitted`` None: the gradebook's submission time. Returns the penalty. Does not commit (the caller's transaction does).
     """
     from .late import price_lateness
 
     submission = gb.find_submission(assignment, student)
+    if submitted is None and submission.timestamp is not None:
+        submitted = submission.timestamp.replace(tzinfo=dt.timezone.utc)
     if due is not None and student_due is not None and student_due != due:
         submission.extension = _naive_utc(student_due) - _naive_utc(due)
     else:
@@ -160,6 +162,21 @@ def write_lateness(gb, assignment: str, student: str, notebook: str, submitted: 
         penalty = price_lateness(submitted, student_due, late_policy, max_score, max(raw, 0.0)).penalty
     nb.late_submission_penalty = penalty
     return penalty
+
+
+def refresh_lateness(gb, policy, assignment: str, notebook: str, submitted: dict[str, dt.datetime | None]) -> None:
+    """Due dates, extensions and penalties of already graded submissions, re-priced on the gradebook's
+    scores now (a manual grade or an override can change what the penalty is capped at), in one transaction."""
+    from nbgrader.api import MissingEntry
+
+    with _one_transaction(gb):
+        write_due_dates(gb, policy.due)
+        for student, when in submitted.items():
+            try:
+                write_lateness(gb, assignment, student, notebook, when, policy.due.get(assignment),
+                               policy.due_for(student, assignment), policy.late)
+            except MissingEntry:
+                continue
 
 
 def write_result(gb, result: RunResult, notebook: str, timestamp: dt.datetime | None,

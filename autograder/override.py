@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .course import Course, CourseError
-from .gradebook import open_gradebook
+from .gradebook import open_gradebook, write_lateness
+from .policy import load_policy
 
 
 class OverrideError(CourseError):
@@ -117,6 +118,11 @@ def override(course: Course, student: str, assignment: str, cell: str, points: f
         previous = grade.score
         grade.manual_score = float(points)
         grade.needs_manual_grade = False
+        gb.db.flush()
+        # the late penalty is capped at the score: re-price it on the new score, as export does
+        policy = load_policy(course.root)
+        write_lateness(gb, assignment, student, notebook, None,
+                       policy.due.get(assignment), policy.due_for(student, assignment), policy.late)
         gb.db.commit()
 
     entry = Override(student, assignment, cell, float(points), reason,

@@ -101,6 +101,7 @@ STUDENTS = {
     "ext": ({"answer": "def answer():\n    return 42"}, DUE + dt.timedelta(days=3)),   # within the extension
     "half": ({"answer": "def answer():\n    return 41", "double": "def double(x):\n    return 2 * x"},
              DUE - dt.timedelta(days=1)),
+    "slow": ({}, DUE + dt.timedelta(hours=5)),     # late, nothing done: the penalty is capped at 0 points
 }
 
 
@@ -180,7 +181,7 @@ def test_nbgrader_export_agrees_with_ours_on_scores_penalties_and_due_dates(grad
         theirs = {row["student_id"]: row for row in csv.DictReader(fh) if row["assignment"] == A}
     mine = ours(graded)
     assert set(theirs) == set(STUDENTS)
-    expected_penalty = {"good": 0.0, "late": 1.2, "ext": 0.0, "half": 0.0}
+    expected_penalty = {"good": 0.0, "late": 1.2, "ext": 0.0, "half": 0.0, "slow": 0.0}
     for student, row in theirs.items():
         r = mine[student]
         assert float(row["raw_score"]) == pytest.approx(r.raw_score), student
@@ -256,3 +257,32 @@ def test_a_copied_course_uses_its_own_gradebook(graded, tmp_path):
         assert gb.find_student("good").first_name == "Ann"
     run = nbgrader(copy, "db", "student", "list")
     assert run.returncode == 0 and "Copied" in run.stdout + run.stderr
+
+
+def nbgrader_export(course: Path, out: Path) -> dict[str, dict[str, str]]:
+    run = nbgrader(course, "export", f"--to={out}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    with out.open(newline="") as fh:
+        return {row["student_id"]: row for row in csv.DictReader(fh) if row["assignment"] == A}
+
+
+def test_a_hand_grade_reprices_the_penalty_in_both_exports(graded, tmp_path):
+    from autograder.override import override
+
+    course = Course.at(graded)
+    # the formgrader writes a manual score for the written answer of a late, otherwise empty submission
+    with open_gradebook(course.db_url) as gb:
+        gb.find_grade("why", "demo", A, "slow").manual_score = 1.0
+        gb.db.commit()
+    summary = grade_batch(course, A, quiet=True)           # nothing to run, the penalty is re-priced
+    assert summary.graded == []
+    row = ours(graded)["slow"]
+    assert (row.raw_score, row.late_penalty, row.score) == (1.0, 0.6, 0.4)
+    theirs = nbgrader_export(graded, tmp_path / "a.csv")["slow"]
+    assert (float(theirs["late_submission_penalty"]), float(theirs["score"])) == (0.6, pytest.approx(0.4))
+    # an override re-prices at once
+    override(course, "slow", A, "t1", 0.5, "partial credit for a close answer", show=False)
+    row = ours(graded)["slow"]
+    assert (row.raw_score, row.late_penalty) == (1.5, 0.6) and Flag.OVERRIDE.value in row.flags
+    theirs = nbgrader_export(graded, tmp_path / "b.csv")["slow"]
+    assert float(theirs["raw_score"]) == 1.5 and float(theirs["score"]) == pytest.approx(0.9)
