@@ -21,6 +21,9 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 POLICY_FILE = "course.toml"
 
 
+LANGUAGES = ("en", "ru")
+
+
 class PolicyError(ValueError):
     """course.toml is unreadable or has a value that makes no sense."""
 
@@ -89,6 +92,7 @@ class Policy:
     course_id: str = "pytorch-mlp"
     grading_seed: int = 2026
     timezone: str = "UTC"
+    language: str = "en"          # of the pages students read: en | ru
     limits: Limits = field(default_factory=Limits)
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
     collect_pattern: str = r"^(?P<student_id>[A-Za-z0-9.\-]+)_"
@@ -219,8 +223,12 @@ def parse_policy(raw: dict[str, Any], path: Path | None = None) -> Policy:
     seed = course.get("grading_seed", Policy.grading_seed)
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise PolicyError(f"{path}: course.grading_seed must be an integer between 0 and 2**32-1, got {seed!r}")
+    language = course.get("language", Policy.language)
+    if language not in LANGUAGES:
+        raise PolicyError(f"{path}: course.language must be one of {', '.join(LANGUAGES)}, got {language!r}")
     return Policy(
         course_id=str(course.get("id", Policy.course_id)),
+        language=language,
         grading_seed=seed,
         timezone=str(course.get("timezone", "UTC")),
         limits=limits,

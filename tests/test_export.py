@@ -32,6 +32,7 @@ DUE = dt.datetime(2026, 12, 7, 23, 59, tzinfo=UTC)
 COURSE_TOML = """\
 [course]
 id = "demo-course"
+language = "ru"
 
 [late_policy]
 kind = "per_day"
