@@ -166,7 +166,7 @@ def foreign_scores(record: RunResult | None, grades: dict[tuple[str, str], tuple
     if record is None:
         if any(auto is not None for auto, _, _ in grades.values()):
             return ("scores in the gradebook were not written by the autograder (no run record; e.g. nbgrader's "
-                    f"own autograde): run `autograder grade` to grade this submission")
+                    "own autograde): run `autograder grade` to grade this submission")
         return ""
     ours = {c.grade_id: c.score for c in record.cells}
     differ = []

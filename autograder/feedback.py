@@ -41,6 +41,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from markupsafe import Markup
+
 from .course import Course, CourseError
 from .export import GradeRow, grade_rows
 from .gradebook import open_gradebook
@@ -277,18 +279,16 @@ def _notebook_info(course: Course, assignment: str) -> _Notebook:
     return _Notebook(name, hidden, locked_source, tests, answers)
 
 
-def render_markdown(text: str) -> "Markup":
+def render_markdown(text: str) -> Markup:
     """Markdown as Jupyter renders it (CommonMark with tables and strikethrough); raw HTML is escaped."""
     import mistune
-    from markupsafe import Markup
 
     md = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
     return Markup(md(text))
 
 
-def render_code(text: str) -> "Markup":
+def render_code(text: str) -> Markup:
     """Python source highlighted as Jupyter does (Pygments); everything in it escaped."""
-    from markupsafe import Markup
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import PythonLexer
@@ -296,8 +296,7 @@ def render_code(text: str) -> "Markup":
     return Markup(highlight(text, PythonLexer(stripnl=False), HtmlFormatter(nowrap=True)))
 
 
-def _highlight_css() -> "Markup":
-    from markupsafe import Markup
+def _highlight_css() -> Markup:
     from pygments.formatters import HtmlFormatter
 
     return Markup(HtmlFormatter().get_style_defs(".highlight"))

@@ -25,7 +25,6 @@ import datetime as dt
 import os
 import sys
 from contextlib import contextmanager
-
 from pathlib import Path
 
 from .records import RunResult
@@ -57,7 +56,7 @@ def configured_gradebook(root: Path) -> Path:
 
     try:
         config = PyFileConfigLoader(config_file.name, path=str(root)).load_config()
-    except Exception as exc:  # the instructor's Python file: any error is theirs to fix
+    except Exception as exc:  # noqa: BLE001 - the instructor's Python file: any error is theirs to fix
         raise GradebookConfigError(f"{config_file} cannot be loaded ({type(exc).__name__}: {exc}); "
                                    f"fix it so nbgrader and the autograder can find the gradebook") from None
     url = config.get("CourseDirectory", {}).get("db_url") or ""

@@ -10,9 +10,15 @@ import pytest
 
 from autograder.cli import main
 from autograder.course import CourseError
-from autograder.feedback import HIDDEN_NOTE, hidden_lines, scrub, split_hidden, write_feedback
-from autograder.override import override
+from autograder.feedback import (
+    HIDDEN_NOTE,
+    hidden_lines,
+    scrub,
+    split_hidden,
+    write_feedback,
+)
 from autograder.gradebook import open_gradebook
+from autograder.override import override
 
 try:   # the course builder lives with the export tests (same state the grade step leaves)
     from test_export import A, graded_cohort, make_course

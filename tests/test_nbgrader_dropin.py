@@ -117,7 +117,7 @@ def jupyter_env() -> dict:
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     """nbgrader's own command line, run from the course folder as nbgrader expects."""
-    return subprocess.run([os.path.join(BIN, "nbgrader"), *args], cwd=course,
+    return subprocess.run([os.path.join(BIN, "nbgrader"), *args], check=False, cwd=course,
                           capture_output=True, text=True, timeout=600, env=jupyter_env())
 
 
