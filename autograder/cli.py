@@ -21,7 +21,7 @@ def cmd_release(args) -> int:
 
 def cmd_students_import(args) -> int:
     from .roster import import_roster
-    import_roster(_course(args), Path(args.roster))
+    import_roster(_course(args), Path(args.roster), args.format)
     return 0
 
 
@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     students = sub.add_parser("students", help="manage the roster").add_subparsers(dest="students_command", required=True)
     p = students.add_parser("import", help="import a roster CSV (student_id, first_name, last_name, email)")
     p.add_argument("roster")
+    p.add_argument("--format", choices=("canvas", "moodle", "csv"), default=None,
+                   help="the roster's layout (default: detected from its header when unambiguous)")
     p.set_defaults(func=cmd_students_import)
 
     p = sub.add_parser("collect", help="import submissions from a folder or .zip into submitted/")

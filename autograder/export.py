@@ -1,5 +1,8 @@
 """`autograder export [--out grades.csv]`: one row per (rostered student, assignment).
 
+It also writes a Gradescope-style ``exports/results/<assignment>/<student>/results.json``
+per submission (:mod:`autograder.lms`).
+
 This module also owns :func:`grade_rows`, the one place that joins what the
 other steps left behind into a :class:`GradeRow`; ``export``, ``review`` and
 ``feedback`` all read it, so a status, a flag or a penalty means the same
@@ -370,8 +373,13 @@ def export(course: Course, out: Path | None = None, *, show: bool = True) -> Exp
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
+    from .lms import write_results
+
+    results = write_results(course, rows)
     if show:
         print_summary(rows, path)
+        if results:
+            print(f"{len(results)} Gradescope-style results.json in {course.exports / 'results'}/<assignment>/<student>/")
     return ExportResult(path, rows, cell_columns)
 
 
