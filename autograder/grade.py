@@ -261,11 +261,11 @@ def run_locally(policy: Policy, jobs: list[Job], n_workers: int, on_result) -> N
         server.close()
 
 
-def print_summary(summary: BatchSummary) -> None:
+def print_summary(summary: BatchSummary, full: bool = False) -> None:
     table = Table(title=f"graded {len(summary.graded)}, up to date {len(summary.skipped)} (sandbox: {summary.sandbox})")
     for column in ("student", "status", "score", "flags", "message"):
         table.add_column(column)
     for r in sorted(summary.graded, key=lambda r: r.student_id):
         table.add_row(r.student_id, r.status.value, f"{r.score:g}/{r.max_score:g}", ", ".join(sorted(r.flags)),
-                      (r.message or "")[:80])
+                      (r.message or "") if full else (r.message or "")[:80])
     Console().print(table)
