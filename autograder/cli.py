@@ -5,7 +5,7 @@ Exit codes (the same for every command):
 * 0: done, and everything is graded with nothing to look at;
 * 1: done, but something needs a person (`grade`: a submission that is not
   `graded` or is flagged `attack`/`tampered`; `review`: anything listed;
-  `grades`: a final grade in `review`);
+  `grades`: a final grade in `review`; `check`: a visible test failed);
 * 2: usage or input error (bad option or value, unknown course, assignment or
   student, invalid course.toml or roster); nothing was changed;
 * 3: `grade` only: this machine refuses the sandbox (see `--unsandboxed`).
@@ -178,6 +178,17 @@ def cmd_policy(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from .check import CheckError, report, run_check
+    try:
+        result = run_check(Path(args.notebook), args.timeout)
+    except CheckError as exc:
+        raise CourseError(str(exc)) from None
+    if not args.quiet:
+        print(report(result))
+    return 0 if result.ok else 1
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
     return run_demo(Path(args.course) if args.course else None, students=args.students)
@@ -226,6 +237,11 @@ COMMANDS = {
                "Print the course policy as the autograder reads it: every key of course.toml with its "
                "default where the file leaves it out. Checks every value on the way.",
                "autograder policy --json"),
+    "check": ("for students: run a notebook and its visible tests locally, like otter check",
+              "Run your notebook top to bottom in a fresh kernel (the notebook's own checks included) and list "
+              "every visible test as passed or failed, with its points. Needs no torch, nbgrader or Dask "
+              "(also installed as `autograder-check`). Exit 1 when a visible test fails.",
+              "autograder check 01_tensors.ipynb"),
     "demo": ("run a whole course cycle on simulated students",
              "Build a course in a temporary folder (or --course DIR, new or empty) and run release, collect, "
              "grade, feedback, the leaderboard and final grades on simulated students.",
@@ -313,6 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "policy")
     p.add_argument("--json", action="store_true", help="print the policy as JSON")
     p.set_defaults(func=cmd_policy)
+
+    p = _add(sub, "check")
+    p.add_argument("notebook", help="the notebook to check (.ipynb)")
+    p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per cell, above 0 (default 600)")
+    p.set_defaults(func=cmd_check)
 
     p = _add(sub, "demo")
     p.add_argument("--students", type=_positive_int, default=12, help="how many simulated students (at least 7)")
