@@ -286,3 +286,73 @@ def test_a_hand_grade_reprices_the_penalty_in_both_exports(graded, tmp_path):
     assert (row.raw_score, row.late_penalty) == (1.5, 0.6) and Flag.OVERRIDE.value in row.flags
     theirs = nbgrader_export(graded, tmp_path / "b.csv")["slow"]
     assert float(theirs["raw_score"]) == 1.5 and float(theirs["score"]) == pytest.approx(0.9)
+
+
+def test_the_formgrader_http_api_shows_our_scores_and_due_dates_and_grades_by_hand(graded):
+    """A real Jupyter Server on loopback with nbgrader's formgrader, driven over HTTP."""
+    import secrets
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = secrets.token_hex(16)
+    server = subprocess.Popen(
+        [os.path.join(BIN, "jupyter"), "server", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False", f"--ServerApp.root_dir={graded}",
+         "--ServerApp.jpserver_extensions=nbgrader.server_extensions.formgrader=True",
+         "--allow-root"],   # test machines may run as root; the server listens on loopback only
+        cwd=graded, env={**jupyter_env(), "JUPYTER_RUNTIME_DIR": str(graded.parent / "runtime")},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+
+    def call(path: str, method: str = "GET", body: dict | None = None):
+        request = urllib.request.Request(base + path, method=method,
+                                         data=None if body is None else json.dumps(body).encode(),
+                                         headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            text = reply.read().decode()
+            return json.loads(text) if path.startswith("/formgrader/api/") else text
+
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                call("/formgrader/api/status")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None, server.stderr.read().decode()[-3000:]
+                assert time.monotonic() < deadline, "the Jupyter Server did not start in 180 s"
+                time.sleep(1)
+        mine = ours(graded)
+        submissions = {s["student"]: s for s in call(f"/formgrader/api/submissions/{A}")}
+        assert set(submissions) == set(STUDENTS)
+        for student, sub in submissions.items():
+            assert sub["autograded"] is True, student                      # was "needs autograding"
+            assert sub["score"] == pytest.approx(mine[student].raw_score), student
+        assert dt.datetime.fromisoformat(call(f"/formgrader/api/assignment/{A}")["duedate"]) \
+            .replace(tzinfo=UTC) == DUE
+        # the manual grading page of a submission renders (it was HTTP 500) with the student's own code
+        notebooks = {n["student"]: n for n in call(f"/formgrader/api/submitted_notebooks/{A}/demo")}
+        page = call(f"/formgrader/submissions/{notebooks['good']['id']}")
+        assert "Because Douglas Adams said so." in page
+        # grading the written answer by hand, as the formgrader's page does
+        grades = {g["name"]: g for g in call(f"/formgrader/api/grades?submission_id={notebooks['good']['id']}")}
+        why = grades["why"]
+        why["manual_score"] = 1.0
+        call(f"/formgrader/api/grade/{why['id']}", method="PUT", body=why)
+        assert ours(graded)["good"].raw_score == 6.0
+        # its Autograde button is refused with the reason
+        reply = call(f"/formgrader/api/submission/{A}/half/autograde", method="POST", body={})
+        assert reply["success"] is False and "switched off" in reply["error"] + reply.get("log", "")
+        assert ours(graded)["half"].raw_score == mine["half"].raw_score
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
