@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -39,12 +40,12 @@ def write(tmp_path, nb, answers=None) -> str:
 def test_a_finished_notebook_passes_its_visible_tests(released, tmp_path, capsys):
     path = write(tmp_path, released, {"answer": "def answer():\n    return 42",
                                       "double": "def double(x):\n    return 2 * x"})
-    before = open(path, "rb").read()
+    before = pathlib.Path(path).read_bytes()
     assert main(["check", path]) == 0
     out = capsys.readouterr().out
     assert "passed  t1 (2 points)" in out and "passed  t2 (3 points)" in out
     assert "2 of 2 visible tests passed (5 of 5 points)" in out and "hidden tests" in out
-    assert open(path, "rb").read() == before          # only read, never written
+    assert pathlib.Path(path).read_bytes() == before          # only read, never written
 
 
 def test_an_unfinished_notebook_says_which_tests_fail_and_why(released, tmp_path, capsys):

@@ -1,7 +1,26 @@
 """The thin `autograder` command: arguments in, one call, a readable error out."""
 from __future__ import annotations
 
-from autograder.cli import main
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from autograder.cli import COMMANDS, main
+from autograder.policy import PolicyError, load_policy, parse_policy, render_policy
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+try:
+    from test_export import A, graded_cohort, make_course
+except ImportError:  # pragma: no cover
+    from tests.test_export import A, graded_cohort, make_course
 
 
 def test_course_is_accepted_before_or_after_the_command(tmp_path, capsys):
@@ -21,19 +40,6 @@ def test_unknown_assignment_is_a_clear_error(tmp_path, capsys):
 
 # ------------------------------------------------------------------ conventions
 
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-import pytest  # noqa: E402
-
-from autograder.cli import COMMANDS, build_parser  # noqa: E402
-from autograder.policy import PolicyError, load_policy, parse_policy, render_policy  # noqa: E402
-
-try:
-    from test_export import A, graded_cohort, make_course
-except ImportError:  # pragma: no cover
-    from tests.test_export import A, graded_cohort, make_course
 
 
 def test_version_and_help_with_a_description_and_an_example_per_command(capsys):
@@ -87,8 +93,6 @@ def test_policy_values_are_range_checked_with_clear_errors(tmp_path, capsys, tab
 
 
 def test_policy_prints_the_effective_policy_with_defaults(tmp_path, capsys):
-    import tomllib
-
     (tmp_path / "course.toml").write_text("[late_policy]\nper_day = 0.2\n")
     assert main(["policy", "--course", str(tmp_path)]) == 0
     text = capsys.readouterr().out
@@ -98,8 +102,6 @@ def test_policy_prints_the_effective_policy_with_defaults(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["late"]["per_day"] == 0.2 and data["limits"]["memory_mb"] == 2048
     # the repository's own course.toml reads back unchanged
-    from autograder.course import Course  # noqa: F401
-    import pathlib
     repo = pathlib.Path(__file__).resolve().parents[1]
     again = parse_policy(tomllib.loads(render_policy(load_policy(repo))))
     assert (again.limits, again.late, again.due, again.weights, again.leaderboard, again.language) == (
@@ -125,7 +127,7 @@ def test_review_and_export_json_and_exit_codes(tmp_path, tmp_path_factory, capsy
 def test_piped_tables_are_not_cut_at_80_columns(tmp_path, tmp_path_factory):
     course = make_course(tmp_path, tmp_path_factory)
     graded_cohort(course)
-    env = {k: v for k, v in __import__("os").environ.items() if k != "COLUMNS"}
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     run = subprocess.run([sys.executable, "-m", "autograder.cli", "--course", str(course.root), "review"],
                          capture_output=True, text=True, env=env, timeout=300, check=False)
     assert run.returncode == 1, run.stderr
