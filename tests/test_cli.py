@@ -133,3 +133,25 @@ def test_piped_tables_are_not_cut_at_80_columns(tmp_path, tmp_path_factory):
     assert run.returncode == 1, run.stderr
     assert "collected but not graded yet: run `autograder grade 01_demo`" in run.stdout   # one line, whole
     assert max(len(line) for line in run.stdout.splitlines()) > 80
+
+
+def test_grade_exits_1_when_a_submission_needs_review_and_0_when_all_are_graded(tmp_path, tmp_path_factory):
+    course = make_course(tmp_path, tmp_path_factory)
+    released = json.loads(course.release_notebook(A).read_text())
+
+    def hand_in(student: str, answer: str) -> None:
+        nb = json.loads(json.dumps(released))
+        for cell in nb["cells"]:
+            if cell["metadata"].get("nbgrader", {}).get("grade_id") == "answer":
+                cell["source"] = answer
+        folder = course.submission_dir(student, A)
+        folder.mkdir(parents=True)
+        (folder / "demo.ipynb").write_text(json.dumps(nb))
+        (folder / "timestamp.txt").write_text("2026-12-01T12:00:00+00:00")
+
+    hand_in("s001", "def answer():\n    return 42")
+    assert main(["-q", "--course", str(course.root), "grade", A]) == 0
+    hand_in("s002", "import os\nos._exit(3)")
+    assert main(["-q", "--course", str(course.root), "grade", A]) == 1      # crashed: needs a person
+    from autograder.records import load_latest_records
+    assert load_latest_records(course.records)[("s002", A)].status.value == "crashed"
