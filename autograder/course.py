@@ -52,7 +52,12 @@ class Course:
 
     @property
     def gradebook_path(self) -> Path:
-        return self.root / "gradebook.db"
+        """nbgrader_config.py's ``db_url`` (relative to the course), else ``gradebook.db``: see gradebook.py."""
+        from .gradebook import GradebookConfigError, configured_gradebook
+        try:
+            return configured_gradebook(self.root)
+        except GradebookConfigError as exc:
+            raise CourseError(str(exc)) from None
 
     @property
     def db_url(self) -> str:

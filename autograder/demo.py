@@ -3,8 +3,8 @@
 What it does, in order (each stage prints its progress and how long it took):
 
 1. **Course.** A fresh course directory (a temp folder, or ``--course DIR``, which must be
-   new or empty) gets the repository's ``source/``, its ``nbgrader_config.py`` (gradebook
-   URL pointing into the new course) and its ``course.toml`` with the limits shortened
+   new or empty) gets the repository's ``source/``, its ``nbgrader_config.py`` (unchanged: the
+   gradebook path in it is relative to the course folder) and its ``course.toml`` with the limits shortened
    for the demo (:data:`DEMO_LIMITS`: the endless loop and the memory hog end in
    seconds). All six assignments are released.
 2. **Competition.** From Fashion-MNIST when its IDX files are on disk (``$FASHION_MNIST_DIR``,
@@ -479,13 +479,8 @@ def make_course(root: Path, repo: Path = REPO) -> Course:
                         f"with --course, or leave it out to use a temporary folder.")
     shutil.copytree(repo / "source", root / "source",
                     ignore=shutil.ignore_patterns("data", "submission.csv", ".ipynb_checkpoints", "__pycache__"))
-    config = (repo / "nbgrader_config.py").read_text(encoding="utf-8")
-    config, count = re.subn(r"(db_url\s*=\s*)(['\"]).*?\2", lambda m: f"{m.group(1)}\"sqlite:///{root}/gradebook.db\"",
-                            config)
-    if count != 1:
-        raise DemoError(f"{repo / 'nbgrader_config.py'} has no `c.CourseDirectory.db_url = \"...\"` line to point "
-                        f"at the demo's gradebook")
-    (root / "nbgrader_config.py").write_text(config, encoding="utf-8")
+    # copied as is: its gradebook path is relative to its own folder, so the copy uses its own gradebook
+    shutil.copy(repo / "nbgrader_config.py", root / "nbgrader_config.py")
     policy_text = _rewrite_limits((repo / "course.toml").read_text(encoding="utf-8"), DEMO_LIMITS)
     (root / "course.toml").write_text(policy_text, encoding="utf-8")
     limits = load_policy(root).limits

@@ -1,5 +1,8 @@
 """`autograder export [--out grades.csv]`: one row per (rostered student, assignment).
 
+It also writes a Gradescope-style ``exports/results/<assignment>/<student>/results.json``
+per submission (:mod:`autograder.lms`).
+
 This module also owns :func:`grade_rows`, the one place that joins what the
 other steps left behind into a :class:`GradeRow`; ``export``, ``review`` and
 ``feedback`` all read it, so a status, a flag or a penalty means the same
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .course import Course, CourseError
+from .gradebook import cell_score as _cell_score
 from .gradebook import open_gradebook
 from .late import Lateness, price_lateness
 from .late import describe as describe_lateness
@@ -106,13 +110,6 @@ def _add(total: float | None, value: float | None) -> float | None:
     return total if value is None else (value if total is None else total + value)
 
 
-def _cell_score(auto: float | None, manual: float | None, extra: float | None) -> float | None:
-    base = manual if manual is not None else auto
-    if base is None:
-        return None
-    return base + (extra or 0.0)
-
-
 def _override_reason(auto: float | None, manual: float | None, logged: Override | None) -> str | None:
     """Why a manual score is there, or None when it is ordinary manual grading.
 
@@ -138,7 +135,7 @@ def _graded_cells(assignment) -> list[tuple[str, str, float]]:
     return cells
 
 
-def _grades_by_submission(gb, assignment: str) -> dict[str, dict[tuple[str, str], tuple]]:
+def grades_by_submission(gb, assignment: str) -> dict[str, dict[tuple[str, str], tuple]]:
     """student -> (notebook, grade_id) -> (auto, manual, extra), in one query."""
     from nbgrader.api import (Assignment, BaseCell, Grade, Notebook, SubmittedAssignment,
                               SubmittedNotebook)
@@ -156,6 +153,40 @@ def _grades_by_submission(gb, assignment: str) -> dict[str, dict[tuple[str, str]
     for student, notebook, cell, auto, manual, extra in query:
         grades.setdefault(student, {})[(notebook, cell)] = (auto, manual, extra)
     return grades
+
+
+def foreign_scores(record: RunResult | None, grades: dict[tuple[str, str], tuple] | None,
+                   cells: list[tuple[str, str, float]]) -> str:
+    """What in the gradebook's auto scores the autograder did not write, in words; "" when nothing (pure).
+
+    ``grades``: (notebook, grade_id) -> (auto, manual, extra) of one submission, None when the
+    gradebook has no submission. Manual scores are the formgrader's and `override`'s business
+    (the ``override`` flag); auto scores are only ever written by `autograder grade`, so one that
+    differs from the newest run record was written by something else (e.g. nbgrader's own autograde).
+    """
+    if grades is None:
+        return ""
+    if record is None:
+        if any(auto is not None for auto, _, _ in grades.values()):
+            return ("scores in the gradebook were not written by the autograder (no run record; e.g. nbgrader's "
+                    "own autograde): run `autograder grade` to grade this submission")
+        return ""
+    ours = {c.grade_id: c.score for c in record.cells}
+    differ = []
+    for notebook, grade_id, _ in cells:
+        auto = grades.get((notebook, grade_id), (None, None, None))[0]
+        mine = ours.get(grade_id)
+        if grade_id in ours and not (auto is None and mine is None) and (
+                auto is None or mine is None or abs(float(auto) - float(mine)) > 1e-9):
+            differ.append(f"{grade_id} is {_shown_score(auto)} in the gradebook, {_shown_score(mine)} in our run")
+    if not differ:
+        return ""
+    return ("gradebook auto scores not written by the autograder (e.g. nbgrader's own autograde): "
+            + "; ".join(differ) + f"; `autograder grade {record.assignment}` restores them")
+
+
+def _shown_score(value: float | None) -> str:
+    return "empty" if value is None else f"{float(value):g}"
 
 
 def _submission_time(course: Course, student: str, assignment: str,
@@ -207,7 +238,7 @@ def grade_rows(course: Course, assignments: list[str] | None = None,
         for name in wanted:
             cells = _graded_cells(known_assignments[name])
             max_score = float(sum(m for _, _, m in cells))
-            grades = _grades_by_submission(gb, name)
+            grades = grades_by_submission(gb, name)
             times = dict(gb.db.query(SubmittedAssignment.student_id, SubmittedAssignment.timestamp)
                          .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
                          .filter(Assignment.name == name))
@@ -242,6 +273,7 @@ def _row(course, policy, student_id, full_name, assignment, cells, max_score, gr
 
     status = record.status if record is not None else Status.GRADED
     messages = [record.message] if record is not None and record.message else []
+    foreign = foreign_scores(record, grades, cells)
     if record is None:
         messages.append("graded outside the autograder (no run record)")
     submitted_at = _submission_time(course, student_id, assignment, gradebook_time)
@@ -286,6 +318,9 @@ def _row(course, policy, student_id, full_name, assignment, cells, max_score, gr
         messages.extend(f"override {c.grade_id} = {c.manual_score:g} ({c.override_reason})" for c in overridden)
     if lateness.late:
         messages.append(extra_flags[Flag.LATE.value])
+    if foreign:
+        extra_flags[Flag.TAMPERED.value] = foreign
+        messages.append(foreign)
     base["lateness"] = lateness
     return GradeRow(status=status, flags=_ordered_flags(record.flags if record else {}, extra_flags),
                     raw_score=raw, cells=graded, submitted_at=submitted_at,
@@ -338,8 +373,13 @@ def export(course: Course, out: Path | None = None, *, show: bool = True) -> Exp
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
+    from .lms import write_results
+
+    results = write_results(course, rows)
     if show:
         print_summary(rows, path)
+        if results:
+            print(f"{len(results)} Gradescope-style results.json in {course.exports / 'results'}/<assignment>/<student>/")
     return ExportResult(path, rows, cell_columns)
 
 

@@ -4,41 +4,52 @@
 assignment, status, score, late penalty, flags in plain words, override
 reasons), a per-question score table, then every notebook cell in order: the
 student's own source, its output, errors, inline plots, and each graded cell's
-score. The page is for students, so its words are Russian (the course's
-language); status and flag words stay the closed English list of FLOW.md.
+score. Markdown is rendered as Jupyter renders it (raw HTML in it shown as
+text), code is highlighted. The page's words are in the course's language
+(course.toml ``[course] language``: ``en`` or ``ru``); status and flag words
+stay the closed English list of FLOW.md.
 
-Hidden tests never reach a page, by construction and by check:
+Hidden tests never reach a page, by cell and line identity, never by matching
+a student's text:
 
-* a locked cell (given code, tests) shows the *released* source, read from
-  ``release/<assignment>/``, never the run record's source;
-* every text shown (sources, stdout, stderr, tracebacks, results) is scrubbed
-  line by line against the hidden-test lines of the gradebook's source cells
-  (the ``BEGIN/END HIDDEN TESTS`` blocks nbgrader keeps there), so a traceback
-  from a hidden assertion cannot quote it;
-* the rendered page is checked once more for any of those lines; a page that
-  still contains one is not written (the student is reported as skipped).
+* a locked cell (given code and text, tests) shows the *released* source of
+  that grade_id, read from ``release/<assignment>/``, never the run's source;
+* a student's own cells (answers, free code, Markdown) are shown exactly as
+  written: hidden tests were never in them, so a student's line that happens
+  to read like a hidden one (``with torch.no_grad():``) is shown;
+* the outputs of a test cell come from its visible part only (the kernel
+  never has the hidden part; the judge's verdict never quotes it); as a
+  second line of defence, any line of *that test cell's* output that is one
+  of *that cell's* hidden lines is replaced by a note, and a page on which a
+  test cell still shows one is not written (the student is reported as skipped).
+
+One message per failure: a test's verdict is shown once. A crash is shown as
+the ``crashed`` status; the ``attack`` flag is not shown for code that only
+ended its own kernel.
 
 Student output is untrusted: Jinja2 autoescaping is on, ``text/html`` results
-are shown as escaped text, and only base64 that decodes to a PNG is inlined.
-Scores come from :func:`autograder.export.grade_rows`, the same numbers as
-the export.
+are shown as escaped text, Markdown's raw HTML is escaped, and only base64
+that decodes to a PNG is inlined. Scores come from
+:func:`autograder.export.grade_rows`, the same numbers as the export.
 """
 from __future__ import annotations
 
 import base64
 import binascii
-import html
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from markupsafe import Markup
+
 from .course import Course, CourseError
 from .export import GradeRow, grade_rows
 from .gradebook import open_gradebook
+from .policy import load_policy
+from .records import Flag, Status
 
 TEMPLATES = Path(__file__).parent / "templates"
-HIDDEN_NOTE = "⟨строка скрытого теста не показывается⟩"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 # IPython traceback gutters: "----> 3 ", "      2 ", "File <cell>:3"
 _GUTTER = re.compile(r"^\s*(-*>\s*)?\d+\s")
@@ -48,23 +59,81 @@ _END_HIDDEN = "END HIDDEN TESTS"
 # quote them with prefixes); shorter ones (")", "pass") only match whole lines.
 _LONG = 10
 
-STATUS_WORDS = {
-    "graded": "проверено",
-    "timeout": "превышен лимит времени: баллы за ячейки, которые успели выполниться, сохранены, "
-               "остальные получили 0",
-    "crashed": "ядро Python аварийно завершилось: баллы за ячейки до сбоя сохранены, остальные получили 0",
-    "failed": "ноутбук не удалось прочитать или запустить, баллы не выставлены",
-    "missing": "работа не сдана",
+WORDS = {
+    "ru": {
+        "status": {
+            "graded": "проверено",
+            "timeout": "превышен лимит времени: баллы за ячейки, которые успели выполниться, сохранены, "
+                       "остальные получили 0",
+            "crashed": "ядро Python аварийно завершилось: баллы за ячейки до сбоя сохранены, остальные получили 0",
+            "failed": "ноутбук не удалось прочитать или запустить, баллы не выставлены",
+            "missing": "работа не сдана",
+        },
+        "flag": {
+            "late": "работа сдана после срока",
+            "tampered": "ячейки с тестами были изменены; проверка шла по исходным тестам",
+            "attack": "код пытался вмешаться в проверку; преподаватель увидит подробности",
+            "override": "преподаватель изменил оценку вручную",
+            "unsandboxed": "проверка шла без изоляции",
+            "copy": "работа совпадает с работой другого студента",
+            "implausible": "результат неправдоподобно высок",
+        },
+        "state": {"none": "нет оценки", "not_run": "не выполнялась", "passed": "пройдено",
+                  "partial": "частично", "failed": "не пройдено"},
+        "title": "Обратная связь", "student": "Студент", "assignment": "Задание", "status_label": "Статус",
+        "points": "Баллы", "not_scored": "не выставлены", "of": "из", "for_solution": "за решение",
+        "penalty": "штраф", "submitted": "Сдано", "late_penalty": "Штраф за опоздание", "late_by": "опоздание",
+        "due": "срок", "flags": "Отметки", "changed": "Оценка изменена", "message": "Сообщение проверки",
+        "per_question": "Баллы по вопросам", "question": "Вопрос", "result": "Итог",
+        "changed_by_teacher": "изменено преподавателем", "notebook": "Ноутбук",
+        "no_cells": "Вывод ячеек недоступен", "not_run_nb": "ноутбук не запускался", "test": "тест",
+        "answer": "ваш ответ", "given": "дано", "visible_only": "Показан только открытый код теста; скрытые "
+        "проверки не показываются.", "html_as_text": "HTML-вывод показан как текст:",
+        "truncated": "Вывод ячейки был слишком длинным и обрезан.",
+        "override_note": "Оценка изменена преподавателем", "plot": "график из ячейки",
+        "not_png": "[изображение не показано: это не PNG]", "hidden": "⟨строка скрытого теста не показывается⟩",
+        "cell_not_run": "ячейка не выполнялась: проверка остановилась раньше",
+    },
+    "en": {
+        "status": {
+            "graded": "graded",
+            "timeout": "over the time limit: cells that ran keep their points, the rest scored 0",
+            "crashed": "the Python kernel crashed: cells before the crash keep their points, the rest scored 0",
+            "failed": "the notebook could not be read or run; no points were given",
+            "missing": "not handed in",
+        },
+        "flag": {
+            "late": "handed in after the due date",
+            "tampered": "test cells were edited; the original tests were used",
+            "attack": "the code tried to interfere with grading; your instructor sees the details",
+            "override": "your instructor changed a score by hand",
+            "unsandboxed": "graded without isolation",
+            "copy": "the work matches another student's",
+            "implausible": "the result is implausibly high",
+        },
+        "state": {"none": "no score", "not_run": "not run", "passed": "passed", "partial": "partly",
+                  "failed": "failed"},
+        "title": "Feedback", "student": "Student", "assignment": "Assignment", "status_label": "Status",
+        "points": "Points", "not_scored": "not given", "of": "of", "for_solution": "for the work",
+        "penalty": "penalty", "submitted": "Handed in", "late_penalty": "Late penalty", "late_by": "late by",
+        "due": "due", "flags": "Flags", "changed": "Scores changed", "message": "Grader's message",
+        "per_question": "Points per question", "question": "Question", "result": "Result",
+        "changed_by_teacher": "changed by your instructor", "notebook": "Notebook",
+        "no_cells": "No cell output is available", "not_run_nb": "the notebook did not run", "test": "test",
+        "answer": "your answer", "given": "given", "visible_only": "Only the visible test code is shown; "
+        "hidden checks are not.", "html_as_text": "HTML output shown as text:",
+        "truncated": "The cell's output was too long and was cut.",
+        "override_note": "Score changed by your instructor", "plot": "plot from cell",
+        "not_png": "[image not shown: not a PNG]", "hidden": "⟨hidden test line not shown⟩",
+        "cell_not_run": "this cell did not run: grading stopped earlier",
+    },
 }
-FLAG_WORDS = {
-    "late": "работа сдана после срока",
-    "tampered": "ячейки с тестами были изменены; проверка шла по исходным тестам",
-    "attack": "код пытался вмешаться в проверку; преподаватель увидит подробности",
-    "override": "преподаватель изменил оценку вручную",
-    "unsandboxed": "проверка шла без изоляции",
-    "copy": "работа совпадает с работой другого студента",
-    "implausible": "результат неправдоподобно высок",
-}
+# The default course's words, kept for callers that import them.
+STATUS_WORDS = WORDS["ru"]["status"]
+FLAG_WORDS = WORDS["ru"]["flag"]
+HIDDEN_NOTE = WORDS["ru"]["hidden"]
+# Findings that only say the code ended its own kernel: the page shows `crashed`, not `attack`.
+_CRASH_ONLY = ("kills or crashes its kernel", "broke the grading protocol")
 
 
 @dataclass
@@ -128,8 +197,8 @@ def hidden_lines(gradebook_sources: list[str], visible_sources: list[str]) -> fr
     return frozenset(found)
 
 
-def scrub(text: str, hidden: frozenset[str]) -> str:
-    """``text`` with every line that quotes a hidden-test line replaced by a note."""
+def scrub(text: str, hidden: frozenset[str], note: str = HIDDEN_NOTE) -> str:
+    """``text`` (a test cell's own output) with every line that quotes one of its hidden lines replaced by ``note``."""
     if not text:
         return ""
     text = _ANSI.sub("", text)
@@ -140,7 +209,7 @@ def scrub(text: str, hidden: frozenset[str]) -> str:
     for line in text.splitlines(keepends=True):
         core = _GUTTER.sub("", line).strip()
         if core in hidden or line.strip() in hidden or any(h in line for h in long_lines):
-            out.append(HIDDEN_NOTE + ("\n" if line.endswith("\n") else ""))
+            out.append(note + ("\n" if line.endswith("\n") else ""))
         else:
             out.append(line)
     return "".join(out)
@@ -172,7 +241,7 @@ def _text(value) -> str:
 class _Notebook:
     """What the gradebook and the release say about one assignment's notebook."""
     name: str
-    hidden: frozenset[str]
+    hidden: dict[str, frozenset[str]]  # test grade_id -> its hidden lines not in its released source
     locked_source: dict[str, str]      # grade_id -> released (visible) source of locked cells
     tests: set[str]                    # grade_ids of autograder test cells
     answers: set[str]                  # grade_ids of solution cells
@@ -205,11 +274,35 @@ def _notebook_info(course: Course, assignment: str) -> _Notebook:
         if locked or grade_id in tests:
             # What the student was given; without a release folder, cut it as nbgrader does.
             locked_source[grade_id] = released.get(grade_id, split_hidden(source)[0])
-    hidden = hidden_lines([s for s, _ in sources.values()], list(released.values()))
+    hidden = {grade_id: hidden_lines([sources[grade_id][0]], [locked_source[grade_id]])
+              for grade_id in tests if grade_id in sources}
     return _Notebook(name, hidden, locked_source, tests, answers)
 
 
-def _cell_views(row: GradeRow, info: _Notebook) -> list[CellView]:
+def render_markdown(text: str) -> Markup:
+    """Markdown as Jupyter renders it (CommonMark with tables and strikethrough); raw HTML is escaped."""
+    import mistune
+
+    md = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
+    return Markup(md(text))
+
+
+def render_code(text: str) -> Markup:
+    """Python source highlighted as Jupyter does (Pygments); everything in it escaped."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    return Markup(highlight(text, PythonLexer(stripnl=False), HtmlFormatter(nowrap=True)))
+
+
+def _highlight_css() -> Markup:
+    from pygments.formatters import HtmlFormatter
+
+    return Markup(HtmlFormatter().get_style_defs(".highlight"))
+
+
+def _cell_views(row: GradeRow, info: _Notebook, words: dict) -> list[CellView]:
     graded = {c.grade_id: c for c in row.cells}
     verdicts = {c.grade_id: c for c in (row.record.cells if row.record else [])}
     views = []
@@ -224,26 +317,26 @@ def _cell_views(row: GradeRow, info: _Notebook) -> list[CellView]:
             role = "answer"
         else:
             role = "text" if cell_type != "code" else "code"
-        if grade_id in info.locked_source:
-            source = info.locked_source[grade_id]
-        else:
-            source = _text(out.get("source"))
+        source = info.locked_source[grade_id] if grade_id in info.locked_source else _text(out.get("source"))
+        hidden = info.hidden.get(grade_id, frozenset()) if role == "test" else frozenset()
+
+        def shown(text, hidden=hidden):
+            return scrub(text, hidden, words["hidden"]) if hidden else _ANSI.sub("", text or "")
+
         view = CellView(
             index=int(out.get("index", position)), cell_type=cell_type, role=role, grade_id=grade_id,
-            source=scrub(source, info.hidden), stdout=scrub(_text(out.get("stdout")), info.hidden),
-            stderr=scrub(_text(out.get("stderr")), info.hidden),
-            error=scrub(_text(out.get("error")), info.hidden), truncated=bool(out.get("truncated")))
+            source=source, stdout=shown(_text(out.get("stdout"))), stderr=shown(_text(out.get("stderr"))),
+            error=shown(_text(out.get("error"))), truncated=bool(out.get("truncated")))
         for result in out.get("results") or []:
             if not isinstance(result, dict):
                 continue
             if "image/png" in result:
                 png = _png(result["image/png"])
-                view.results.append(Result("image", png) if png else
-                                    Result("text", "[изображение не показано: это не PNG]"))
+                view.results.append(Result("image", png) if png else Result("text", words["not_png"]))
             elif "text/plain" in result:
-                view.results.append(Result("text", scrub(_text(result["text/plain"]), info.hidden)))
+                view.results.append(Result("text", shown(_text(result["text/plain"]))))
             elif "text/html" in result:
-                view.results.append(Result("html", scrub(_text(result["text/html"]), info.hidden)))
+                view.results.append(Result("html", shown(_text(result["text/html"]))))
         if grade_id in graded:
             cell = graded[grade_id]
             view.score, view.max_score = cell.score, cell.max_score
@@ -251,14 +344,16 @@ def _cell_views(row: GradeRow, info: _Notebook) -> list[CellView]:
             verdict = verdicts.get(grade_id)
             if verdict is not None:
                 if not verdict.ran:
-                    view.note = "ячейка не выполнялась: проверка остановилась раньше"
-                elif verdict.error:
-                    view.note = scrub(verdict.error, info.hidden)
+                    view.note = words["cell_not_run"]
+                elif verdict.error and verdict.error.strip() not in view.error:
+                    view.note = shown(verdict.error)   # one message per failure: not when the error says it
         views.append(view)
     return views
 
 
-def _days(n: int) -> str:
+def _days(n: int, language: str) -> str:
+    if language == "en":
+        return f"{n} day{'s' if n != 1 else ''}"
     if n % 10 == 1 and n % 100 != 11:
         return f"{n} день"
     if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
@@ -266,41 +361,53 @@ def _days(n: int) -> str:
     return f"{n} дней"
 
 
-def page_context(row: GradeRow, info: _Notebook) -> dict:
+def _page_flags(row: GradeRow) -> dict[str, str]:
+    """The row's flags as a student sees them: a crash is the status, not an `attack`."""
+    flags = dict(row.flags)
+    attack = flags.get(Flag.ATTACK.value)
+    if attack is not None and row.status == Status.CRASHED:
+        parts = [p for p in attack.split("; ") if p.strip()]
+        if all(any(words in p for words in _CRASH_ONLY) for p in parts):
+            del flags[Flag.ATTACK.value]
+    return flags
+
+
+def page_context(row: GradeRow, info: _Notebook, language: str = "ru") -> dict:
     """Everything the template shows for one row (pure)."""
+    words = WORDS[language]
     # late and override have their own lines below; repeating their details here only adds noise
-    flags = [(name, FLAG_WORDS.get(name, name),
-              "" if name in ("late", "override") else scrub(detail or "", info.hidden))
-             for name, detail in row.flags.items()]
+    flags = [(name, words["flag"].get(name, name), "" if name in ("late", "override") else (detail or ""))
+             for name, detail in _page_flags(row).items()]
     late = None
     if row.lateness.late:
-        late = {"days": _days(row.lateness.days_late), "penalty": row.lateness.penalty,
+        late = {"days": _days(row.lateness.days_late, language), "penalty": row.lateness.penalty,
                 "due": row.due.strftime("%Y-%m-%d %H:%M UTC") if row.due else ""}
     verdicts = {c.grade_id: c for c in (row.record.cells if row.record else [])}
     questions = []
     for cell in row.cells:
         verdict = verdicts.get(cell.grade_id)
         if cell.score is None:
-            state = "нет оценки"
+            state = "none"
         elif verdict is not None and not verdict.ran:
-            state = "не выполнялась"
+            state = "not_run"
         elif cell.score >= cell.max_score:
-            state = "пройдено"
+            state = "passed"
         elif cell.score > 0:
-            state = "частично"
+            state = "partial"
         else:
-            state = "не пройдено"
+            state = "failed"
         questions.append({"grade_id": cell.grade_id, "score": cell.score, "max_score": cell.max_score,
-                          "state": state, "override_reason": cell.override_reason})
+                          "state": words["state"][state], "override_reason": cell.override_reason})
     message = row.record.message if row.record is not None else ""
     return {
+        "t": words, "language": language, "highlight_css": _highlight_css(),
         "student_id": row.student_id, "student_name": row.student_name, "assignment": row.assignment,
-        "notebook": info.name, "status": row.status.value, "status_words": STATUS_WORDS[row.status.value],
+        "notebook": info.name, "status": row.status.value, "status_words": words["status"][row.status.value],
         "raw_score": row.raw_score, "score": row.score, "max_score": row.max_score, "late": late,
         "submitted_at": row.submitted_at.strftime("%Y-%m-%d %H:%M UTC") if row.submitted_at else None,
         "flags": flags, "overrides": [q for q in questions if q["override_reason"]],
-        "questions": questions, "message": scrub(message, info.hidden),
-        "cells": _cell_views(row, info),
+        "questions": questions, "message": message,
+        "cells": _cell_views(row, info, words),
     }
 
 
@@ -310,16 +417,25 @@ def _environment():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["points"] = lambda v: "—" if v is None else f"{v:g}"
+    env.filters["markdown"] = render_markdown
+    env.filters["code"] = render_code
     return env
 
 
-def render_page(row: GradeRow, info: _Notebook) -> str:
-    return _environment().get_template("feedback.html.j2").render(**page_context(row, info))
+def render_page(row: GradeRow, info: _Notebook, language: str = "ru") -> str:
+    return _environment().get_template("feedback.html.j2").render(**page_context(row, info, language))
 
 
-def _leaks(page: str, hidden: frozenset[str]) -> list[str]:
-    text = html.unescape(page)
-    return [h for h in hidden if len(h) >= _LONG and h in text]
+def _leaks(views: list[CellView], info: _Notebook) -> list[str]:
+    """Hidden lines a test cell would still show (its own, by identity): the last check before writing."""
+    found = []
+    for view in views:
+        hidden = info.hidden.get(view.grade_id or "", frozenset()) if view.role == "test" else frozenset()
+        texts = [view.source, view.stdout, view.stderr, view.error, view.note] + [r.data for r in view.results]
+        for text in texts:
+            lines = {_GUTTER.sub("", line).strip() for line in (text or "").splitlines()}
+            found.extend(h for h in hidden if h in lines or (len(h) >= _LONG and h in (text or "")))
+    return sorted(set(found))
 
 
 # ---------------------------------------------------------------- the command
@@ -336,6 +452,7 @@ def write_feedback(course: Course, assignment: str, students: list[str] | None =
         raise CourseError(f"no gradebook at {course.gradebook_path}: nothing to give feedback on")
     rows = grade_rows(course, assignments=[assignment], students=students)
     info = _notebook_info(course, assignment)
+    language = load_policy(course.root).language
     result = FeedbackResult()
     for row in rows:
         if row.status.value == "missing":
@@ -345,12 +462,12 @@ def write_feedback(course: Course, assignment: str, students: list[str] | None =
             # collected, never graded: a page now would only say "failed" for our delay
             result.skipped[row.student_id] = row.message
             continue
-        page = render_page(row, info)
-        leaked = _leaks(page, info.hidden)
+        leaked = _leaks(_cell_views(row, info, WORDS[language]), info)
         if leaked:
             # Cannot happen unless scrubbing missed a form; refuse rather than leak.
             result.skipped[row.student_id] = f"page withheld: it would show {len(leaked)} hidden-test line(s)"
             continue
+        page = render_page(row, info, language)
         target = course.feedback / row.student_id / assignment / f"{info.name}.html"
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.partial")

@@ -20,9 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import sandbox
+from .autograded import unanswered, write_autograded
 from .course import Course, CourseError
 from .execute import Job
-from .gradebook import open_gradebook, write_result
+from .export import foreign_scores, grades_by_submission
+from .gradebook import open_gradebook, refresh_lateness, write_result
 from .kit import Kit, build_kit, kit_path
 from .late import describe as describe_lateness
 from .late import price_lateness
@@ -116,8 +118,12 @@ def finish_result(result: RunResult, kit: Kit, sub: Submission, policy: Policy, 
     return result
 
 
-def store(course: Course, gb, result: RunResult, kit: Kit, sub: Submission) -> None:
-    write_result(gb, result, Path(kit.notebook).stem, time_of(sub.folder))
+def store(course: Course, gb, result: RunResult, kit: Kit, sub: Submission, policy: Policy | None = None) -> None:
+    """Gradebook (one transaction), then the autograded notebook, then the record: a kill between them
+    leaves no record, so the next run grades the submission again."""
+    write_result(gb, result, Path(kit.notebook).stem, time_of(sub.folder), policy=policy,
+                 unanswered=unanswered(result, kit))
+    write_autograded(course.autograded, result, kit, course.release / kit.assignment / kit.notebook)
     course.records.parent.mkdir(parents=True, exist_ok=True)
     with course.records.open("a", encoding="utf-8") as fh:
         fh.write(result.dumps() + "\n")
@@ -125,10 +131,16 @@ def store(course: Course, gb, result: RunResult, kit: Kit, sub: Submission) -> N
         os.fsync(fh.fileno())
 
 
-def needs_grading(record: RunResult | None, sub: Submission, kit: Kit) -> bool:
+def needs_grading(record: RunResult | None, sub: Submission, kit: Kit,
+                  gradebook_grades: dict[tuple[str, str], tuple] | None = None) -> bool:
+    """No record, changed files or tests, or gradebook auto scores we did not write (see export.foreign_scores)."""
     if record is None:
         return True
-    return record.audit.get("submission_hash") != sub.hash or record.audit.get("tests_hash") != kit.tests_hash
+    if record.audit.get("submission_hash") != sub.hash or record.audit.get("tests_hash") != kit.tests_hash:
+        return True
+    notebook = Path(kit.notebook).stem
+    cells = [(notebook, c.grade_id, c.points or 0.0) for c in kit.cells if c.grade]
+    return bool(foreign_scores(record, gradebook_grades, cells))
 
 
 def grade(course: Course, assignment: str, students: list[str] | None = None, workers: int | None = None,
@@ -175,13 +187,21 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
         for sid in unknown:
             console.print(f"[yellow]note:[/yellow] {sid} has no submission of {assignment} in {course.submitted}")
     latest = load_latest_records(course.records)
+    with open_gradebook(course.db_url) as gb:
+        in_gradebook = grades_by_submission(gb, assignment)
     summary = BatchSummary(sandbox="namespaces" if sandboxed else "none")
     todo = []
     for sub in subs:
-        if force or needs_grading(latest.get((sub.student_id, assignment)), sub, kit):
+        if force or needs_grading(latest.get((sub.student_id, assignment)), sub, kit,
+                                  in_gradebook.get(sub.student_id)):
             todo.append(sub)
         else:
             summary.skipped.append(sub.student_id)
+    if summary.skipped:
+        with open_gradebook(course.db_url) as gb:
+            refresh_lateness(gb, policy, assignment, Path(kit.notebook).stem,
+                             {sub.student_id: time_of(sub.folder) for sub in subs
+                              if sub.student_id in summary.skipped})
     if not todo:
         if not quiet:
             console.print(f"{assignment}: all {len(subs)} submissions are up to date (use --force to regrade)")
@@ -202,7 +222,7 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
         def on_result(result: RunResult) -> None:
             sub = by_id[result.student_id]
             result = finish_result(result, kit, sub, policy, sandboxed)
-            store(course, gb, result, kit, sub)
+            store(course, gb, result, kit, sub, policy)
             summary.graded.append(result)
             counts["done" if result.status == Status.GRADED else "failed"] += 1
             left = len(todo) - counts["done"] - counts["failed"]
@@ -239,11 +259,11 @@ def run_locally(policy: Policy, jobs: list[Job], n_workers: int, on_result, serv
             server.close()
 
 
-def print_summary(summary: BatchSummary) -> None:
+def print_summary(summary: BatchSummary, full: bool = False) -> None:
     table = Table(title=f"graded {len(summary.graded)}, up to date {len(summary.skipped)} (sandbox: {summary.sandbox})")
     for column in ("student", "status", "score", "flags", "message"):
         table.add_column(column)
     for r in sorted(summary.graded, key=lambda r: r.student_id):
         table.add_row(r.student_id, r.status.value, f"{r.score:g}/{r.max_score:g}", ", ".join(sorted(r.flags)),
-                      (r.message or "")[:80])
+                      (r.message or "") if full else (r.message or "")[:80])
     Console().print(table)

@@ -24,7 +24,8 @@ I/O lives at the edge (:func:`final_grades`): notebook rows come from
 :func:`autograder.export.grade_rows` (so the numbers agree with
 ``autograder export``), the leaderboard from :func:`leaderboard.api.final_results`;
 it writes ``exports/final_grades.csv`` and the self-contained HTML course report
-``reports/course_report.html``, and prints the table.
+``reports/course_report.html``, the LMS import files of :mod:`autograder.lms`
+(``canvas_grades.csv``, ``moodle_grades.csv``, ``final_statuses.csv``), and prints the table.
 """
 from __future__ import annotations
 
@@ -370,6 +371,7 @@ class FinalGradesResult:
     grades: list[FinalGrade]
     names: list[str]
     notes: list[str] = field(default_factory=list)
+    lms: dict[str, Path] = field(default_factory=dict)   # canvas, moodle, statuses: see autograder/lms.py
 
 
 def _write(path: Path, text: str) -> None:
@@ -435,7 +437,10 @@ def final_grades(course: Course, out: Path | None = None, *, console=None, show:
     _write(csv_path, render_csv(grades, names))
     report = course.reports / "course_report.html"
     _write(report, render_report(course, grades, names, policy))
-    result = FinalGradesResult(csv_path, report, grades, names, notes)
+    from .lms import write_lms_files
+
+    lms_files = write_lms_files(course, grades, names)
+    result = FinalGradesResult(csv_path, report, grades, names, notes, lms_files)
     if show:
         print_table(result, policy, console)
     return result
@@ -500,3 +505,5 @@ def print_table(result: FinalGradesResult, policy, console=None) -> None:
     console.print("A part's cell shows points/max, or its status when it has no score (counted as 0); "
                   "'!' marks a flag to review. Whole messages: the CSV and the report.", soft_wrap=True)
     console.print(f"final grades: {result.csv}\ncourse report: {result.report}", soft_wrap=True)
+    if result.lms:
+        console.print("LMS import files: " + ", ".join(str(p) for p in result.lms.values()), soft_wrap=True)

@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .course import Course, CourseError
-from .gradebook import open_gradebook
+from .gradebook import open_gradebook, write_lateness
+from .policy import load_policy
 
 
 class OverrideError(CourseError):
@@ -117,6 +118,11 @@ def override(course: Course, student: str, assignment: str, cell: str, points: f
         previous = grade.score
         grade.manual_score = float(points)
         grade.needs_manual_grade = False
+        gb.db.flush()
+        # the late penalty is capped at the score: re-price it on the new score, as export does
+        policy = load_policy(course.root)
+        write_lateness(gb, assignment, student, notebook, None,
+                       policy.due.get(assignment), policy.due_for(student, assignment), policy.late)
         gb.db.commit()
 
     entry = Override(student, assignment, cell, float(points), reason,
@@ -136,11 +142,20 @@ def override(course: Course, student: str, assignment: str, cell: str, points: f
     return entry
 
 
-def review(course: Course) -> int:
+def review_rows(course: Course) -> list:
+    """The grade rows that need a look: status neither ``graded`` nor ``missing``, or any flag."""
+    from .export import grade_rows
+
+    if not course.gradebook_path.exists():
+        return []
+    return [r for r in grade_rows(course) if r.status.value not in ("graded", "missing") or r.flags]
+
+
+def review(course: Course, *, show: bool = True) -> int:
     """Print every submission that needs a look: status not ``graded``, or any flag.
 
     Rostered students with nothing submitted (``missing``) are counted, not listed:
-    they are in the export. Returns the exit code, 0.
+    they are in the export. Returns the exit code: 1 when anything is listed, else 0.
     """
     from rich.console import Console
     from rich.markup import escape
@@ -148,7 +163,9 @@ def review(course: Course) -> int:
 
     from .export import grade_rows
 
-    console = Console()
+    import io
+
+    console = Console() if show else Console(file=io.StringIO())
     if not course.gradebook_path.exists():
         console.print(f"no gradebook at {course.gradebook_path}: nothing to review")
         return 0
@@ -174,4 +191,4 @@ def review(course: Course) -> int:
     else:
         console.print("nothing to review: every submission is graded and unflagged")
     console.print(f"{len(todo)} to review; {missing} missing (rostered, nothing submitted)")
-    return 0
+    return 1 if todo else 0

@@ -21,6 +21,9 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 POLICY_FILE = "course.toml"
 
 
+LANGUAGES = ("en", "ru")
+
+
 class PolicyError(ValueError):
     """course.toml is unreadable or has a value that makes no sense."""
 
@@ -124,6 +127,7 @@ class Policy:
     course_id: str = "pytorch-mlp"
     grading_seed: int = 2026
     timezone: str = "UTC"
+    language: str = "en"          # of the pages students read: en | ru
     limits: Limits = field(default_factory=Limits)
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
     collect_pattern: str = CollectPolicy.pattern
@@ -216,6 +220,10 @@ def parse_policy(raw: dict[str, Any], path: Path | None = None) -> Policy:
     late = _section(LatePolicy, raw.get("late_policy", {}), "late_policy", path)
     if late.kind not in ("none", "per_day", "reject"):
         raise PolicyError(f"{path}: late_policy.kind must be none, per_day or reject, got {late.kind!r}")
+    for key in ("per_day", "max_penalty"):
+        if not 0 <= getattr(late, key) <= 1:
+            raise PolicyError(f"{path}: late_policy.{key} is a share of the maximum score, between 0 and 1 "
+                              f"(0.10 = 10 %), got {getattr(late, key)!r}")
     board = _section(LeaderboardPolicy, raw.get("leaderboard", {}), "leaderboard", path)
     if not 0 < board.public_fraction < 1:
         raise PolicyError(f"{path}: leaderboard.public_fraction must be between 0 and 1, got {board.public_fraction}")
@@ -256,18 +264,29 @@ def parse_policy(raw: dict[str, Any], path: Path | None = None) -> Policy:
         extensions[str(student)] = {
             a: _parse_time(v, f"extensions.{student}.{a}", path) for a, v in table.items()
         }
+        unknown = sorted(a for a in table if a not in due)
+        if unknown:
+            raise PolicyError(f"{path}: extensions.{student} names {', '.join(unknown)}, which has no "
+                              f"[assignments.<name>] due date (known: {', '.join(sorted(due)) or 'none'}); "
+                              f"an extension moves a due date, so fix the name or add the due date")
     weights = dict(DEFAULT_WEIGHTS)
     if "weights" in raw:
         weights = {}
         for name, value in raw["weights"].items():
             weights[name] = float(_coerce(value, 1.0, f"weights.{name}", path))
-        if sum(weights.values()) <= 0:
-            raise PolicyError(f"{path}: the weights add up to 0")
+        if abs(sum(weights.values()) - 100) > 1e-6:
+            listed = ", ".join(f"{k} = {v:g}" for k, v in weights.items())
+            raise PolicyError(f"{path}: [weights] are percentages of the final grade and must add up to 100, "
+                              f"got {sum(weights.values()):g} ({listed})")
     seed = course.get("grading_seed", Policy.grading_seed)
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise PolicyError(f"{path}: course.grading_seed must be an integer between 0 and 2**32-1, got {seed!r}")
+    language = course.get("language", Policy.language)
+    if language not in LANGUAGES:
+        raise PolicyError(f"{path}: course.language must be one of {', '.join(LANGUAGES)}, got {language!r}")
     return Policy(
         course_id=str(course.get("id", Policy.course_id)),
+        language=language,
         grading_seed=seed,
         timezone=str(course.get("timezone", "UTC")),
         limits=limits,
@@ -294,3 +313,35 @@ def load_policy(course_dir: str | os.PathLike) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path}: not valid TOML: {exc}. Fix the line it names and run again.") from None
     return parse_policy(raw, path)
+
+
+def render_policy(policy: Policy) -> str:
+    """The effective policy as course.toml text, every default filled in (pure); `autograder policy` prints it."""
+    def value(v) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, dt.datetime):
+            return f'"{v.isoformat()}"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    def table(name: str, obj) -> list[str]:
+        return [f"[{name}]"] + [f"{f.name} = {value(getattr(obj, f.name))}" for f in fields(obj)] + [""]
+
+    lines = [f"# effective policy{f' of {policy.source}' if policy.source else ' (no course.toml: all defaults)'}", "",
+             "[course]", f"id = {value(policy.course_id)}", f"grading_seed = {policy.grading_seed}",
+             f"timezone = {value(policy.timezone)}", f"language = {value(policy.language)}", ""]
+    lines += table("limits", policy.limits) + table("sandbox", policy.sandbox)
+    lines += ["[collect]", f"pattern = '{policy.collect_pattern}'", ""]
+    lines += table("late_policy", policy.late)
+    for name, due in sorted(policy.due.items()):
+        lines += [f"[assignments.{name}]", f"due = {value(due)}", ""]
+    lines += ["[extensions]"] + [
+        f"{student} = {{ " + ", ".join(f"{a} = {value(d)}" for a, d in sorted(ext.items())) + " }"
+        for student, ext in sorted(policy.extensions.items())] + [""]
+    lines += ["[weights]"] + [f"{k} = {v:g}" for k, v in policy.weights.items()] + [""]
+    lines += table("leaderboard", policy.leaderboard)
+    return "\n".join(lines).rstrip() + "\n"

@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 BIN = os.path.dirname(sys.executable)
+ALLOW_AUTOGRADE = "--Autograde.exporter_class=nbconvert.exporters.NotebookExporter"
 os.environ["PATH"] = BIN + os.pathsep + os.environ.get("PATH", "")
 
 
@@ -157,7 +158,9 @@ def run_ours(course: Path, assignment: str, workers: int) -> dict:
 
 def run_nbgrader(course: Path, assignment: str) -> float:
     start = time.perf_counter()
-    run = subprocess.run([os.path.join(BIN, "nbgrader"), "autograde", assignment, "--force"], cwd=course,
+    # the course's nbgrader_config.py refuses nbgrader's autograde; the comparison re-enables it explicitly
+    run = subprocess.run([os.path.join(BIN, "nbgrader"), "autograde", assignment, "--force", ALLOW_AUTOGRADE],
+                         cwd=course,
                          capture_output=True, text=True)
     if run.returncode != 0:
         raise SystemExit(run.stderr[-3000:])

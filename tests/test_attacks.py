@@ -187,6 +187,10 @@ def test_course_files_unchanged(batch):
     # source/, release/, nbgrader_config.py, course.toml and every student's submitted files,
     # and no new file anywhere in the course (e.g. one written "later" by a background process)
     changed = sorted(k for k in set(batch.before) | set(batch.after) if batch.before.get(k) != batch.after.get(k))
+    # the grader's own output for nbgrader's formgrader: exactly one autograded notebook per graded student
+    autograded = sorted(k for k in changed if k.startswith("autograded/"))
+    assert autograded == sorted(f"autograded/{s}/{corpus.ASSIGNMENT}/hw.ipynb" for s in batch.results)
+    changed = [k for k in changed if k not in autograded]
     assert changed == []
     assert any(k.startswith("source/") for k in batch.before) and "course.toml" in batch.before
 

@@ -32,6 +32,7 @@ DUE = dt.datetime(2026, 12, 7, 23, 59, tzinfo=UTC)
 COURSE_TOML = """\
 [course]
 id = "demo-course"
+language = "ru"
 
 [late_policy]
 kind = "per_day"
@@ -228,7 +229,9 @@ def test_a_submission_graded_by_nbgrader_itself_counts_as_graded(course):
                dt.datetime(2026, 12, 1, tzinfo=UTC), write_record=False)
     row = grade_rows(course, students=["s001"])[0]
     assert (row.status, row.raw_score, row.record) == (Status.GRADED, 2.0, None)
-    assert row.message == "graded outside the autograder (no run record)"
+    assert row.message.startswith("graded outside the autograder (no run record)")
+    # never accepted silently: the scores were not written by the autograder
+    assert "not written by the autograder" in row.flags["tampered"]
 
 
 def test_reject_policy_and_flag_order(course):

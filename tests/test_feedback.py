@@ -10,14 +10,27 @@ import pytest
 
 from autograder.cli import main
 from autograder.course import CourseError
-from autograder.feedback import HIDDEN_NOTE, hidden_lines, scrub, split_hidden, write_feedback
-from autograder.override import override
+from autograder.feedback import (
+    HIDDEN_NOTE,
+    hidden_lines,
+    scrub,
+    split_hidden,
+    write_feedback,
+)
 from autograder.gradebook import open_gradebook
+from autograder.override import override
 
 try:   # the course builder lives with the export tests (same state the grade step leaves)
     from test_export import A, graded_cohort, make_course
 except ImportError:  # pragma: no cover - tests/ imported as a package
     from tests.test_export import A, graded_cohort, make_course
+
+
+def visible_text(page: str) -> str:
+    """The page's text as a browser shows it (tags dropped, entities decoded)."""
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
 def tiny_png() -> str:
@@ -94,7 +107,7 @@ def test_page_shows_the_students_work_scores_and_visible_tests(course):
     page = write_feedback(course, A, students=["s001"]).written["s001"].read_text(encoding="utf-8")
     assert "STUDENT-OWN-CODE" in page
     assert "visible check of double" in page              # visible test source and its output
-    assert "assert answer() is not None" in page
+    assert "assert answer() is not None" in visible_text(page)   # highlighted, so tags in between
     assert "UserWarning: NNPACK not supported" in page      # stderr shown, not fatal
     assert HIDDEN_NOTE in page                              # the traceback line was replaced
     assert 'src="data:image/png;base64,' + tiny_png() + '"' in page
@@ -143,3 +156,70 @@ def test_hidden_line_scrubbing_is_pure():
     assert hidden == {"### BEGIN HIDDEN TESTS", "assert f(2) == 4", ")", "### END HIDDEN TESTS"}
     text = "ok line\n----> 3 assert f(2) == 4\nassert f(1) == 1\n)\n"
     assert scrub(text, hidden) == f"ok line\n{HIDDEN_NOTE}\nassert f(1) == 1\n{HIDDEN_NOTE}\n"
+
+
+def _outputs_with(**changes) -> list[dict]:
+    outputs = leaky_outputs()
+    for index, fields in changes.items():
+        outputs[int(index[1:])].update(fields)
+    return outputs
+
+
+def test_hidden_tests_are_hidden_by_cell_identity_not_by_text(tmp_path, tmp_path_factory):
+    course = make_course(tmp_path, tmp_path_factory)
+    # the student's own cell holds a line that reads exactly like a hidden test line, and prints it
+    own = "def answer():\n    return 42\nassert double(21) == 42  # HIDDEN-MARKER-t2"
+    graded_cohort(course, outputs=_outputs_with(c1={"source": own, "stdout": "assert double(21) == 42  # HIDDEN-MARKER-t2\n",
+                                                     "results": []}))
+    result = write_feedback(course, A, students=["s001"], show=False)
+    page = visible_text(result.written["s001"].read_text(encoding="utf-8"))
+    assert page.count("assert double(21) == 42  # HIDDEN-MARKER-t2") == 2     # source and output, as written
+    assert "HIDDEN-MARKER-t1" not in page                                       # the tests' own stay hidden
+    # the test cell's own output quoting its hidden line is still cut (second line of defence)
+    assert HIDDEN_NOTE in page
+
+
+def test_markdown_and_code_render_as_in_jupyter_and_stay_inert(tmp_path, tmp_path_factory):
+    course = make_course(tmp_path, tmp_path_factory)
+    outputs = leaky_outputs()
+    outputs.append({"index": 5, "cell_type": "markdown", "grade_id": None, "stdout": "", "stderr": "", "error": "",
+                    "results": [], "truncated": False, "score": None, "max_score": None,
+                    "source": "## My notes\n- **bold** point\n\n<script>alert(1)</script>\n[x](javascript:alert(1))"})
+    graded_cohort(course, outputs=outputs)
+    page = write_feedback(course, A, students=["s001"], show=False).written["s001"].read_text(encoding="utf-8")
+    assert "<h1>Демо</h1>" in page and "<code>answer()</code>" in page          # the released Markdown, rendered
+    assert "<h2>My notes</h2>" in page and "<strong>bold</strong>" in page
+    assert "<script>" not in page and "javascript:alert" not in page
+    assert '<span class="k">def</span>' in page                                  # code highlighted
+
+
+def test_one_message_per_failure_and_a_crash_is_not_an_attack(tmp_path, tmp_path_factory):
+    import datetime as dt
+
+    from autograder.records import Status
+
+    try:
+        from test_export import record_run
+    except ImportError:  # pragma: no cover
+        from tests.test_export import record_run
+    course = make_course(tmp_path, tmp_path_factory)
+    outputs = _outputs_with(c4={"error": "AssertionError in a hidden test", "stdout": ""})
+    record_run(course, "s001", Status.CRASHED, {"t1": 2.0, "t2": 0.0}, dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc),
+               outputs=outputs, message="crashed: the kernel exited (os._exit)",
+               flags={"attack": "cell 3: kills or crashes its kernel (`os._exit`)"})
+    page = write_feedback(course, A, students=["s001"], show=False).written["s001"].read_text(encoding="utf-8")
+    # record_run's verdict for t2 is "AssertionError"; the cell's own error already says it
+    assert visible_text(page).count("AssertionError in a hidden test") == 1
+    assert "<strong>crashed</strong>" in page and "<strong>attack</strong>" not in page
+
+
+def test_the_page_language_comes_from_course_toml(tmp_path, tmp_path_factory):
+    course = make_course(tmp_path, tmp_path_factory)
+    toml = course.root / "course.toml"
+    toml.write_text(toml.read_text().replace('language = "ru"', 'language = "en"'))
+    graded_cohort(course, outputs=leaky_outputs())
+    page = write_feedback(course, A, students=["s002"], show=False).written["s002"].read_text(encoding="utf-8")
+    assert '<html lang="en">' in page and "Points per question" in page and "late by 2 days" in page
+    assert "Баллы" not in page
+    toml.write_text(toml.read_text().replace('language = "en"', 'language = "de"'))
+    assert main(["--course", str(course.root), "feedback", A]) == 2
