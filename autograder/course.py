@@ -1,4 +1,4 @@
-"""Where things live in a course directory (see FLOW.md's layout).
+"""Where things live in a course directory (see docs/contracts.md, section 1).
 
 A course is any folder with this layout; the repository itself is one.
 Only paths here: no reading or writing. What is inside one submission folder

@@ -7,7 +7,7 @@ student's own source, its output, errors, inline plots, and each graded cell's
 score. Markdown is rendered as Jupyter renders it (raw HTML in it shown as
 text), code is highlighted. The page's words are in the course's language
 (course.toml ``[course] language``: ``en`` or ``ru``); status and flag words
-stay the closed English list of FLOW.md.
+stay the closed English list of docs/contracts.md.
 
 Hidden tests never reach a page, by cell and line identity, never by matching
 a student's text:

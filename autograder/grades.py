@@ -70,7 +70,7 @@ class Component:
     was seen.
     """
     name: str                          # an assignment, or "leaderboard"
-    status: str                        # FLOW's status word
+    status: str                        # a status word of docs/contracts.md
     score: float | None
     max_score: float
     raw_score: float | None = None     # before the late penalty

@@ -1,6 +1,6 @@
 """Typed records passed along the grading pipeline.
 
-The status words and flags are FLOW.md's closed lists; every export, record,
+The status words and flags are the closed lists of docs/contracts.md; every export, record,
 feedback page and report uses these and no others.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 
 class Word(str, enum.Enum):
-    """A word from one of FLOW.md's closed lists: compares equal to, and prints as, the word itself."""
+    """A word from one of the closed lists of docs/contracts.md: compares equal to, and prints as, the word itself."""
 
     def __str__(self) -> str:
         return self.value

@@ -1,4 +1,4 @@
-"""The competition's files on disk (FLOW.md): where they are and how to read them.
+"""The competition's files on disk (docs/contracts.md): where they are and how to read them.
 
 ```
 <course>/competition/public/train.csv               label,pixel1..pixel784

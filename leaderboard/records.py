@@ -1,7 +1,7 @@
 """Typed records passed along the leaderboard pipeline.
 
 gather -> validate -> score -> store -> integrity -> standings -> grade -> report.
-The status words are FLOW.md's closed list for a CSV submission; nothing else
+The status words are the closed list of docs/contracts.md for a CSV submission; nothing else
 is ever written in a ``status`` column.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from autograder.records import Word
 
 
 class CsvStatus(Word):
-    """A CSV submission's status (FLOW.md): exactly one of these four words."""
+    """A CSV submission's status (docs/contracts.md): exactly one of these four words."""
     SCORED = "scored"
     INVALID = "invalid"
     OVER_LIMIT = "over_limit"
