@@ -14,7 +14,6 @@ from autograder.feedback import HIDDEN_NOTE, scrub, split_hidden
 from autograder.feedback import hidden_lines as feedback_hidden_lines
 from autograder.judge import bound_names, given_imports, hidden_lines
 
-
 # ---------------------------------------------------------------- bound_names
 
 @pytest.mark.parametrize("source, names", [
@@ -47,8 +46,8 @@ def test_bound_names_are_the_top_level_bindings(source, names):
 # ---------------------------------------------------------------- given_imports
 
 def test_given_imports_map_names_to_modules_of_the_fixed_table_only():
-    found = given_imports(["import numpy as np\nimport os.path\nfrom collections import abc\n"
-                           "from math import pi\nimport subprocess as sp\nfrom . import local\n",
+    found = given_imports([("import numpy as np\nimport os.path\nfrom collections import abc\n"
+                           "from math import pi\nimport subprocess as sp\nfrom . import local\n"),
                            "this is ( not python"])
     assert found["np"] == "numpy"
     assert found["os"] == "os"

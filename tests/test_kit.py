@@ -14,7 +14,6 @@ from autograder import kit as kit_module
 from autograder.kit import KIT_VERSION, Kit, KitCell
 
 
-
 def kc(grade_id, cell_type="code", *, locked=False, grade=False, solution=False, points=None, source="x = 1"):
     return KitCell(grade_id=grade_id, cell_type=cell_type, locked=locked, grade=grade, solution=solution,
                    points=points, checksum="abc", source=source, visible_source=source)

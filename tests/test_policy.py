@@ -10,8 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from autograder.policy import (COLLECT_RANGES, DEFAULT_WEIGHTS, CollectPolicy, LatePolicy, LeaderboardPolicy,
-                               Limits, Policy, PolicyError, SandboxPolicy, load_policy, parse_policy)
+from autograder.policy import (
+    COLLECT_RANGES,
+    DEFAULT_WEIGHTS,
+    CollectPolicy,
+    LatePolicy,
+    LeaderboardPolicy,
+    Limits,
+    Policy,
+    PolicyError,
+    SandboxPolicy,
+    load_policy,
+    parse_policy,
+)
 
 FILE = Path("/course/course.toml")
 UTC = dt.timezone.utc

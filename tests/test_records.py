@@ -31,10 +31,10 @@ def test_a_word_prints_and_compares_as_itself():
 
 
 def record(**kw) -> RunResult:
-    base = dict(student_id="s1", assignment="a1", status=Status.GRADED, cells=[
+    base = {"student_id": "s1", "assignment": "a1", "status": Status.GRADED, "cells": [
         CellResult("t1", 2.0, 1.5), CellResult("t2", 1.0, 0.0, error="AssertionError"),
         CellResult("essay", 3.0, None, kind="manual"), CellResult("t3", 1.0, 0.0, ran=False)],
-        flags={str(Flag.TAMPERED): "test cell 't1' was edited; restored"}, message="", duration=1.25)
+        "flags": {str(Flag.TAMPERED): "test cell 't1' was edited; restored"}, "message": "", "duration": 1.25}
     base.update(kw)
     return RunResult(**base)
 
