@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from leaderboard.cli import main
 from leaderboard_corpus.build import ASSIGNMENT, COURSE_TOML, at, csv_bytes, write_raw_dataset
