@@ -38,6 +38,8 @@ import attack_corpus as corpus
 from attack_corpus import Attack, Target
 from conftest import TEST_POLICY, build_course, released, submit, with_answers
 
+pytestmark = pytest.mark.slow  # one real grading batch of the whole attack corpus
+
 HONEST_FULL = "zz_honest_full"
 HONEST_PARTIAL = "zz_honest_partial"
 

@@ -59,6 +59,8 @@ import trusted_corpus as corpus
 from conftest import TEST_POLICY, build_course, released, with_answers
 from trusted_corpus import Hostile, HostTarget
 
+pytestmark = pytest.mark.slow  # real collect, grade, feedback and export runs in a cgroup
+
 HONEST_FULL = "zz-honest-full"
 HONEST_PARTIAL = "zz-honest-partial"
 CELL_TIMEOUT, NOTEBOOK_TIMEOUT = 4, 20

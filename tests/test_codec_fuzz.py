@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from autograder import codec
 from autograder.codec import CodecError, Limits
 
+pytestmark = pytest.mark.slow  # hypothesis fuzzing under tracemalloc; tests/test_codec.py is the fast tier
+
 LIMITS = Limits(frame_bytes=256 << 10, items=2000, depth=12, text=4096, memory=1 << 20)
 # what one decode may allocate, with room for the interpreter's own noise (and torch's first use)
 PEAK = 3 * LIMITS.memory + 2 * LIMITS.frame_bytes + (4 << 20)

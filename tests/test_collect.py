@@ -70,6 +70,7 @@ def roster(course: Course) -> set[str]:
         return {s.id for s in gb.students}
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_folders_and_flat_files_are_collected_under_the_released_name(course, tmp_path):
     lms = tmp_path / "lms"
     write(lms / "s001_Ivanov" / "my homework.ipynb", notebook_bytes("answer = 42"),
@@ -109,6 +110,7 @@ def zip_entry(zf: zipfile.ZipFile, name: str, data: bytes, when: tuple, utc_extr
     zf.writestr(info, data)
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_zip_uses_entry_times_and_steps_into_a_wrapping_folder(course, tmp_path):
     archive = tmp_path / "download.zip"
     utc_time = int(dt.datetime(2026, 12, 5, 8, 0, tzinfo=UTC).timestamp())
@@ -129,6 +131,7 @@ def test_zip_uses_entry_times_and_steps_into_a_wrapping_folder(course, tmp_path)
     assert (archive.read_bytes(), archive.stat().st_mtime_ns) == before
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_a_replaced_submission_is_archived_never_overwritten(course, tmp_path):
     def submit(text: str, stamp: str) -> Path:
         lms = tmp_path / f"lms-{text}"
@@ -154,6 +157,7 @@ def test_a_replaced_submission_is_archived_never_overwritten(course, tmp_path):
     assert sorted(p.name for p in (course.submitted / "s001").iterdir()) == [".archive", A]
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_released_data_files_win_over_the_students_copies(course, tmp_path):
     lms = tmp_path / "lms"
     write(lms / "s001_x" / "hw.ipynb", notebook_bytes("a"))
@@ -167,6 +171,7 @@ def test_released_data_files_win_over_the_students_copies(course, tmp_path):
     assert course.submission_dir("s001", A).joinpath("notes", "plan.txt").read_text() == "mine"
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_unparseable_names_and_two_notebooks_are_reported_and_the_rest_collected(course, tmp_path, capsys,
                                                                                   monkeypatch):
     monkeypatch.setenv("COLUMNS", "300")   # rich wraps to the terminal; keep each reason on one line
@@ -195,6 +200,7 @@ def test_unparseable_names_and_two_notebooks_are_reported_and_the_rest_collected
     assert tree(lms) == before
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 @pytest.mark.parametrize("evil, message", [
     ("../outside.py", "climbs out of the archive with '..'"),
     ("s001_x/../../outside.py", "climbs out of the archive with '..'"),
@@ -218,6 +224,7 @@ def test_zip_with_unsafe_entries_is_refused_whole(course, tmp_path, capsys, evil
     assert archive.read_bytes() == before
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_symbolic_links_are_never_followed(course, tmp_path):
     secret = write(tmp_path / "secret.txt", "instructor only")
     lms = tmp_path / "lms"
@@ -246,6 +253,7 @@ def test_symbolic_links_are_never_followed(course, tmp_path):
     assert sorted(p.name for p in course.submission_dir("s003", A).iterdir()) == ["demo.ipynb", "timestamp.txt"]
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_a_timestamp_in_the_upload_is_kept_but_never_the_time(course, tmp_path):
     """The student wrote timestamp.txt: it is their file (kept under another name), not the submission time."""
     lms = tmp_path / "lms"
@@ -266,6 +274,7 @@ def test_a_timestamp_in_the_upload_is_kept_but_never_the_time(course, tmp_path):
     assert any("kept as uploaded-timestamp.txt, not used as the time" in n for n in by_id["s001"].notes)
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_pattern_comes_from_course_toml(course, tmp_path):
     (course.root / "course.toml").write_text("[collect]\npattern = '^(?P<student_id>\\d+)-'\n")
     lms = tmp_path / "lms"
@@ -276,6 +285,7 @@ def test_pattern_comes_from_course_toml(course, tmp_path):
     assert [s.name for s in summary.skipped] == ["s001_Ivanov.ipynb"]
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_bad_inputs_are_named(course, tmp_path):
     with pytest.raises(CollectError, match="does not exist"):
         collect(course, A, tmp_path / "nope")
@@ -325,6 +335,7 @@ def zeros_entry(zf: zipfile.ZipFile, name: str, size: int) -> None:
             out.write(chunk)
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_a_zip_bomb_and_an_oversize_entry_are_skipped_and_the_rest_is_collected(course, tmp_path, capsys,
                                                                                  monkeypatch):
     import tracemalloc
@@ -369,6 +380,7 @@ def test_a_zip_bomb_and_an_oversize_entry_are_skipped_and_the_rest_is_collected(
     assert archive.read_bytes() == before
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_too_many_entries_are_reported_and_the_first_ones_collected(course, tmp_path):
     set_collect(course, max_entries=3)
     archive = tmp_path / "many.zip"
@@ -390,6 +402,7 @@ def test_too_many_entries_are_reported_and_the_first_ones_collected(course, tmp_
     assert all("collect.max_entries = 3" in s.reason for s in summary.skipped)
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_per_submission_caps_keep_the_notebook_and_report_the_extra_files(course, tmp_path):
     set_collect(course, max_file_mb=1, max_submission_mb=1, max_submission_files=4)
     lms = tmp_path / "lms"
@@ -413,6 +426,7 @@ def test_per_submission_caps_keep_the_notebook_and_report_the_extra_files(course
     assert {s.student_id for s in summary.skipped} == {"s001", "s002"}
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_fifos_devices_and_links_in_a_folder_are_never_opened(course, tmp_path):
     import signal
 
@@ -450,6 +464,7 @@ def test_fifos_devices_and_links_in_a_folder_are_never_opened(course, tmp_path):
         assert any("null.bin (device, not opened)" in n for n in by_id["s003"].notes)
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_times_from_the_lms_win_and_a_bad_times_file_collects_nothing(course, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "400")
     lms = tmp_path / "lms"
@@ -477,6 +492,7 @@ def test_times_from_the_lms_win_and_a_bad_times_file_collects_nothing(course, tm
     assert "--times times.csv" in printed and "not in the --times times.csv list" in printed
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 @pytest.mark.parametrize("toml, message", [
     ("max_ratio = 1", "collect.max_ratio = 1 is out of range: it must be between 10 and"),
     ("max_file_mb = 0", "collect.max_file_mb = 0 is out of range"),
@@ -494,6 +510,7 @@ def test_collect_limits_are_range_checked_with_clear_errors(course, tmp_path, ca
     assert not course.submitted.exists()
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_an_entry_that_cannot_be_unpacked_is_skipped_not_fatal(course, tmp_path):
     archive = tmp_path / "odd.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -508,6 +525,7 @@ def test_an_entry_that_cannot_be_unpacked_is_skipped_not_fatal(course, tmp_path)
     assert course.submission_dir("s001", A).joinpath("notes").read_text() == "a file"
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_the_size_a_zip_declares_is_not_trusted(course, tmp_path):
     """An entry whose headers claim 1000 bytes but hold 5 MB is never unpacked whole, and the rest goes on."""
     set_collect(course, max_file_mb=1)

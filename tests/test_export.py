@@ -180,6 +180,7 @@ def course(tmp_path, tmp_path_factory) -> Course:
     return make_course(tmp_path, tmp_path_factory)
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_every_case_has_its_status_flags_and_scores(course):
     graded_cohort(course)
     result = export(course)
@@ -215,6 +216,7 @@ def test_every_case_has_its_status_flags_and_scores(course):
     assert "not graded yet" in s6["message"]
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_the_newest_record_wins_and_gradebook_scores_are_authoritative(course):
     when = dt.datetime(2026, 12, 1, tzinfo=UTC)
     record_run(course, "s001", Status.CRASHED, {"t1": 2.0, "t2": 0.0}, when, message="kernel died")
@@ -223,6 +225,7 @@ def test_the_newest_record_wins_and_gradebook_scores_are_authoritative(course):
     assert (row.status, row.raw_score, row.message) == (Status.GRADED, 5.0, "")
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_a_submission_graded_by_nbgrader_itself_counts_as_graded(course):
     # e.g. `nbgrader autograde` on the same gradebook: scores, no run record
     record_run(course, "s001", Status.GRADED, {"t1": 2.0, "t2": 0.0},
@@ -234,6 +237,7 @@ def test_a_submission_graded_by_nbgrader_itself_counts_as_graded(course):
     assert "not written by the autograder" in row.flags["tampered"]
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_reject_policy_and_flag_order(course):
     (course.root / "course.toml").write_text(COURSE_TOML.replace('kind = "per_day"', 'kind = "reject"'))
     record_run(course, "s002", Status.GRADED, {"t1": 2.0, "t2": 3.0}, DUE + dt.timedelta(hours=1),
@@ -243,6 +247,7 @@ def test_reject_policy_and_flag_order(course):
     assert (row.raw_score, row.late_penalty, row.score) == (5.0, 5.0, 0.0)
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_cli_writes_where_asked_and_names_unknown_course_state(course, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     graded_cohort(course)
@@ -259,6 +264,7 @@ def test_cli_writes_where_asked_and_names_unknown_course_state(course, tmp_path,
         grade_rows(course, assignments=["99_nope"])
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_render_csv_is_pure_and_leaves_other_assignments_cells_empty(course):
     graded_cohort(course)
     rows = grade_rows(course)
@@ -271,6 +277,7 @@ def test_render_csv_is_pure_and_leaves_other_assignments_cells_empty(course):
     assert text.splitlines()[-1].endswith(",,")
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_records_file_is_json_lines_the_grade_step_appends(course):
     graded_cohort(course)
     lines = course.records.read_text().splitlines()

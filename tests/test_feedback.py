@@ -87,6 +87,7 @@ def hidden_markers(course) -> set[str]:
     return markers
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_pages_for_everyone_who_submitted_and_none_leaks_a_hidden_test(course):
     result = write_feedback(course, A)
     assert set(result.written) == {"s001", "s002", "s003", "s004"}
@@ -103,6 +104,7 @@ def test_pages_for_everyone_who_submitted_and_none_leaks_a_hidden_test(course):
         assert "BEGIN HIDDEN TESTS" not in text
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_page_shows_the_students_work_scores_and_visible_tests(course):
     page = write_feedback(course, A, students=["s001"]).written["s001"].read_text(encoding="utf-8")
     assert "STUDENT-OWN-CODE" in page
@@ -115,6 +117,7 @@ def test_page_shows_the_students_work_scores_and_visible_tests(course):
     assert re.search(r"<td>t1</td><td>2 / 2</td>\s*<td>пройдено", page)
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_student_output_is_escaped_never_run(course):
     page = write_feedback(course, A, students=["s001"]).written["s001"].read_text(encoding="utf-8")
     assert "<script>" not in page and "<b onmouseover" not in page
@@ -124,6 +127,7 @@ def test_student_output_is_escaped_never_run(course):
     assert "PHNjcmlwdD4=" not in page and "это не PNG" in page
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_header_shows_status_penalty_flags_and_override_reasons(course):
     override(course, "s002", A, "t2", 1.5, "идея верная, ошибка в индексе", show=False)
     pages = write_feedback(course, A, students=["s002", "s003", "s004"], show=False).written
@@ -139,6 +143,7 @@ def test_header_shows_status_penalty_flags_and_override_reasons(course):
     assert "<strong>failed</strong>" in s4 and "не выставлены" in s4 and "not valid JSON" in s4
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_cli_and_unknown_names(course, capsys):
     assert main(["--course", str(course.root), "feedback", A, "--student", "s003"]) == 0
     assert (course.feedback / "s003" / A / "demo.html").exists()

@@ -199,6 +199,7 @@ def small_course(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_final_grades_on_a_course_with_nothing_handed_in(small_course, tmp_path):
     course = Course.at(shutil.copytree(small_course, tmp_path / "c"))
     (course.root / "nbgrader_config.py").write_text(
@@ -218,6 +219,7 @@ def test_final_grades_on_a_course_with_nothing_handed_in(small_course, tmp_path)
     assert page.count("data:image/png;base64,") >= 3            # final, ps2, leaderboard histograms
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_weights_naming_an_unknown_assignment_are_refused_and_nothing_written(small_course, tmp_path):
     course = Course.at(shutil.copytree(small_course, tmp_path / "c"))
     (course.root / "nbgrader_config.py").write_text(

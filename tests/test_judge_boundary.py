@@ -144,6 +144,7 @@ def _everything(course: Path, record) -> str:
     return record.dumps() + (course / ".autograder" / "records.jsonl").read_text()
 
 
+@pytest.mark.slow  # a real grading batch (kernels, fork server)
 @pytest.mark.skipif(os.geteuid() != 0, reason="the judge is confined when grading runs as root")
 def test_the_judge_sees_no_course_no_host_secrets_and_is_not_root(boundary):
     course, canary, _, records = boundary
@@ -164,6 +165,7 @@ def test_the_judge_sees_no_course_no_host_secrets_and_is_not_root(boundary):
         assert facts["root_home"] == sorted({b.split("/")[2] for b in binds if b.startswith("/root/")})
 
 
+@pytest.mark.slow  # a real grading batch (kernels, fork server)
 def test_an_honest_write_this_file_test_still_passes(boundary):
     _, _, _, records = boundary
     honest = records["honest"]
@@ -178,6 +180,7 @@ def test_an_honest_write_this_file_test_still_passes(boundary):
     ("link_zero", "is a symbolic link; the grader reads only regular files your code wrote"),
     ("fifo", "is a named pipe (FIFO); the grader reads only regular files your code wrote"),
 ])
+@pytest.mark.slow  # a real grading batch (kernels, fork server)
 def test_a_planted_path_fails_the_test_with_a_plain_message_and_the_attack_flag(boundary, student, what):
     course, _, _, records = boundary
     record = records[student]
@@ -192,6 +195,7 @@ def test_a_planted_path_fails_the_test_with_a_plain_message_and_the_attack_flag(
     assert _cell(record, "test_probe").ran
 
 
+@pytest.mark.slow  # a real grading batch (kernels, fork server)
 def test_a_link_to_a_host_file_reads_nothing_of_it(boundary):
     course, canary, atime_before, records = boundary
     assert canary.stat().st_atime_ns == atime_before  # nobody opened it, not even to check
@@ -199,12 +203,14 @@ def test_a_link_to_a_host_file_reads_nothing_of_it(boundary):
         assert SECRET not in _everything(course, record)
 
 
+@pytest.mark.slow  # a real grading batch (kernels, fork server)
 def test_a_link_to_the_kit_leaks_no_hidden_test(boundary):
     course, _, _, records = boundary
     text = _everything(course, records["link_kit"])
     assert "BEGIN HIDDEN TESTS" not in text and '"cells"' not in records["link_kit"].cells[0].error
 
 
+@pytest.mark.slow  # a real grading batch (kernels, fork server)
 def test_a_fifo_does_not_hold_the_worker(boundary):
     course, _, _, records = boundary
     policy = load_policy(course)
@@ -213,6 +219,7 @@ def test_a_fifo_does_not_hold_the_worker(boundary):
     assert records["fifo"].status in (Status.GRADED, Status.TIMEOUT)
 
 
+@pytest.mark.slow  # a real grading batch (kernels, fork server)
 def test_filling_the_exchange_folder_stops_at_disk_mb(boundary):
     course, _, _, records = boundary
     record = records["fill"]
@@ -317,6 +324,7 @@ def private_tmp(tmp_path, monkeypatch):
     return tmp
 
 
+@pytest.mark.slow  # a real grading batch (kernels, fork server)
 def test_a_grade_run_leaves_nothing_in_tmp(tmp_path, private_tmp):
     from conftest import FIXTURES
     from test_grade_batch import GOOD
@@ -337,6 +345,7 @@ def test_a_grade_run_leaves_nothing_in_tmp(tmp_path, private_tmp):
     assert not (course / ".autograder" / "spool").exists() or not any((course / ".autograder" / "spool").rglob("*"))
 
 
+@pytest.mark.slow  # a real grading batch (kernels, fork server)
 @pytest.mark.skipif(os.geteuid() != 0, reason="the private disk is mounted when grading runs as root")
 def test_a_hard_killed_executor_leaves_no_process_and_no_file(tmp_path, private_tmp):
     from conftest import FIXTURES
@@ -403,6 +412,7 @@ def test_a_hard_killed_executor_leaves_no_process_and_no_file(tmp_path, private_
     assert os.listdir(private_tmp) == []
 
 
+@pytest.mark.slow  # a real grading batch (kernels, fork server)
 def test_unsandboxed_grading_still_checks_the_files_a_test_reads(boundary, tmp_path):
     """--unsandboxed (limits only): the judge is not confined, but the hand-over check still holds."""
     from autograder.forkserver import ForkServer, collect_result

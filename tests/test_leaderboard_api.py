@@ -111,6 +111,7 @@ def test_best_public_counts_until_the_student_selects(tmp_path):
         api.select(course.root, "s1", [1, 2, 3])
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_final_results_reads_without_changing_and_covers_the_roster(tmp_path):
     from nbgrader.api import Gradebook
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from leaderboard.cli import main
 from leaderboard_corpus.build import ASSIGNMENT, COURSE_TOML, at, csv_bytes, write_raw_dataset
@@ -134,6 +135,7 @@ def test_flat_folder_with_explicit_solution(tmp_path, capsys):
     assert "1.0000" in capsys.readouterr().out             # s1 scored 100 %, read from that database
 
 
+@pytest.mark.slow  # a subprocess of the CLI
 def test_console_script_is_installed(tmp_path):
     """The `leaderboard` entry point from pyproject.toml runs as its own process."""
     data = tmp_path / "data"

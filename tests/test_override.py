@@ -35,6 +35,7 @@ def grade_of(course, student: str, cell: str):
         return grade.auto_score, grade.manual_score, grade.score
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_override_sets_nbgraders_manual_score_and_logs_the_reason(course):
     entry = override(course, "s002", A, "t2", 2.5, "  off-by-one in the test, answer is right  ")
     assert grade_of(course, "s002", "t2") == (0.0, 2.5, 2.5)
@@ -53,6 +54,7 @@ def test_override_sets_nbgraders_manual_score_and_logs_the_reason(course):
     assert "override t2 = 2.5 (off-by-one in the test, answer is right)" in rows["s002"]["message"]
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_override_survives_a_forced_regrade(course):
     override(course, "s001", A, "t1", 1.0, "copied from a classmate, half credit")
     # a --force regrade writes auto_score and a new record, never manual_score
@@ -63,6 +65,7 @@ def test_override_survives_a_forced_regrade(course):
     assert row.cells[0].override_reason == "copied from a classmate, half credit"
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_a_second_override_replaces_the_first_and_its_reason(course):
     override(course, "s001", A, "t1", 1.0, "first look")
     override(course, "s001", A, "t1", 2.0, "second look: full marks after all")
@@ -72,6 +75,7 @@ def test_a_second_override_replaces_the_first_and_its_reason(course):
     assert len(overrides_path(course).read_text().splitlines()) == 2
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_manual_score_set_in_the_formgrader_is_flagged_without_a_reason(course):
     with open_gradebook(course.db_url) as gb:
         gb.find_grade("t1", "demo", A, "s001").manual_score = 0.5
@@ -81,6 +85,7 @@ def test_manual_score_set_in_the_formgrader_is_flagged_without_a_reason(course):
     assert "outside `autograder override`" in row.cells[0].override_reason
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 @pytest.mark.parametrize("args, message", [
     (("s001", A, "t9", 1.0, "why"), "01_demo has no graded cell 't9'; its graded cells are: t1 (2 points), t2 (3 points)"),
     (("s001", A, "answer", 1.0, "why"), "has no graded cell 'answer'"),
@@ -102,6 +107,7 @@ def test_bad_overrides_change_nothing(course, args, message):
     assert not overrides_path(course).exists()
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_cli_override_and_its_errors(course, capsys):
     code = main(["--course", str(course.root), "override", "s003", A, "t2", "3", "--reason", "timeout was ours"])
     assert code == 0
@@ -112,6 +118,7 @@ def test_cli_override_and_its_errors(course, capsys):
     assert grade_of(course, "s003", "t2")[1] == 3.0
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_review_lists_unusual_and_flagged_submissions(course, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")
     override(course, "s001", A, "t1", 1.0, "shared code with s002")
@@ -129,6 +136,7 @@ def test_review_lists_unusual_and_flagged_submissions(course, capsys, monkeypatc
     assert "1 missing" in out          # s005 is counted, not listed
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_review_of_a_clean_course_says_so(tmp_path, tmp_path_factory, capsys):
     course = make_course(tmp_path, tmp_path_factory)
     record_run(course, "s001", Status.GRADED, {"t1": 2.0, "t2": 3.0}, WHEN)

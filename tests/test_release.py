@@ -128,6 +128,7 @@ def test_cli_release_works_without_the_venv_on_path(tmp_path):
                                             if k.startswith("02_dot_product/")}
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_instructor_files_beside_the_mlp_notebook_are_not_released(course_copy):
     source = course_copy / "source" / "04_mlp_fashion_mnist"
     (source / "data").mkdir()

@@ -47,6 +47,7 @@ def students(course: Course) -> dict[str, tuple]:
         return {s.id: (s.first_name, s.last_name, s.email) for s in gb.students}
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_import_reads_columns_case_insensitively_and_ignores_extras(course, tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("\ufeffID,First_Name,LAST_NAME,Email,Group\n"
@@ -59,6 +60,7 @@ def test_import_reads_columns_case_insensitively_and_ignores_extras(course, tmp_
                                 "s002": ("Мария", "Петрова", None)}
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_semicolon_roster_from_a_spreadsheet(course, tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("student_id;first_name;last_name;email\ns001;A;B;a@b.ru\n", encoding="utf-8")
@@ -66,6 +68,7 @@ def test_semicolon_roster_from_a_spreadsheet(course, tmp_path):
     assert students(course) == {"s001": ("A", "B", "a@b.ru")}
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_reimport_updates_names_and_keeps_grades(course, tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("student_id,first_name,last_name,email\n"
@@ -89,6 +92,7 @@ def test_reimport_updates_names_and_keeps_grades(course, tmp_path):
         assert gb.find_grade("t1", "nb", "a1", "s001").score == 2.0
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_students_left_out_of_a_new_roster_are_kept_and_reported(course, tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("id\ns001\ns002\n")
@@ -136,6 +140,7 @@ def test_unusable_files_are_refused(bare_course, tmp_path, content, message):
     assert not bare_course.gradebook_path.exists()
 
 
+@pytest.mark.slow  # runs nbgrader (a generated assignment or a new gradebook)
 def test_missing_file_is_named(course, tmp_path):
     with pytest.raises(RosterError, match="roster file .*nope.csv does not exist"):
         import_roster(course, tmp_path / "nope.csv")

@@ -75,6 +75,7 @@ def test_opening_never_follows_a_link_nor_waits_on_a_fifo(folder):
     assert sub.read_bounded(folder / "submission.csv", 100) == b"Id,Category\n"
 
 
+@pytest.mark.slow  # hashes 1 GiB
 def test_hashing_streams_a_large_file_in_bounded_memory(tmp_path):
     big = tmp_path / "s" / "big.bin"
     big.parent.mkdir()

@@ -1,0 +1,72 @@
+"""autograder/records.py: the closed vocabularies and the run record's JSON form.
+
+Fast tier: pure, no kernel.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from autograder.records import CellResult, Flag, RunResult, Status, load_latest_records
+
+
+def test_the_status_words_are_exactly_the_closed_list():
+    assert [s.value for s in Status] == ["graded", "timeout", "crashed", "failed", "missing"]
+
+
+def test_the_flag_words_are_exactly_the_closed_list():
+    assert [f.value for f in Flag] == ["late", "tampered", "attack", "override", "unsandboxed"]
+
+
+def test_a_word_prints_and_compares_as_itself():
+    assert str(Status.TIMEOUT) == "timeout" and f"{Flag.LATE}" == "late"
+    assert Status.GRADED == "graded" and Flag.ATTACK == "attack"
+    assert json.dumps({"s": Status.FAILED}) == '{"s": "failed"}'
+    assert Status("crashed") is Status.CRASHED
+    with pytest.raises(ValueError):
+        Status("passed")   # not a word of the list
+    with pytest.raises(ValueError):
+        Flag("cheating")
+
+
+def record(**kw) -> RunResult:
+    base = {"student_id": "s1", "assignment": "a1", "status": Status.GRADED, "cells": [
+        CellResult("t1", 2.0, 1.5), CellResult("t2", 1.0, 0.0, error="AssertionError"),
+        CellResult("essay", 3.0, None, kind="manual"), CellResult("t3", 1.0, 0.0, ran=False)],
+        "flags": {str(Flag.TAMPERED): "test cell 't1' was edited; restored"}, "message": "", "duration": 1.25}
+    base.update(kw)
+    return RunResult(**base)
+
+
+def test_score_adds_cell_scores_and_a_manual_cell_waiting_counts_zero():
+    r = record()
+    assert r.score == 1.5 and r.max_score == 7.0
+    assert RunResult("s", "a", Status.MISSING).score == 0.0
+
+
+def test_a_record_survives_its_json_form():
+    r = record(outputs=[{"index": 0, "cell_type": "code", "stdout": "hi"}], audit={"forks": 2})
+    data = json.loads(r.dumps())
+    assert data["status"] == "graded"
+    assert data["score"] == 1.5 and data["max_score"] == 7.0
+    back = RunResult.from_json(data)
+    assert back == r and back.status is Status.GRADED
+    assert back.cells[2].score is None and back.cells[3].ran is False
+
+
+def test_latest_records_keeps_the_newest_line_and_skips_a_torn_one(tmp_path):
+    path = tmp_path / "records.jsonl"
+    first = record(status=Status.TIMEOUT)
+    second = record(status=Status.GRADED, duration=2.0)
+    other = record(student_id="s2", status=Status.CRASHED)
+    path.write_text("\n".join([first.dumps(), other.dumps(), second.dumps(), second.dumps()[:40], "",
+                               '{"status": "passed"}']) + "\n", encoding="utf-8")
+    latest = load_latest_records(path)
+    assert set(latest) == {("s1", "a1"), ("s2", "a1")}
+    assert latest[("s1", "a1")].status is Status.GRADED and latest[("s1", "a1")].duration == 2.0
+    assert latest[("s2", "a1")].status is Status.CRASHED
+
+
+def test_latest_records_of_a_missing_file_is_empty(tmp_path):
+    assert load_latest_records(tmp_path / "none.jsonl") == {}
