@@ -73,8 +73,9 @@ STANDARD_ALIASES = {
 }
 # modules the judge imports itself (here, not in the sandbox) when a test needs one by name
 IMPORTABLE_MODULES = frozenset({*IMPORTABLE, *STANDARD_ALIASES.values()})
-HIDDEN_BEGIN = re.compile(r"^\s*###\s*BEGIN HIDDEN TESTS")
-HIDDEN_END = re.compile(r"^\s*###\s*END HIDDEN TESTS")
+# nbgrader's own rule (ClearHiddenTests): a line that contains the marker, whatever comments it with
+HIDDEN_BEGIN = re.compile(r"BEGIN HIDDEN TESTS")
+HIDDEN_END = re.compile(r"END HIDDEN TESTS")
 JUDGE_GRACE = INTERRUPT_GRACE + 2.0   # the judge's own deadline comes after the channel's interrupt-then-kill
 DEFAULT_FILE_CAP = 256 << 20          # largest file a test reads from the exchange folder (file_size_mb)
 
@@ -439,11 +440,11 @@ def hidden_lines(source: str) -> set[int]:
     """1-based line numbers inside ``### BEGIN/END HIDDEN TESTS`` blocks."""
     lines, inside = set(), False
     for number, line in enumerate(source.splitlines(), 1):
-        if HIDDEN_BEGIN.match(line):
+        if HIDDEN_BEGIN.search(line):
             inside = True
         if inside:
             lines.add(number)
-        if HIDDEN_END.match(line):
+        if HIDDEN_END.search(line):
             inside = False
     return lines
 

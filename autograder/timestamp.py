@@ -33,8 +33,19 @@ def parse_timestamp(text: str, default_tz: dt.tzinfo = UTC) -> dt.datetime:
     if when is None and len(value) <= MAX_TEXT:
         from dateutil import parser as dateparser
         try:
-            when = dateparser.parse(value)
-        except (ValueError, OverflowError):
+            # dateutil fills a missing year, month or day from its default (today): parse with two
+            # different defaults and refuse a text whose date the two runs do not agree on
+            first = dateparser.parse(value, default=dt.datetime(2001, 1, 1))
+            second = dateparser.parse(value, default=dt.datetime(2002, 2, 2))
+            when = first if first.date() == second.date() else None
+            if when is None:
+                raise ValueError(f"{shown} has no full date (year, month and day); write it like "
+                                 f"2026-12-01T12:00:00+00:00")
+        except OverflowError:
+            when = None
+        except ValueError as exc:
+            if "no full date" in str(exc):
+                raise
             when = None
     if when is None:
         raise ValueError(f"{shown} is not a date and time; write it like 2026-12-01T12:00:00+00:00")
