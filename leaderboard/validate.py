@@ -135,6 +135,13 @@ class Validation:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def valid_predictions(self) -> np.ndarray:
+        """The predictions of a valid file (a valid verdict always carries them)."""
+        if self.predictions is None:
+            raise ValueError("this verdict has no predictions: the file is not valid")
+        return self.predictions
+
     def message(self, name: str = "the file") -> str:
         """Plain words for a person: every problem, then what to do."""
         if self.ok:
