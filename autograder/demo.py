@@ -154,7 +154,7 @@ def _stories(n: int) -> list[tuple[str, dict, dict]]:
             ("crash in 01, endless loop in 02, memory hog in 03",
              _work(a01=Work.CRASH, a02=Work.LOOP, a03=Work.HOG), {}),
             ("cheats: input transformer (01), reads ../source (02), patches torch / lying int (03), "
-             "copies a classmate's submission.csv", 
+             "copies a classmate's submission.csv",
              {"01_tensors": Work.ATTACK_TRANSFORMER, "02_dot_product": Work.ATTACK_SOURCE,
               "03_parameter_count": Work.ATTACK_PATCH, MLP: Work.EMPTY, "05_concept_check": Work.EMPTY,
               "06_one_neuron": Work.EMPTY}, {"csv": Csv.COPY, "copy_from": 3}),

@@ -40,6 +40,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from markupsafe import Markup
 
@@ -59,7 +60,8 @@ _END_HIDDEN = "END HIDDEN TESTS"
 # quote them with prefixes); shorter ones (")", "pass") only match whole lines.
 _LONG = 10
 
-WORDS = {
+# language -> phrase -> a phrase, or a table of phrases by status/flag/state word
+WORDS: dict[str, dict[str, Any]] = {
     "ru": {
         "status": {
             "graded": "проверено",
@@ -318,7 +320,7 @@ def _cell_views(row: GradeRow, info: _Notebook, words: dict) -> list[CellView]:
         else:
             role = "text" if cell_type != "code" else "code"
         source = info.locked_source[grade_id] if grade_id in info.locked_source else _text(out.get("source"))
-        hidden = info.hidden.get(grade_id, frozenset()) if role == "test" else frozenset()
+        hidden = info.hidden.get(grade_id or "", frozenset()) if role == "test" else frozenset()
 
         def shown(text, hidden=hidden):
             return scrub(text, hidden, words["hidden"]) if hidden else _ANSI.sub("", text or "")
@@ -428,7 +430,7 @@ def render_page(row: GradeRow, info: _Notebook, language: str = "ru") -> str:
 
 def _leaks(views: list[CellView], info: _Notebook) -> list[str]:
     """Hidden lines a test cell would still show (its own, by identity): the last check before writing."""
-    found = []
+    found: list[str] = []
     for view in views:
         hidden = info.hidden.get(view.grade_id or "", frozenset()) if view.role == "test" else frozenset()
         texts = [view.source, view.stdout, view.stderr, view.error, view.note] + [r.data for r in view.results]

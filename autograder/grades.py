@@ -264,7 +264,7 @@ def score_histogram(parts: list[Part], title: str) -> str:
     if stacks:
         ax.hist(stacks, bins=10, range=(0, 100), stacked=True, color=colours, label=labels, edgecolor="white")
         ax.legend(fontsize=7, loc="upper left")
-    unscored = {}
+    unscored: dict[str, int] = {}
     for p in parts:
         if p.component.score is None:
             unscored[p.component.status] = unscored.get(p.component.status, 0) + 1

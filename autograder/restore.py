@@ -75,8 +75,7 @@ def plan(notebook: dict, kit: Kit) -> tuple[list[PlannedCell], list[str]]:
         nbmeta = meta.get("nbgrader", {}) if isinstance(meta.get("nbgrader"), dict) else {}
         gid = nbmeta.get("grade_id")
         source = _text(raw.get("source"))
-        kit_cell = known.get(gid) if isinstance(gid, str) else None
-        if kit_cell is None:
+        if not isinstance(gid, str) or (kit_cell := known.get(gid)) is None:
             planned.append((None, _plain(cell_type, source)))
             continue
         if gid in seen:

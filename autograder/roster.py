@@ -153,6 +153,14 @@ def parse_roster(text: str, source: str = "roster", fmt: str | None = None) -> l
     return parse_roster_with_format(text, source, fmt)[1]
 
 
+def _first_cell(row: list[str], indexes: list[int]) -> str | None:
+    """The first non-blank cell of ``row`` among the columns ``indexes``, stripped; None if all are blank."""
+    for index in indexes:
+        if index < len(row) and row[index].strip():
+            return row[index].strip()
+    return None
+
+
 def parse_roster_with_format(text: str, source: str = "roster",
                              fmt: str | None = None) -> tuple[str, list[RosterEntry], list[str]]:
     """(format, entries, the file's header as written) of roster text; see :func:`parse_roster`."""
@@ -183,17 +191,11 @@ def parse_roster_with_format(text: str, source: str = "roster",
         if not any(cell.strip() for cell in row):
             continue
 
-        def cell(indexes: list[int]) -> str | None:
-            for index in indexes:
-                if index < len(row) and row[index].strip():
-                    return row[index].strip()
-            return None
-
-        full = cell(column(preset.full_name))
+        full = _first_cell(row, column(preset.full_name))
         if full is not None and full in preset.skip_names:
             continue
-        student_id = cell(id_cols)
-        email = cell(column(preset.email))
+        student_id = _first_cell(row, id_cols)
+        email = _first_cell(row, column(preset.email))
         bad = False
         if student_id is None:
             where = " or ".join(raw_header[i] for i in id_cols) or "student_id"
@@ -213,13 +215,13 @@ def parse_roster_with_format(text: str, source: str = "roster",
             bad = True
         if student_id is not None and student_id not in first_line:
             first_line[student_id] = start
-        if not bad:
-            first, last = cell(column(preset.first_name)), cell(column(preset.last_name))
+        if student_id is not None and not bad:
+            first, last = _first_cell(row, column(preset.first_name)), _first_cell(row, column(preset.last_name))
             if first is None and last is None:
                 first, last = _split_full_name(full, fmt)
             columns = {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(raw_header)}
             entries.append(RosterEntry(student_id, first, last, email, start,
-                                       lms_user_id=cell(column(preset.lms_id)), columns=columns))
+                                       lms_user_id=_first_cell(row, column(preset.lms_id)), columns=columns))
     if problems:
         raise RosterError(f"{source}: {len(problems)} problem(s); nothing was imported. "
                           f"Fix these lines and import again:\n  " + "\n  ".join(problems))

@@ -123,7 +123,11 @@ def rotate_secret(course_dir) -> Path:
 # -- validate -----------------------------------------------------------------------------------
 def check(read: FileRead, contract: Contract) -> Validation:
     """The verdict on a file as read from disk: its read problem, else :func:`validate`."""
-    return Validation((read.problem,)) if read.problem else validate(read.data, contract)
+    if read.problem is not None:
+        return Validation((read.problem,))
+    if read.data is None:           # FileRead's contract: data whenever there is no problem
+        raise ValueError(f"{read.sha256}: a file read with neither data nor a problem")
+    return validate(read.data, contract)
 
 
 def validate_file(path: str | Path, competition: str | Path) -> Validation:
@@ -172,7 +176,7 @@ def record_new(files: list[SubmissionFile], solution: Solution, contract: Contra
         status = CsvStatus.SCORED if verdict.ok else CsvStatus.INVALID
         message = "" if verdict.ok else verdict.message(item.path.name)
         if verdict.ok:
-            valid.append((len(candidates), verdict.predictions))
+            valid.append((len(candidates), verdict.valid_predictions))
         candidates.append(Submission(
             id=None, student_id=item.student_id, assignment=board.assignment, submitted_at=item.submitted_at,
             sha256=read.sha256, status=status, message=message + note, source=str(item.path),
@@ -322,7 +326,7 @@ def add_baseline(course_dir, name: str, csv_path: str | Path | None = None, publ
         verdict = check(read_submission(path, contract.max_bytes), contract)
         if not verdict.ok:
             raise LeaderboardError(verdict.message(Path(csv_path).name))
-        (pub,), (priv,) = score_split(verdict.predictions, answer.labels, answer.public)
+        (pub,), (priv,) = score_split(verdict.valid_predictions, answer.labels, answer.public)
     elif public is not None and private is not None:
         pub = _accuracy_of(public, answer.n_public, "public")
         priv = _accuracy_of(private, answer.n_private, "private")

@@ -24,7 +24,7 @@ from autograder.course import CourseError
 from autograder.policy import PolicyError
 from autograder.spreadsheet import spreadsheet_row
 
-from .records import LeaderboardError
+from .records import CsvStatus, LeaderboardError
 
 def _console() -> Console:
     # Tables go through rich; piped output gets a wide fixed width instead of 80 columns.
@@ -95,12 +95,12 @@ def cmd_score(args) -> int:
     for note in run.notes:
         print(f"note: {note}")
     for sub in run.new:
-        if sub.status != "scored":
+        if sub.status != CsvStatus.SCORED:
             detail = "; ".join(line.lstrip("- ") for line in sub.message.splitlines()[1:-1]) or sub.message
             print(f"  {sub.student_id}: {sub.status}: {detail}")
     flagged = [s for s in run.standings.students if s.flags]
     for s in flagged:
-        print(f"review {s.student_id}: {', '.join(s.flags)} ({s.final.flag_detail})")
+        print(f"review {s.student_id}: {', '.join(s.flags)} ({s.counted.flag_detail})")
     if run.reports:
         print(f"Wrote {', '.join(str(p) for p in run.reports.all())}")
     return 0
@@ -166,9 +166,10 @@ def cmd_show(args) -> int:
                 table.add_row("—", f"[italic]{escape(row.name)} (baseline)[/italic]", "", f"{row.accuracy.value:.4f}",
                               f"{row.accuracy.low:.4f}–{row.accuracy.high:.4f}", "", "", "")
                 continue
-            s = row.standing
-            table.add_row(str(s.rank), escape(s.student_id), s.status.value, f"{s.final.private.value:.4f}",
-                          f"{s.final.private.low:.4f}–{s.final.private.high:.4f}", f"{s.final.public.value:.4f}",
+            s = row.student
+            private, public = s.counted.private_score, s.counted.public_score
+            table.add_row(str(s.rank), escape(s.student_id), s.status.value, f"{private.value:.4f}",
+                          f"{private.low:.4f}–{private.high:.4f}", f"{public.value:.4f}",
                           f"{s.points:g}/{s.max_points:g}", ", ".join(s.flags))
         for s in standings.students:
             if s.rank is None:
@@ -197,7 +198,7 @@ def cmd_grades(args) -> int:
     for column in ("student", "status", "private accuracy", "grade", "flags", "message"):
         table.add_column(column)
     for s in standings.students:
-        table.add_row(escape(s.student_id), s.status.value, f"{s.final.private.value:.4f}" if s.final else "",
+        table.add_row(escape(s.student_id), s.status.value, f"{s.final.private_score.value:.4f}" if s.final else "",
                       f"{s.points:g}/{s.max_points:g}", ", ".join(s.flags), escape(s.message))
     _console().print(table)
     if args.out:
@@ -207,9 +208,10 @@ def cmd_grades(args) -> int:
                              "max_points", "flags", "message"])
             for s in standings.students:
                 r = s.result()
-                writer.writerow(spreadsheet_row([r.student_id, r.status, "" if r.private_accuracy is None else f"{r.private_accuracy:.4f}",
-                                 "" if r.public_accuracy is None else f"{r.public_accuracy:.4f}", f"{r.points:g}",
-                                 f"{r.max_points:g}", ",".join(r.flags), r.message.replace("\n", " ")]))
+                private = "" if r.private_accuracy is None else f"{r.private_accuracy:.4f}"
+                public = "" if r.public_accuracy is None else f"{r.public_accuracy:.4f}"
+                writer.writerow(spreadsheet_row([r.student_id, r.status, private, public, f"{r.points:g}",
+                                                 f"{r.max_points:g}", ",".join(r.flags), r.message.replace("\n", " ")]))
         print(f"Wrote {args.out}")
     flagged = [s.student_id for s in standings.students if s.flags]
     if flagged:
@@ -234,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="competition folder (default: <course>/competition)")
     p.add_argument("--public-fraction", type=float, default=None, help="share of test rows on the public board")
     p.add_argument("--seed", type=int, default=None,
-                   help="split seed for tests only (default: derived from the course secret; a known seed makes the split public)")
+                   help="split seed for tests only "
+                        "(default: derived from the course secret; a known seed makes the split public)")
     p.add_argument("--secret-file", default=None,
                    help="reuse the course secret in this file (refused if the file looks public)")
     p.add_argument("--force", action="store_true", help="replace an existing, different competition")

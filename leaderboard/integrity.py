@@ -82,23 +82,24 @@ def integrity_flags(submissions: list[Submission], copy_agreement: float, plausi
 
     Submissions without predictions (or not scored) are ignored.
     """
-    scored = [s for s in submissions if s.status == CsvStatus.SCORED and s.predictions is not None
-              and s.id is not None]
+    # (id, predictions, submission): the id and predictions narrowed to present once, here
+    scored = [(s.id, s.predictions, s) for s in submissions
+              if s.status == CsvStatus.SCORED and s.predictions is not None and s.id is not None]
     notes: dict[int, list[str]] = {}
     names: dict[int, set[str]] = {}
-    for sub in scored:
+    for sub_id, _, sub in scored:
         if sub.private is not None and sub.private.value > plausibility_max:
-            names.setdefault(sub.id, set()).add(IMPLAUSIBLE)
-            notes.setdefault(sub.id, []).append(
+            names.setdefault(sub_id, set()).add(IMPLAUSIBLE)
+            notes.setdefault(sub_id, []).append(
                 f"implausible: private accuracy {sub.private.value:.4f} is above the plausibility bound "
                 f"{plausibility_max:.4f}; check for a leaked answer key")
     partners: dict[int, list[tuple[float, Submission]]] = {}
     if len(scored) >= 2:
-        matrix = np.stack([s.predictions for s in scored])
-        for pair in find_copies(matrix, [s.student_id for s in scored], copy_agreement, n_classes):
-            a, b = scored[pair.first], scored[pair.second]
-            partners.setdefault(a.id, []).append((pair.agreement, b))
-            partners.setdefault(b.id, []).append((pair.agreement, a))
+        matrix = np.stack([predictions for _, predictions, _ in scored])
+        for pair in find_copies(matrix, [s.student_id for _, _, s in scored], copy_agreement, n_classes):
+            (a_id, _, a), (b_id, _, b) = scored[pair.first], scored[pair.second]
+            partners.setdefault(a_id, []).append((pair.agreement, b))
+            partners.setdefault(b_id, []).append((pair.agreement, a))
     for sub_id, found in partners.items():
         names.setdefault(sub_id, set()).add(COPY)
         found.sort(key=lambda item: (-item[0], item[1].id))

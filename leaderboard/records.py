@@ -66,6 +66,23 @@ class Submission:
     def private_accuracy(self) -> float | None:
         return self.private.value if self.private else None
 
+    @property
+    def public_score(self) -> Accuracy:
+        """The public accuracy of a scored submission (a scored one always has both splits)."""
+        return _required(self, self.public, "public")
+
+    @property
+    def private_score(self) -> Accuracy:
+        """The private accuracy of a scored submission (a scored one always has both splits)."""
+        return _required(self, self.private, "private")
+
+
+def _required(sub: Submission, accuracy: Accuracy | None, split: str) -> Accuracy:
+    if accuracy is None:
+        raise ValueError(f"submission #{sub.id} of {sub.student_id} ({sub.status}) has no {split} accuracy; "
+                         "only a scored submission can be ranked")
+    return accuracy
+
 
 @dataclass(frozen=True)
 class Baseline:

@@ -58,11 +58,12 @@ def csv_rows(standings: Standings) -> list[dict[str, str]]:
         rows.append({
             "rank": "" if s.rank is None else str(s.rank),
             "student_id": s.student_id, "pseudonym": s.pseudonym, "status": s.status.value,
-            "public_accuracy": _fmt(f.public.value if f else None),
-            "public_low": _fmt(f.public.low if f else None), "public_high": _fmt(f.public.high if f else None),
-            "private_accuracy": _fmt(f.private.value if f else None),
-            "private_low": _fmt(f.private.low if f else None),
-            "private_high": _fmt(f.private.high if f else None),
+            "public_accuracy": _fmt(f.public_score.value if f else None),
+            "public_low": _fmt(f.public_score.low if f else None),
+            "public_high": _fmt(f.public_score.high if f else None),
+            "private_accuracy": _fmt(f.private_score.value if f else None),
+            "private_low": _fmt(f.private_score.low if f else None),
+            "private_high": _fmt(f.private_score.high if f else None),
             "grade": f"{s.points:g}", "max_points": f"{s.max_points:g}", "flags": ",".join(s.flags),
             "submission_id": "" if f is None else str(f.id),
             "submitted_at": "" if f is None else f.submitted_at.isoformat(),
@@ -105,9 +106,10 @@ def markdown_instructor(standings: Standings) -> str:
             lines.append(f"| — | *{_md_cell(row.name)} (baseline)* | | {b.private.value:.4f} "
                          f"({b.private.low:.4f}–{b.private.high:.4f}) | {b.public.value:.4f} | | |")
             continue
-        s = row.standing
-        lines.append(f"| {s.rank} | {_md_cell(s.student_id)} | {s.status.value} | {s.final.private.value:.4f} "
-                     f"({s.final.private.low:.4f}–{s.final.private.high:.4f}) | {s.final.public.value:.4f} | "
+        s = row.student
+        private, public = s.counted.private_score, s.counted.public_score
+        lines.append(f"| {s.rank} | {_md_cell(s.student_id)} | {s.status.value} | {private.value:.4f} "
+                     f"({private.low:.4f}–{private.high:.4f}) | {public.value:.4f} | "
                      f"{s.points:g} / {s.max_points:g} | {', '.join(s.flags)} |")
     for s in standings.students:
         if s.rank is None:
@@ -274,7 +276,7 @@ def write_reports(standings: Standings, out_dir: str | Path, policy, n_public: i
     _write(paths.public_html, env.get_template("public.html.j2").render(
         title=f"Leaderboard — {name}", subtitle="Public leaderboard", histogram=public_hist,
         rows=standings.public, pseudonyms=policy.pseudonyms, **common))
-    private_hist = histogram_svg([s.final.private.value for s in standings.students if s.final],
+    private_hist = histogram_svg([s.final.private_score.value for s in standings.students if s.final],
                                  policy.thresholds, [(b.name, b.private.value) for b in standings.baselines],
                                  "Private accuracy of the submission that counts", policy.floor_points)
     _write(paths.instructor_html, env.get_template("instructor.html.j2").render(

@@ -23,15 +23,15 @@ def best_public(submissions: list[Submission]) -> Submission | None:
     scored = [s for s in submissions if s.status == CsvStatus.SCORED and s.public is not None]
     if not scored:
         return None
-    top = max(s.public.value for s in scored)
-    return min((s for s in scored if s.public.value == top), key=_earliest_first)
+    top = max(s.public_score.value for s in scored)
+    return min((s for s in scored if s.public_score.value == top), key=_earliest_first)
 
 
 def final_submission(submissions: list[Submission]) -> tuple[Submission | None, str]:
     """(the submission that counts, why it was chosen) for one student's submissions."""
     chosen = [s for s in submissions if s.selected and s.status == CsvStatus.SCORED and s.private is not None]
     if chosen:
-        top = max(s.private.value for s in chosen)
-        return min((s for s in chosen if s.private.value == top), key=_earliest_first), SELECTED
+        top = max(s.private_score.value for s in chosen)
+        return min((s for s in chosen if s.private_score.value == top), key=_earliest_first), SELECTED
     best = best_public(submissions)
     return (best, BEST_PUBLIC) if best else (None, "")

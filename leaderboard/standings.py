@@ -40,6 +40,20 @@ class StudentStanding:
     flags: tuple[str, ...]
     message: str
 
+    @property
+    def counted(self) -> Submission:
+        """The submission that counts, for a student who has one (every ranked student does)."""
+        if self.final is None:
+            raise ValueError(f"{self.student_id} ({self.status}) has no submission that counts")
+        return self.final
+
+    @property
+    def best_public_score(self) -> Accuracy:
+        """The best public accuracy, for a student on the public board (who has a scored file)."""
+        if self.best_public is None:
+            raise ValueError(f"{self.student_id} ({self.status}) has no scored submission on the public board")
+        return self.best_public.public_score
+
     def result(self) -> LeaderboardResult:
         return LeaderboardResult(
             student_id=self.student_id, status=self.status.value,
@@ -59,6 +73,13 @@ class BoardRow:
     standing: StudentStanding | None = None      # instructor view only
     submitted_at: dt.datetime | None = None
     entries: int = 0                             # scored files of the student (the public "entries")
+
+    @property
+    def student(self) -> StudentStanding:
+        """The standing behind a student row of the instructor view (a baseline row has none)."""
+        if self.standing is None:
+            raise ValueError(f"leaderboard row {self.name!r} is a baseline, not a student")
+        return self.standing
 
 
 @dataclass(frozen=True)
@@ -89,7 +110,7 @@ def _message(status: CsvStatus, final: Submission | None, chosen_by: str, latest
         assert latest is not None
         return f"no scored submission; the latest file (#{latest.id}, {_when(latest)}) is {latest.status}: " \
                f"{latest.message}"
-    parts = [f"private accuracy {_ci(final.private)} from submission #{final.id} of {_when(final)}, "
+    parts = [f"private accuracy {_ci(final.private_score)} from submission #{final.id} of {_when(final)}, "
              f"{chosen_by}."]
     if final.flags:
         parts.append(f"Flagged for review: {final.flag_detail}.")
@@ -123,10 +144,10 @@ def build_standings(submissions: list[Submission], baselines: list[Baseline], ro
         picked[student] = (final, chosen_by, best_public(subs), subs[-1] if subs else None)
 
     private_order = rank_entries(
-        [Entry(s, f.private.value, f.submitted_at) for s, (f, _, _, _) in picked.items() if f] +
+        [Entry(s, f.private_score.value, f.submitted_at) for s, (f, _, _, _) in picked.items() if f] +
         [Entry(b.name, b.private.value, b.created_at, baseline=True) for b in baselines])
     public_order = rank_entries(
-        [Entry(s, bp.public.value, bp.submitted_at) for s, (_, _, bp, _) in picked.items() if bp] +
+        [Entry(s, bp.public_score.value, bp.submitted_at) for s, (_, _, bp, _) in picked.items() if bp] +
         [Entry(b.name, b.public.value, b.created_at, baseline=True) for b in baselines])
     private_rank = {r.entry.key: r.rank for r in private_order if not r.entry.baseline}
     public_rank = {r.entry.key: r.rank for r in public_order if not r.entry.baseline}
@@ -140,11 +161,11 @@ def build_standings(submissions: list[Submission], baselines: list[Baseline], ro
         else:
             status = latest.status
         rank = private_rank.get(student)
-        points = grade(final.private.value if final else None, rank, policy)
+        points = grade(final.private_score.value if final else None, rank, policy)
         flags = final.flags if final else ()
         message = _message(status, final, chosen_by, latest, assignment)
         due = due_for(student) if (due_for and late_policy and final) else None
-        if due is not None:
+        if final is not None and due is not None:
             lateness = price_lateness(final.submitted_at, due, late_policy, float(policy.max_points), points)
             if lateness.late:
                 points = round(points - lateness.penalty, 6)
@@ -160,14 +181,14 @@ def build_standings(submissions: list[Submission], baselines: list[Baseline], ro
     scored = {student: sum(1 for sub in subs if sub.status == CsvStatus.SCORED) for student, subs in by_student.items()}
     instructor = [BoardRow(r.rank, r.entry.key,
                            baseline_by_name[r.entry.key].private if r.entry.baseline
-                           else standings[r.entry.key].final.private,
+                           else standings[r.entry.key].counted.private_score,
                            r.entry.baseline, None if r.entry.baseline else standings[r.entry.key],
                            r.entry.submitted_at,
                            0 if r.entry.baseline else standings[r.entry.key].submissions)
                   for r in private_order]
     public = [BoardRow(r.rank, r.entry.key if r.entry.baseline else names[r.entry.key],
                        baseline_by_name[r.entry.key].public if r.entry.baseline
-                       else standings[r.entry.key].best_public.public,
+                       else standings[r.entry.key].best_public_score,
                        r.entry.baseline, None, r.entry.submitted_at,
                        0 if r.entry.baseline else scored[r.entry.key])
               for r in public_order]

@@ -21,6 +21,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 from sqlalchemy import (Boolean, DateTime, Float, Integer, LargeBinary, String, Text, TypeDecorator,
@@ -188,8 +189,16 @@ class Store:
             self._create_tables()
         self._has_tables = read_only is False or inspect(self.engine).has_table(SubmissionRow.__tablename__)
 
+    @overload
     @classmethod
-    def for_course(cls, course_dir: str | Path, url: str, read_only: bool = False) -> "Store | None":
+    def for_course(cls, course_dir: str | Path, url: str, read_only: Literal[False] = False) -> Store: ...
+
+    @overload
+    @classmethod
+    def for_course(cls, course_dir: str | Path, url: str, read_only: bool) -> Store | None: ...
+
+    @classmethod
+    def for_course(cls, course_dir: str | Path, url: str, read_only: bool = False) -> Store | None:
         """The course's store; with ``read_only``, None when an SQLite file does not exist yet."""
         resolved = resolve_url(url, course_dir)
         parsed = make_url(resolved)

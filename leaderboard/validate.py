@@ -135,6 +135,13 @@ class Validation:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def valid_predictions(self) -> np.ndarray:
+        """The predictions of a valid file (a valid verdict always carries them)."""
+        if self.predictions is None:
+            raise ValueError("this verdict has no predictions: the file is not valid")
+        return self.predictions
+
     def message(self, name: str = "the file") -> str:
         """Plain words for a person: every problem, then what to do."""
         if self.ok:
@@ -304,9 +311,9 @@ def _label_problem(raw: str, n_classes: int) -> str | None:
             return None
         return f"the Category {value} is outside the classes 0 to {top}."
     if _FLOAT.fullmatch(value):
-        number = float(value)
-        if number.is_integer():
-            return (f"the Category {value!r} is not a whole number: write {int(number)}, not {value} "
+        real = float(value)
+        if real.is_integer():
+            return (f"the Category {value!r} is not a whole number: write {int(real)}, not {value} "
                     f"(convert the predictions with .astype(int)).")
         return (f"the Category {value!r} is not a whole number; a class is a whole number from 0 to {top} "
                 f"(take the argmax of the model's outputs).")
@@ -337,19 +344,19 @@ def _lines(data: bytes):
         start = end + 1
 
 
-def _decode(raw: bytes, line_no: int) -> tuple[str | None, Problem | None]:
-    """The line as text, or why it cannot be read (too long, not UTF-8, a NUL byte)."""
+def _decode(raw: bytes, line_no: int) -> str | Problem:
+    """The line as text, or the Problem saying why it cannot be read (too long, not UTF-8, a NUL byte)."""
     if len(raw) > MAX_LINE:
-        return None, Problem("long_line", f"the line is {len(raw)} bytes long; a line holds one Id and one "
+        return Problem("long_line", f"the line is {len(raw)} bytes long; a line holds one Id and one "
                                           f"class, like 17,3 (at most {MAX_LINE} bytes). Starts with "
                                           f"{quote(raw[:MAX_QUOTE].decode('utf-8', 'replace'))}.", line_no)
     if b"\x00" in raw:
-        return None, Problem("not_text", "the line contains a NUL byte (binary data); save the predictions "
+        return Problem("not_text", "the line contains a NUL byte (binary data); save the predictions "
                                          "as a plain CSV text file.", line_no)
     try:
-        return raw.decode("utf-8"), None
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, Problem("encoding", f"the line is not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
+        return Problem("encoding", f"the line is not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
                                          f"{exc.start + 1}); save the file as UTF-8 (pandas' to_csv does "
                                          f"this by default).", line_no)
 
@@ -379,9 +386,9 @@ def _slow_path(data: bytes, contract: Contract) -> Validation:
         data = data.replace(b"\r", b"\n")      # old Mac line endings
     lines = _lines(data)
     header_no, header_bytes = next(lines, (1, b""))
-    header_raw, unreadable = _decode(header_bytes, header_no)
-    if unreadable:
-        found.add(Problem("header", f"the first line cannot be read: {unreadable.message} The header must be "
+    header_raw = _decode(header_bytes, header_no)
+    if isinstance(header_raw, Problem):
+        found.add(Problem("header", f"the first line cannot be read: {header_raw.message} The header must be "
                                     f"exactly Id,Category.", 1))
         return Validation(found.problems())
     header = [c.strip() for c in (_cells(header_raw) or [])] if header_raw.strip() else []
@@ -425,9 +432,9 @@ def _slow_path(data: bytes, contract: Contract) -> Validation:
             stopped_at = line_no
             data_rows -= 1
             break
-        raw, unreadable = _decode(raw_bytes, line_no)
-        if unreadable:
-            found.add(unreadable)
+        raw = _decode(raw_bytes, line_no)
+        if isinstance(raw, Problem):
+            found.add(raw)
             continue
         cells = _cells(raw)
         if cells is None or len(cells) != width:

@@ -58,7 +58,8 @@ TENSORS = [
     right("tuples of sizes and .long()",
           q2_constant_tensors="zeros = torch.zeros((3, 4))\nones = torch.ones((2, 5)).long()\nidentity = torch.eye(4, 4)"),
     right("arange end past 20", q3_arange="evens = torch.arange(0, 22, 2)\ncountdown = torch.arange(10, 0, -1)"),
-    right("size(), torch.numel, .float()", q5_shape_dtype="x_shape = tuple(x.size())\nx_numel = torch.numel(x)\nx_float = x.float()"),
+    right("size(), torch.numel, .float()",
+          q5_shape_dtype="x_shape = tuple(x.size())\nx_numel = torch.numel(x)\nx_float = x.float()"),
     right("flatten and unsqueeze",
           q6_reshape="x_2d = x.view(6, 4)\nx_flat = x.view(24)\nx_col = x.view(-1, 1)\n"
                      "def to_column(t):\n    return t.flatten().unsqueeze(1)"),
@@ -71,10 +72,13 @@ TENSORS = [
     right("copy under another name",
           q7_indexing="last_col = g[:, 4]\ncenter = g[1:-1, 1:-1]\nboard = torch.zeros(5, 5)\nboard[2] = 1.0\n"
                       "def set_row(t, i, value):\n    result = t.clone()\n    result[i] = value\n    return result"),
-    right("detach and clone", q7_indexing="last_col = g[:, -1]\ncenter = g[1:4, 1:4]\nboard = torch.zeros(5, 5, dtype=torch.float32)\n"
+    right("detach and clone", q7_indexing="last_col = g[:, -1]\ncenter = g[1:4, 1:4]\n"
+                                          "board = torch.zeros(5, 5, dtype=torch.float32)\n"
                                           "board[2, :] = 1\n"
-                                          "def set_row(t, i, value):\n    t = t.detach().clone()\n    t[i, :] = value\n    return t"),
-    right("torch.mul and torch.matmul", q8_multiplication="elementwise = torch.mul(A, B)\nmatmul = torch.matmul(A, B)"),
+                                          "def set_row(t, i, value):\n    t = t.detach().clone()\n"
+                                          "    t[i, :] = value\n    return t"),
+    right("torch.mul and torch.matmul",
+          q8_multiplication="elementwise = torch.mul(A, B)\nmatmul = torch.matmul(A, B)"),
     right("vstack, hstack, stack(dim=0)",
           q9_cat_stack="cat_rows = torch.vstack([p, q])\ncat_cols = torch.hstack([p, q])\nstacked = torch.stack([p, q], dim=0)"),
     right("as_tensor shares memory too", q10_numpy="from_np = torch.as_tensor(arr)\ndoubled_np = from_np.numpy() * 2"),
@@ -159,7 +163,8 @@ DOT = [
     wrong("hard-coded 50 after a wrong step 2", {"test_step2_concatenate": V, "test_step3_dot_product": H},
           step2_concatenate="combined = torch.cat([prod, diff], dim=1)", step3_dot_product="result = 50.0"),
     wrong("function concatenates along columns", {"test_step4_function": V},
-          step4_function="def first_last_dot(x, y):\n    c = torch.cat([x * y, x - y], dim=1)\n    return torch.dot(c[0], c[-1])"),
+          step4_function="def first_last_dot(x, y):\n    c = torch.cat([x * y, x - y], dim=1)\n"
+                         "    return torch.dot(c[0], c[-1])"),
     wrong("function returns 50", {"test_step4_function": H},
           step4_function="def first_last_dot(x, y):\n    return torch.tensor(50.0)"),
 ]
@@ -267,7 +272,8 @@ MLP = [
     wrong("softmax at the end", {"test_mlp_logits": H},
           mlp_model=MLP_HEAD + "        layers, previous = [], in_features\n        for size in hidden_sizes:\n"
                                "            layers += [nn.Linear(previous, size), nn.ReLU()]\n            previous = size\n"
-                               "        self.layers = nn.Sequential(*layers, nn.Linear(previous, out_features), nn.Softmax(dim=1))\n"
+                               "        self.layers = nn.Sequential(*layers, nn.Linear(previous, out_features), "
+                               "nn.Softmax(dim=1))\n"
                                "    def forward(self, x):\n        return self.layers(x.flatten(1))"),
     wrong("no ReLU", {"test_mlp_architecture": V, "test_mlp_logits": H},
           mlp_model=MLP_HEAD + "        sizes = [in_features] + list(hidden_sizes) + [out_features]\n"
@@ -363,7 +369,8 @@ NEURON = [
     right("functional BCE with logits", q3_bce="import torch.nn.functional as F\ndef binary_loss(model, X, y):\n"
                                                "    return F.binary_cross_entropy_with_logits(model(X)[:, 0], y.float())"),
     right("accuracy by counting", q4_train=TRAIN + "neuron = train_neuron(X, y)\n"
-                                                   "neuron_accuracy = (predict_class(predict_proba(neuron, X)) == y).sum().item() / len(y)"),
+                                                   "neuron_accuracy = "
+                                                   "(predict_class(predict_proba(neuron, X)) == y).sum().item() / len(y)"),
     wrong("no sigmoid", {"test_q1_proba": V}, q1_proba="def predict_proba(model, X):\n    return model(X).squeeze(1)"),
     # the student's own accuracy in question 4 uses predict_proba: a column broadcasts against y and is wrong too
     wrong("a column instead of a vector", {"test_q1_proba": V, "test_q4_train": V},

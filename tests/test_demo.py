@@ -179,7 +179,10 @@ def test_every_student_gets_what_their_notebooks_deserve(course, policy, final):
 @pytest.mark.slow
 def test_every_student_gets_what_their_leaderboard_file_deserves(course, policy, final):
     sample = (course / "competition" / "public" / "sample_submission.csv").read_bytes()
-    mine = lambda s: course / "submitted" / s / A4 / "submission.csv"   # noqa: E731
+
+    def mine(student: str):
+        return course / "submitted" / student / A4 / "submission.csv"
+
     for student, row in final.items():
         kind = CSV_FROM[student]
         if kind == "none":

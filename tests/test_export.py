@@ -281,4 +281,4 @@ def test_render_csv_is_pure_and_leaves_other_assignments_cells_empty(course):
 def test_records_file_is_json_lines_the_grade_step_appends(course):
     graded_cohort(course)
     lines = course.records.read_text().splitlines()
-    assert len(lines) == 4 and all(json.loads(l)["assignment"] == A for l in lines)
+    assert len(lines) == 4 and all(json.loads(line)["assignment"] == A for line in lines)

@@ -7,8 +7,6 @@ solved, cell by cell.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 

@@ -308,7 +308,7 @@ def _uids_alive(uids: set[int]) -> list[int]:
                 status = Path(f"/proc/{entry}/status").read_text()
             except OSError:
                 continue
-            line = next((l for l in status.splitlines() if l.startswith("Uid:")), "")
+            line = next((text for text in status.splitlines() if text.startswith("Uid:")), "")
             if uids & {int(x) for x in line.split()[1:]}:
                 alive.append(int(entry))
     return alive

@@ -81,7 +81,7 @@ def test_selection_only_of_own_scored_submissions(tmp_path):
     assert [s.selected for s in chosen] == [False, True, False]
     with pytest.raises(LeaderboardError, match="is invalid, not scored"):
         store.select("s1", "hw", [ids[2]])
-    with pytest.raises(LeaderboardError, match=f"not one of s1's"):
+    with pytest.raises(LeaderboardError, match="not one of s1's"):
         store.select("s1", "hw", [ids[3]])
     with pytest.raises(LeaderboardError, match="no submissions recorded for student 'zz'"):
         store.select("zz", "hw", [1])

@@ -8,7 +8,6 @@ the README, and are not part of this set.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -17,7 +16,7 @@ from nbgrader.api import Gradebook
 
 from autograder.course import Course
 from autograder.grade import grade_batch
-from conftest import FIXTURES, PEER, build_course, copy_course, released, submit, with_answers
+from conftest import FIXTURES, PEER, build_course, copy_course, released, submit
 from test_grade_batch import CASES
 
 pytestmark = pytest.mark.slow

@@ -17,8 +17,8 @@ import nbformat
 import pytest
 from rich.console import Console
 
-from _assignment_helpers import (ASSIGNMENTS, REPO, copy_course, hidden_blocks, is_test_cell, nbgrader_cells,
-                                 notebook_path, solution_blocks)
+from _assignment_helpers import (ASSIGNMENTS, REPO, copy_course, is_test_cell, nbgrader_cells,
+                                 notebook_path)
 from autograder.course import Course
 from autograder.release import ReleaseError, check_source_notebook, release
 

@@ -188,11 +188,14 @@ def build_corpus(target: HostTarget) -> list[Hostile]:
     """Every hostile submission, for one course. Student ids sort before the honest ones."""
     C = str(target.course)
     kit = C + "/.autograder/kits/" + ASSIGNMENT + ".json"
-    link_to = lambda where: _write_rows(f"""  # noqa: E731
-        import os
-        os.symlink({where!r}, path)
-        return str(path)
-    """)
+
+    def link_to(where: str) -> str:
+        return _write_rows(f"""
+            import os
+            os.symlink({where!r}, path)
+            return str(path)
+        """)
+
     fill_loop = _code(f"""
         import os as _os
         def _fill(folder, tag, cap_mb={FILL_CAP_MB}):
