@@ -104,7 +104,8 @@ class Course:
             raise CourseError(f"no notebook in {self.source / assignment}; is '{assignment}' spelled right? "
                               f"Known assignments: {', '.join(self.assignments()) or 'none'}")
         if len(notebooks) > 1:
-            raise CourseError(f"{self.source / assignment} has {len(notebooks)} notebooks; this course expects one per assignment")
+            raise CourseError(f"{self.source / assignment} has {len(notebooks)} notebooks; "
+                              f"this course expects one per assignment")
         return notebooks[0]
 
     def release_notebook(self, assignment: str) -> Path:

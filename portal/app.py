@@ -326,7 +326,7 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         if due is not None and dt.datetime.now(dt.timezone.utc) > due:
             return RedirectResponse("/me?err=" + _q("the deadline has passed; final submissions can no "
                                                     "longer be changed"), status_code=303)
-        ids = [int(v) for k, v in form.multi_items() if k == "id" and str(v).isdigit()]
+        ids = [int(v) for k, v in form.multi_items() if k == "id" and isinstance(v, str) and v.isdigit()]
         from leaderboard import api
         from leaderboard.records import LeaderboardError
         try:

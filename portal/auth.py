@@ -24,7 +24,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .store import ADMIN, Token, utcnow
+from .store import ADMIN, Token, _rowcount, utcnow
 
 SESSION_COOKIE = "portal_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -63,8 +63,8 @@ def issue_tokens(db: sessionmaker[Session], owners: list[str]) -> dict[str, str]
 
 def revoke(db: sessionmaker[Session], owner: str) -> int:
     with db.begin() as s:
-        return s.execute(update(Token).where(Token.owner == owner, Token.revoked_at.is_(None))
-                         .values(revoked_at=utcnow())).rowcount
+        return _rowcount(s.execute(update(Token).where(Token.owner == owner, Token.revoked_at.is_(None))
+                                   .values(revoked_at=utcnow())))
 
 
 def owner_of(db: sessionmaker[Session], token: str) -> str | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import (Boolean, DateTime, Enum, Integer, String, Text, create_engine, event, select,
                         update)
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 ADMIN = "__instructor__"        # the token owner name of the instructor; never a student id
@@ -116,6 +116,13 @@ def open_store(url: str) -> sessionmaker[Session]:
     return sessionmaker(_engine(url), expire_on_commit=False)
 
 
+def _rowcount(result) -> int:
+    """Rows an UPDATE changed (SQLAlchemy types ``Session.execute`` as a plain Result; an UPDATE's is a
+    CursorResult, which counts them)."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
 # -- the queue ---------------------------------------------------------------------------------
 def enqueue(db: sessionmaker[Session], student_id: str, assignment: str, force: bool = False) -> int:
     with db.begin() as s:
@@ -134,9 +141,9 @@ def claim(db: sessionmaker[Session]) -> Job | None:
             job = s.scalars(select(Job).where(Job.state == JobState.QUEUED).order_by(Job.id).limit(1)).first()
             if job is None:
                 return None
-            taken = s.execute(update(Job).where(Job.id == job.id, Job.state == JobState.QUEUED)
-                              .values(state=JobState.RUNNING, started_at=utcnow(),
-                                      attempts=Job.attempts + 1)).rowcount
+            taken = _rowcount(s.execute(update(Job).where(Job.id == job.id, Job.state == JobState.QUEUED)
+                                        .values(state=JobState.RUNNING, started_at=utcnow(),
+                                                attempts=Job.attempts + 1)))
             if taken:
                 s.expunge(job)
                 return job
@@ -151,8 +158,8 @@ def finish(db: sessionmaker[Session], job_id: int, state: JobState, message: str
 def requeue_abandoned(db: sessionmaker[Session]) -> int:
     """Jobs left ``running`` by a worker that died go back to the queue (called at worker start)."""
     with db.begin() as s:
-        return s.execute(update(Job).where(Job.state == JobState.RUNNING)
-                         .values(state=JobState.QUEUED)).rowcount
+        return _rowcount(s.execute(update(Job).where(Job.state == JobState.RUNNING)
+                                   .values(state=JobState.QUEUED)))
 
 
 def queue_position(db: sessionmaker[Session], job_id: int) -> int | None:

@@ -272,3 +272,18 @@ def test_the_portal_database_url_comes_from_course_toml(tmp_path):
     assert portal_url(Course.at(tmp_path)) == "postgresql://grader@db/course"
     (tmp_path / "course.toml").write_text("")
     assert portal_url(Course.at(tmp_path)).endswith("/.autograder/portal.db")
+
+
+def test_html_in_ids_and_messages_is_escaped_on_the_admin_page(course):
+    admin = signed_in(course, "__instructor__")
+    csrf = csrf_of(admin, "/admin")
+    evil = '<script>alert("x")</script>\u202e\u0000é'
+    resp = admin.post("/admin/regrade", data={"csrf": csrf, "student": evil, "assignment": "<img src=x onerror=1>"})
+    assert resp.status_code == 303
+    from portal.app import portal_url
+    from portal.worker import serve_forever
+    from autograder.course import Course
+    assert serve_forever(course.root, portal_url(Course.at(course.root)), once=True) == 0   # the bad job ends error
+    page = admin.get("/admin").text
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)" in page and "&lt;img src=x onerror=1&gt;" in page
