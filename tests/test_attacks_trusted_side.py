@@ -172,8 +172,8 @@ def course_files(root: Path) -> dict[str, str]:
     out = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if rel.startswith((".autograder", "gradebook.db")):
-            continue
+        if rel.startswith((".autograder", "gradebook.db", "autograded/")):
+            continue   # the grader's own output (autograded/ notebooks: checked for leaks with the outputs)
         if path.is_symlink():
             out[rel] = "link:" + os.readlink(path)
         elif path.is_file():
@@ -367,7 +367,8 @@ def _export(batch: Batch, student: str) -> dict:
 def _outputs_of_grading(root: Path) -> dict[str, str]:
     """Everything grading produced for people to read: records, feedback, exports, the gradebook."""
     out = {}
-    for where in (root / ".autograder" / "records.jsonl", root / "gradebook.db", root / "feedback", root / "exports"):
+    for where in (root / ".autograder" / "records.jsonl", root / "gradebook.db", root / "feedback", root / "exports",
+                  root / "autograded"):
         files = [where] if where.is_file() else sorted(p for p in where.rglob("*") if p.is_file()) \
             if where.is_dir() else []
         for path in files:
@@ -428,8 +429,14 @@ def test_secrets_appear_in_nothing_grading_wrote(batch):
     texts = _outputs_of_grading(batch.course)
     assert any(k.startswith("feedback/") for k in texts) and "exports/grades.csv" in texts
     leaked = sorted({(name, what) for name, text in texts.items() for what, n in _secrets(batch).items()
-                     if n in text and not (name == "gradebook.db" and what.startswith("hidden"))})
+                     if n in text and not (_instructors_only(name) and what.startswith("hidden"))})
     assert leaked == [], leaked
+
+
+def _instructors_only(name: str) -> bool:
+    """The gradebook and nbgrader's autograded/ notebooks hold the hidden tests by design (as under
+    nbgrader); students see feedback pages, which must not."""
+    return name == "gradebook.db" or name.startswith("autograded/")
 
 
 def _secrets(batch: Batch) -> dict[str, str]:

@@ -121,6 +121,16 @@ def board_points(policy: dict, accuracy: float | None) -> float:
     return points
 
 
+def board_expected(policy: dict, student: str, accuracy: float | None) -> float:
+    """The leaderboard points after the course's late policy: a CSV handed in late is priced like any late
+    work, on the leaderboard's points (never more than the points themselves)."""
+    points = board_points(policy, accuracy)
+    delay = LATE.get(student, {}).get(policy["leaderboard"]["assignment"])
+    if not delay or not points:
+        return points
+    return round(points - min(points, late_penalty(policy, delay, float(policy["leaderboard"]["max_points"]))), 6)
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo") / "course"
@@ -196,7 +206,7 @@ def test_every_student_gets_what_their_leaderboard_file_deserves(course, policy,
         accuracy = private_accuracy(course, student)
         assert row["leaderboard:status"] == "scored", student
         assert float(row["leaderboard:private_accuracy"]) == pytest.approx(accuracy, abs=1e-6), student
-        assert float(row["leaderboard"]) == board_points(policy, accuracy), student
+        assert float(row["leaderboard"]) == pytest.approx(board_expected(policy, student, accuracy)), student
         flags = row["leaderboard:flags"].split(";") if row["leaderboard:flags"] else []
         assert ("copy" in flags) == (student in COPY_PAIR), (student, flags)
     # honest students really trained on the student side: the best run is well above the linear
@@ -219,7 +229,7 @@ def test_every_final_grade_and_status(course, policy, final):
             delay = LATE.get(student, {}).get(assignment)
             penalty = late_penalty(policy, delay, max_score) if delay else 0.0
             percent += weights[assignment] * max(deserved_score(assignment, lost) - penalty, 0.0) / max_score
-        percent += weights["leaderboard"] * board_points(policy, private_accuracy(course, student)) / \
+        percent += weights["leaderboard"] * board_expected(policy, student, private_accuracy(course, student)) / \
             policy["leaderboard"]["max_points"]
         assert float(row["final_percent"]) == pytest.approx(100 * percent / total, abs=0.006), student
 
