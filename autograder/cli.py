@@ -33,7 +33,10 @@ def cmd_collect(args) -> int:
 
 def cmd_grade(args) -> int:
     from .grade import grade
-    return grade(_course(args), args.assignment, students=args.student, workers=args.workers,
+    if bool(args.assignments) == args.all:
+        raise CourseError("name the assignments to grade, or pass --all (not both); "
+                          "example: autograder grade 01_tensors 02_autograd")
+    return grade(_course(args), None if args.all else args.assignments, students=args.student, workers=args.workers,
                  timeout=args.timeout, force=args.force, unsandboxed=args.unsandboxed,
                  scheduler=args.scheduler)
 
@@ -107,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("grade", help="grade submissions in sandboxes, in parallel, into the gradebook")
-    p.add_argument("assignment")
+    p.add_argument("assignments", nargs="*", help="assignment names, graded in one run over one warm start")
+    p.add_argument("--all", action="store_true", help="grade every assignment in source/")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("--workers", type=int, default=None, help="submissions at once (default: course.toml, else cores)")
     p.add_argument("--timeout", type=float, default=None, help="wall-clock seconds per notebook")

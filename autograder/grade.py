@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -131,17 +132,94 @@ def needs_grading(record: RunResult | None, sub: Submission, kit: Kit) -> bool:
     return record.audit.get("submission_hash") != sub.hash or record.audit.get("tests_hash") != kit.tests_hash
 
 
-def grade(course: Course, assignment: str, students: list[str] | None = None, workers: int | None = None,
-          timeout: float | None = None, force: bool = False, unsandboxed: bool = False,
+def grade(course: Course, assignments: list[str] | str | None = None, students: list[str] | None = None,
+          workers: int | None = None, timeout: float | None = None, force: bool = False, unsandboxed: bool = False,
           scheduler: str | None = None, quiet: bool = False) -> int:
-    """Grade every (or the named) submission of ``assignment``; returns the exit code."""
-    summary = grade_batch(course, assignment, students=students, workers=workers, timeout=timeout, force=force,
-                          unsandboxed=unsandboxed, scheduler=scheduler, quiet=quiet)
-    if summary is None:
+    """Grade every (or the named) submission of the named assignments (None: all of them) in one run; returns
+    the exit code."""
+    summaries = grade_many(course, assignments, students=students, workers=workers, timeout=timeout, force=force,
+                           unsandboxed=unsandboxed, scheduler=scheduler, quiet=quiet)
+    if summaries is None:
         return 3
-    if not quiet and summary.graded:
-        print_summary(summary)
+    if not quiet:
+        for summary in summaries.values():
+            if summary.graded:
+                print_summary(summary)
     return 0
+
+
+class WarmServer:
+    """The one warm fork server of a command: started by the first job that needs it (a run with nothing to
+    grade starts none), shared by every batch of the command, closed once by :meth:`close`. Thread-safe."""
+
+    def __init__(self, policy: Policy):
+        self._preimport = list(policy.sandbox.preimport)
+        self._seed = policy.grading_seed
+        self._server = None
+        self._failed: BaseException | None = None
+        self._lock = threading.Lock()
+        self.starts = 0   # how many warm parents this command started: 0 or 1
+
+    @property
+    def started(self) -> bool:
+        return self._server is not None
+
+    def run(self, job: Job) -> int | None:
+        with self._lock:
+            if self._failed is not None:
+                raise self._failed
+            if self._server is None:
+                from .forkserver import ForkServer
+
+                try:
+                    self.starts += 1
+                    self._server = ForkServer(self._preimport, self._seed)
+                except BaseException as exc:
+                    self._failed = exc
+                    raise
+        return self._server.run(job)
+
+    def close(self) -> None:
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.close()
+
+
+def grade_many(course: Course, assignments: list[str] | str | None = None, students: list[str] | None = None,
+               workers: int | None = None, timeout: float | None = None, force: bool = False,
+               unsandboxed: bool = False, scheduler: str | None = None, quiet: bool = False,
+               server=None) -> dict[str, BatchSummary] | None:
+    """Grade several assignments (None: every assignment in source/) in one run over one warm fork server.
+
+    Unknown names are refused before anything runs. ``server``: a resident server to reuse and leave running;
+    else one :class:`WarmServer` serves the whole run and is started only if something needs grading.
+    None when the sandbox is refused (the message is printed); the batches graded before that are stored."""
+    known = course.assignments()
+    if assignments is None:
+        assignments = list(known)
+    elif isinstance(assignments, str):
+        assignments = [assignments]
+    unknown = [a for a in assignments if a not in known]
+    if unknown:
+        raise CourseError(f"there is no assignment {', '.join(repr(a) for a in unknown)} in {course.source}; "
+                          f"known: {', '.join(known) or 'none'}")
+    owned = server is None
+    if owned:
+        server = WarmServer(load_policy(course.root))
+    try:
+        summaries: dict[str, BatchSummary] = {}
+        for assignment in dict.fromkeys(assignments):
+            summary = grade_batch(course, assignment, students=students, workers=workers, timeout=timeout,
+                                  force=force, unsandboxed=unsandboxed, scheduler=scheduler, quiet=quiet,
+                                  server=server)
+            if summary is None:
+                return None
+            summaries[assignment] = summary
+        return summaries
+    finally:
+        if owned:
+            server.close()
 
 
 def grade_batch(course: Course, assignment: str, students: list[str] | None = None, workers: int | None = None,
@@ -154,7 +232,24 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
         raise CourseError(f"there is no assignment '{assignment}' in {course.source}; "
                           f"known: {', '.join(course.assignments()) or 'none'}")
     kit = build_kit(course, assignment)
-    kit_file = kit.save(kit_path(course, assignment))
+    subs = find_submissions(course, assignment, students)
+    if students:
+        unknown = sorted(set(students) - {s.student_id for s in subs})
+        for sid in unknown:
+            console.print(f"[yellow]note:[/yellow] {sid} has no submission of {assignment} in {course.submitted}")
+    latest = load_latest_records(course.records)
+    summary = BatchSummary()
+    todo = []
+    for sub in subs:
+        if force or needs_grading(latest.get((sub.student_id, assignment)), sub, kit):
+            todo.append(sub)
+        else:
+            summary.skipped.append(sub.student_id)
+    if not todo:
+        if not quiet:
+            console.print(f"{assignment}: all {len(subs)} submissions are up to date (use --force to regrade)")
+        return summary
+    # only now, with work to do: the sandbox probe, the kit file and (in run_locally) the warm parent
     sandboxed = True
     if scheduler is None:
         reason = sandbox.probe()
@@ -169,23 +264,8 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
             sandboxed = False
     elif unsandboxed:
         sandboxed = False
-    subs = find_submissions(course, assignment, students)
-    if students:
-        unknown = sorted(set(students) - {s.student_id for s in subs})
-        for sid in unknown:
-            console.print(f"[yellow]note:[/yellow] {sid} has no submission of {assignment} in {course.submitted}")
-    latest = load_latest_records(course.records)
-    summary = BatchSummary(sandbox="namespaces" if sandboxed else "none")
-    todo = []
-    for sub in subs:
-        if force or needs_grading(latest.get((sub.student_id, assignment)), sub, kit):
-            todo.append(sub)
-        else:
-            summary.skipped.append(sub.student_id)
-    if not todo:
-        if not quiet:
-            console.print(f"{assignment}: all {len(subs)} submissions are up to date (use --force to regrade)")
-        return summary
+    summary.sandbox = "namespaces" if sandboxed else "none"
+    kit_file = kit.save(kit_path(course, assignment))
     spool = course.state / "spool" / assignment
     spool.mkdir(parents=True, exist_ok=True)
     jobs = {sub.student_id: make_job(course, policy, kit, kit_file, sub, spool, sandboxed, timeout) for sub in todo}
