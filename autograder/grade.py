@@ -8,6 +8,7 @@ submission and tests.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -24,7 +25,7 @@ from . import sandbox
 from .course import Course, CourseError
 from .execute import Job
 from .gradebook import open_gradebook, write_result
-from .kit import Kit, build_kit, kit_path
+from .kit import KIT_VERSION, Kit, build_kit, kit_path
 from .late import describe as describe_lateness
 from .late import price_lateness
 from .policy import Policy, load_policy
@@ -124,6 +125,43 @@ def store(course: Course, gb, result: RunResult, kit: Kit, sub: Submission) -> N
         fh.write(result.dumps() + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def release_stamp(course: Course, assignment: str) -> dict:
+    """What the kit of ``assignment`` was built from, as far as a run can tell without the gradebook: the
+    gradebook's address and every file of release/<assignment>/ (name, size, modification time).
+    `autograder release` (nbgrader's generate_assignment) rewrites those files whenever it writes the
+    assignment's cells to the gradebook, so an unchanged stamp means an unchanged kit."""
+    folder = course.release / assignment
+    files = []
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            files.append([str(path.relative_to(folder)), info.st_size, info.st_mtime_ns, info.st_mode])
+    return {"kit_version": KIT_VERSION, "db_url": course.db_url, "files": files}
+
+
+def current_kit(course: Course, assignment: str) -> Kit:
+    """The assignment's kit, saved at kit_path: the one the last run saved while release/<assignment>/ is
+    unchanged since (see release_stamp), else built again from the gradebook and saved with its stamp.
+    A run with nothing to grade thus neither opens the gradebook nor imports nbgrader."""
+    path = kit_path(course, assignment)
+    stamp_file = path.with_suffix(".stamp")
+    stamp = release_stamp(course, assignment)
+    try:
+        if json.loads(stamp_file.read_text(encoding="utf-8")) == stamp:
+            return Kit.load(path)
+    except (OSError, ValueError, TypeError, KeyError):
+        pass  # no stamp yet, or a stale or broken one: build the kit from the source of truth
+    kit = build_kit(course, assignment)
+    kit.save(path)
+    tmp = stamp_file.with_suffix(".stamp-tmp")
+    tmp.write_text(json.dumps(stamp), encoding="utf-8")
+    os.replace(tmp, stamp_file)
+    return kit
 
 
 def needs_grading(record: RunResult | None, sub: Submission, kit: Kit) -> bool:
@@ -231,7 +269,7 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
     if assignment not in course.assignments():
         raise CourseError(f"there is no assignment '{assignment}' in {course.source}; "
                           f"known: {', '.join(course.assignments()) or 'none'}")
-    kit = build_kit(course, assignment)
+    kit = current_kit(course, assignment)
     subs = find_submissions(course, assignment, students)
     if students:
         unknown = sorted(set(students) - {s.student_id for s in subs})

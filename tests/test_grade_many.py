@@ -3,6 +3,9 @@ when nothing needs grading (issue 15)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -10,7 +13,7 @@ from autograder.cli import main
 from autograder.course import Course
 from autograder.grade import WarmServer, grade_many
 from autograder.policy import load_policy
-from conftest import FIXTURES, build_course, released, submit, with_answers
+from conftest import BIN, FIXTURES, build_course, released, submit, with_answers
 from test_grade_batch import GOOD
 
 pytestmark = pytest.mark.slow
@@ -60,6 +63,29 @@ def test_a_run_with_nothing_to_do_starts_no_fork_server(graded, capsys):
     assert main(["grade", "--all", "--course", str(course)]) == 0
     assert "all 2 submissions are up to date" in capsys.readouterr().err
     assert (course / ".autograder" / "records.jsonl").read_bytes() == records
+    # the whole command, as an instructor runs it: nothing to do means no gradebook and no torch
+    probe = ("import sys\nfrom autograder.cli import main\n"
+             f"rc = main(['grade', 'ps2', 'ps3', '--course', {str(course)!r}])\n"
+             "print(rc, sorted(m for m in ('nbgrader', 'nbformat', 'torch', 'IPython') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=600)
+    assert run.stdout.split("\n")[0] == "0 []", run.stdout + run.stderr
+    assert (course / ".autograder" / "records.jsonl").read_bytes() == records
+
+
+def test_a_new_release_of_the_tests_is_noticed_without_asking_the_gradebook_every_time(graded):
+    """The kit is reused only while release/<assignment>/ is unchanged; `release` rewrites it."""
+    course, _, _ = graded
+    source = course / "source" / "ps3" / "ps2.ipynb"
+    nb = json.loads(source.read_text())
+    cell = next(c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "test_value")
+    cell["metadata"]["nbgrader"]["points"] = 5
+    source.write_text(json.dumps(nb))
+    run = subprocess.run([os.path.join(BIN, "nbgrader"), "generate_assignment", "ps3", "--force"], cwd=course,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    again = grade_many(Course.at(course), ["ps2", "ps3"], quiet=True)
+    assert again["ps2"].graded == [] and [r.student_id for r in again["ps3"].graded] == ["honest"]
+    assert again["ps3"].graded[0].score == again["ps3"].graded[0].max_score == 12.0   # 8 + 4 more for test_value
 
 
 def test_the_command_needs_names_or_all_and_refuses_unknown_names_before_grading(graded, capsys):
