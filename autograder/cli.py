@@ -25,7 +25,6 @@ from pathlib import Path
 from .course import Course, CourseError
 from .policy import PolicyError
 
-REVIEW_FLAGS = ("attack", "tampered")
 
 
 def _course(args) -> Course:
@@ -101,17 +100,13 @@ def cmd_collect(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from .grade import grade_batch, print_summary
-    summary = grade_batch(_course(args), args.assignment, students=args.student, workers=args.workers,
-                          timeout=args.timeout, force=args.force, unsandboxed=args.unsandboxed,
-                          scheduler=args.scheduler, quiet=args.quiet)
-    if summary is None:
-        return 3
-    if not args.quiet and summary.graded:
-        print_summary(summary, full=args.verbose)
-    needs_review = [r for r in summary.graded
-                    if r.status.value != "graded" or any(f in r.flags for f in REVIEW_FLAGS)]
-    return 1 if needs_review else 0
+    from .grade import grade
+    if bool(args.assignments) == args.all:
+        raise CourseError("name the assignments to grade, or pass --all (not both); "
+                          "example: autograder grade 01_tensors 02_dot_product")
+    return grade(_course(args), None if args.all else args.assignments, students=args.student, workers=args.workers,
+                 timeout=args.timeout, force=args.force, unsandboxed=args.unsandboxed,
+                 scheduler=args.scheduler, quiet=args.quiet, full=args.verbose)
 
 
 def cmd_feedback(args) -> int:
@@ -311,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_collect)
 
     p = _add(sub, "grade")
-    p.add_argument("assignment", help="the assignment to grade")
+    p.add_argument("assignments", nargs="*", help="assignment names, graded in one run over one warm start")
+    p.add_argument("--all", action="store_true", help="grade every assignment in source/")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("--workers", type=_positive_int, default=None,
                    help="submissions at once, 1 or more (default: course.toml, else cores)")

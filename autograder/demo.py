@@ -764,13 +764,13 @@ def demo(course_dir: Path | None = None, students: int = 12, *, n_train: int = 6
 
     # 5. grade -------------------------------------------------------------------------------
     stage("grade")
-    from .grade import grade_batch
+    from .grade import grade_many
 
-    for assignment in ASSIGNMENTS:
-        batch = grade_batch(course, assignment, quiet=False)
-        if batch is None:
-            raise DemoError("the grading sandbox is not available on this machine (see the error above); the demo "
-                            "needs root or unprivileged user namespaces")
+    batches = grade_many(course, list(ASSIGNMENTS), quiet=False)  # one warm start for every assignment
+    if batches is None:
+        raise DemoError("the grading sandbox is not available on this machine (see the error above); the demo "
+                        "needs root or unprivileged user namespaces")
+    for assignment, batch in batches.items():
         counts = ", ".join(f"{n} {status}" for status, n in sorted(batch.counts().items()))
         console.print(f"graded {assignment}: {counts} (sandbox: {batch.sandbox})")
     done("grade")

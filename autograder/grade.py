@@ -8,8 +8,10 @@ submission and tests.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from .course import Course, CourseError
 from .execute import Job
 from .export import foreign_scores, grades_by_submission
 from .gradebook import open_gradebook, refresh_lateness, write_result
-from .kit import Kit, build_kit, kit_path
+from .kit import KIT_VERSION, Kit, build_kit, kit_path
 from .late import describe as describe_lateness
 from .late import price_lateness
 from .policy import Policy, load_policy
@@ -33,6 +35,8 @@ from .records import CellResult, Flag, RunResult, Status, load_latest_records
 from .submission import UPLOADED_TIMESTAMP_DETAIL, content_hash, has_uploaded_timestamp, time_of
 
 console = Console(stderr=True)
+# what makes a graded run need a person besides its status (the exit code of `grade`)
+REVIEW_FLAGS = (Flag.ATTACK, Flag.TAMPERED)
 
 
 @dataclass
@@ -131,6 +135,43 @@ def store(course: Course, gb, result: RunResult, kit: Kit, sub: Submission, poli
         os.fsync(fh.fileno())
 
 
+def release_stamp(course: Course, assignment: str) -> dict:
+    """What the kit of ``assignment`` was built from, as far as a run can tell without the gradebook: the
+    gradebook's address and every file of release/<assignment>/ (name, size, modification time).
+    `autograder release` (nbgrader's generate_assignment) rewrites those files whenever it writes the
+    assignment's cells to the gradebook, so an unchanged stamp means an unchanged kit."""
+    folder = course.release / assignment
+    files = []
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            files.append([str(path.relative_to(folder)), info.st_size, info.st_mtime_ns, info.st_mode])
+    return {"kit_version": KIT_VERSION, "db_url": course.db_url, "files": files}
+
+
+def current_kit(course: Course, assignment: str) -> Kit:
+    """The assignment's kit, saved at kit_path: the one the last run saved while release/<assignment>/ is
+    unchanged since (see release_stamp), else built again from the gradebook and saved with its stamp.
+    A run with nothing to grade thus neither opens the gradebook nor imports nbgrader."""
+    path = kit_path(course, assignment)
+    stamp_file = path.with_suffix(".stamp")
+    stamp = release_stamp(course, assignment)
+    try:
+        if json.loads(stamp_file.read_text(encoding="utf-8")) == stamp:
+            return Kit.load(path)
+    except (OSError, ValueError, TypeError, KeyError):
+        pass  # no stamp yet, or a stale or broken one: build the kit from the source of truth
+    kit = build_kit(course, assignment)
+    kit.save(path)
+    tmp = stamp_file.with_suffix(".stamp-tmp")
+    tmp.write_text(json.dumps(stamp), encoding="utf-8")
+    os.replace(tmp, stamp_file)
+    return kit
+
+
 def needs_grading(record: RunResult | None, sub: Submission, kit: Kit,
                   gradebook_grades: dict[tuple[str, str], tuple] | None = None) -> bool:
     """No record, changed files or tests, or gradebook auto scores we did not write (see export.foreign_scores)."""
@@ -143,17 +184,98 @@ def needs_grading(record: RunResult | None, sub: Submission, kit: Kit,
     return bool(foreign_scores(record, gradebook_grades, cells))
 
 
-def grade(course: Course, assignment: str, students: list[str] | None = None, workers: int | None = None,
-          timeout: float | None = None, force: bool = False, unsandboxed: bool = False,
-          scheduler: str | None = None, quiet: bool = False) -> int:
-    """Grade every (or the named) submission of ``assignment``; returns the exit code."""
-    summary = grade_batch(course, assignment, students=students, workers=workers, timeout=timeout, force=force,
-                          unsandboxed=unsandboxed, scheduler=scheduler, quiet=quiet)
-    if summary is None:
+def grade(course: Course, assignments: list[str] | str | None = None, students: list[str] | None = None,
+          workers: int | None = None, timeout: float | None = None, force: bool = False, unsandboxed: bool = False,
+          scheduler: str | None = None, quiet: bool = False, full: bool = False) -> int:
+    """Grade every (or the named) submission of the named assignments (None: all of them) in one run.
+
+    Returns the exit code: 0 when everything graded this run is plainly graded, 1 when a submission needs a
+    person (not ``graded``, or flagged ``attack``/``tampered``), 3 when the machine refuses the sandbox."""
+    summaries = grade_many(course, assignments, students=students, workers=workers, timeout=timeout, force=force,
+                           unsandboxed=unsandboxed, scheduler=scheduler, quiet=quiet)
+    if summaries is None:
         return 3
-    if not quiet and summary.graded:
-        print_summary(summary)
-    return 0
+    needs_review = False
+    for summary in summaries.values():
+        if not quiet and summary.graded:
+            print_summary(summary, full=full)
+        needs_review |= any(r.status != Status.GRADED or any(f in r.flags for f in REVIEW_FLAGS)
+                            for r in summary.graded)
+    return 1 if needs_review else 0
+
+
+class WarmServer:
+    """The one warm fork server of a command: started by the first job that needs it (a run with nothing to
+    grade starts none), shared by every batch of the command, closed once by :meth:`close`. Thread-safe."""
+
+    def __init__(self, policy: Policy):
+        self._preimport = list(policy.sandbox.preimport)
+        self._seed = policy.grading_seed
+        self._server = None
+        self._failed: BaseException | None = None
+        self._lock = threading.Lock()
+        self.starts = 0   # how many warm parents this command started: 0 or 1
+
+    @property
+    def started(self) -> bool:
+        return self._server is not None
+
+    def run(self, job: Job) -> int | None:
+        with self._lock:
+            if self._failed is not None:
+                raise self._failed
+            if self._server is None:
+                from .forkserver import ForkServer
+
+                try:
+                    self.starts += 1
+                    self._server = ForkServer(self._preimport, self._seed)
+                except BaseException as exc:
+                    self._failed = exc
+                    raise
+        return self._server.run(job)
+
+    def close(self) -> None:
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.close()
+
+
+def grade_many(course: Course, assignments: list[str] | str | None = None, students: list[str] | None = None,
+               workers: int | None = None, timeout: float | None = None, force: bool = False,
+               unsandboxed: bool = False, scheduler: str | None = None, quiet: bool = False,
+               server=None) -> dict[str, BatchSummary] | None:
+    """Grade several assignments (None: every assignment in source/) in one run over one warm fork server.
+
+    Unknown names are refused before anything runs. ``server``: a resident server to reuse and leave running;
+    else one :class:`WarmServer` serves the whole run and is started only if something needs grading.
+    None when the sandbox is refused (the message is printed); the batches graded before that are stored."""
+    known = course.assignments()
+    if assignments is None:
+        assignments = list(known)
+    elif isinstance(assignments, str):
+        assignments = [assignments]
+    unknown = [a for a in assignments if a not in known]
+    if unknown:
+        raise CourseError(f"there is no assignment {', '.join(repr(a) for a in unknown)} in {course.source}; "
+                          f"known: {', '.join(known) or 'none'}")
+    owned = server is None
+    if owned:
+        server = WarmServer(load_policy(course.root))
+    try:
+        summaries: dict[str, BatchSummary] = {}
+        for assignment in dict.fromkeys(assignments):
+            summary = grade_batch(course, assignment, students=students, workers=workers, timeout=timeout,
+                                  force=force, unsandboxed=unsandboxed, scheduler=scheduler, quiet=quiet,
+                                  server=server)
+            if summary is None:
+                return None
+            summaries[assignment] = summary
+        return summaries
+    finally:
+        if owned:
+            server.close()
 
 
 def grade_batch(course: Course, assignment: str, students: list[str] | None = None, workers: int | None = None,
@@ -165,31 +287,19 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
     if assignment not in course.assignments():
         raise CourseError(f"there is no assignment '{assignment}' in {course.source}; "
                           f"known: {', '.join(course.assignments()) or 'none'}")
-    kit = build_kit(course, assignment)
-    kit_file = kit.save(kit_path(course, assignment))
-    sandboxed = True
-    if scheduler is None:
-        reason = sandbox.probe()
-        if reason is not None:
-            if not unsandboxed:
-                console.print(f"[red]error:[/red] this machine refuses the sandbox: {reason}.\n"
-                              "Grading untrusted code without isolation is unsafe. Run on a machine that allows "
-                              "user or root namespaces, or pass --unsandboxed to grade anyway "
-                              "(every record will say sandbox: none).")
-                return None
-            console.print(f"[yellow]warning:[/yellow] grading WITHOUT a sandbox ({reason}); records say sandbox: none")
-            sandboxed = False
-    elif unsandboxed:
-        sandboxed = False
+    kit = current_kit(course, assignment)
     subs = find_submissions(course, assignment, students)
     if students:
         unknown = sorted(set(students) - {s.student_id for s in subs})
         for sid in unknown:
             console.print(f"[yellow]note:[/yellow] {sid} has no submission of {assignment} in {course.submitted}")
     latest = load_latest_records(course.records)
-    with open_gradebook(course.db_url) as gb:
-        in_gradebook = grades_by_submission(gb, assignment)
-    summary = BatchSummary(sandbox="namespaces" if sandboxed else "none")
+    in_gradebook: dict = {}
+    if subs and course.gradebook_path.exists():
+        # scores in the gradebook that we did not write (nbgrader's own autograde, a hand edit) force a regrade
+        with open_gradebook(course.db_url) as gb:
+            in_gradebook = grades_by_submission(gb, assignment)
+    summary = BatchSummary()
     todo = []
     for sub in subs:
         if force or needs_grading(latest.get((sub.student_id, assignment)), sub, kit,
@@ -206,6 +316,23 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
         if not quiet:
             console.print(f"{assignment}: all {len(subs)} submissions are up to date (use --force to regrade)")
         return summary
+    # only now, with work to do: the sandbox probe, the kit file and (in run_locally) the warm parent
+    sandboxed = True
+    if scheduler is None:
+        reason = sandbox.probe()
+        if reason is not None:
+            if not unsandboxed:
+                console.print(f"[red]error:[/red] this machine refuses the sandbox: {reason}.\n"
+                              "Grading untrusted code without isolation is unsafe. Run on a machine that allows "
+                              "user or root namespaces, or pass --unsandboxed to grade anyway "
+                              "(every record will say sandbox: none).")
+                return None
+            console.print(f"[yellow]warning:[/yellow] grading WITHOUT a sandbox ({reason}); records say sandbox: none")
+            sandboxed = False
+    elif unsandboxed:
+        sandboxed = False
+    summary.sandbox = "namespaces" if sandboxed else "none"
+    kit_file = kit.save(kit_path(course, assignment))
     spool = course.state / "spool" / assignment
     spool.mkdir(parents=True, exist_ok=True)
     jobs = {sub.student_id: make_job(course, policy, kit, kit_file, sub, spool, sandboxed, timeout) for sub in todo}

@@ -18,8 +18,6 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from .course import Course, CourseError
 
 KIT_VERSION = 1
@@ -105,6 +103,7 @@ def tests_hash(cells: list[KitCell]) -> str:
 
 def build_kit(course: Course, assignment: str) -> Kit:
     """Read the assignment's cells from the gradebook and its released notebook."""
+    import nbformat  # here, not at the top: a grade run with nothing to do never needs it (seconds of imports)
     from nbgrader.api import MissingEntry
 
     from .gradebook import open_gradebook

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import platform
 import resource
@@ -154,11 +155,22 @@ def drop_capabilities() -> None:
 
 def _system_binds(spec: SandboxSpec) -> list[str]:
     """Host paths the student may read: system dirs, the interpreter, site-packages."""
+    return list(system_binds(tuple(spec.readable), tuple(spec.hide)))
+
+
+@functools.lru_cache(maxsize=16)
+def system_binds(readable: tuple[str, ...], hide: tuple[str, ...]) -> tuple[str, ...]:
+    """The read-only binds of every sandbox and judge root with these ``readable`` and ``hide`` paths.
+
+    Worked out once per warm parent (the fork server calls it before it forks an executor, so every
+    kernel and judge inherits the answer instead of walking sys.path and site-packages again): the
+    host's system folders and this interpreter's paths do not change while a server runs, and the
+    course to hide is part of the key."""
     candidates = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc"]
     candidates += [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))]
     candidates += [p for p in sys.path if p and os.path.isdir(p)]
-    candidates += spec.readable
-    hidden = [os.path.realpath(h) for h in spec.hide]
+    candidates += list(readable)
+    hidden = [os.path.realpath(h) for h in hide]
     chosen: list[str] = []
     for path in candidates:
         if os.path.islink(path):
@@ -173,7 +185,7 @@ def _system_binds(spec: SandboxSpec) -> list[str]:
         if any(_inside(real, c) for c in chosen):
             continue
         chosen = [c for c in chosen if not _inside(c, real)] + [real]
-    return sorted(chosen)
+    return tuple(sorted(chosen))
 
 
 def _holds_a_course(path: str) -> bool:

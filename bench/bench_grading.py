@@ -153,7 +153,20 @@ def run_ours(course: Path, assignment: str, workers: int) -> dict:
     return {"startup": startup, "steady": steady, "n": len(jobs), "scores": sorted(r.score for r in results),
             "memory": sorted(samples)[len(samples) // 2] if samples else 0,
             "memory_max": max(samples) if samples else 0,
-            "per_sub": sum(r.duration for r in results) / len(results)}
+            "per_sub": sum(r.duration for r in results) / len(results), "split": timing_split(results)}
+
+
+def timing_split(results) -> dict[str, float]:
+    """Median milliseconds of each part of one submission's run (the records' ``audit.timing_ms``), plus the
+    rest of its recorded duration (fork, waiting for the kernel, cleanup)."""
+    def median(values):
+        values = sorted(values)
+        return values[len(values) // 2] if values else 0.0
+
+    parts = {key: median([r.audit.get("timing_ms", {}).get(key, 0.0) for r in results])
+             for key in ("sandbox", "plan", "cells")}
+    parts["total (recorded duration)"] = median([r.duration * 1000 for r in results])
+    return parts
 
 
 def run_nbgrader(course: Path, assignment: str) -> float:
@@ -195,6 +208,7 @@ def main() -> None:
     print(f"warm-up of the fork server (imports, once per run): {ours['startup']:.2f} s")
     print(f"students' own code per submission (cells + tests, in-process): {own * 1000:.0f} ms")
     print(f"per-submission overhead beyond that: {overhead * 1000:.0f} ms")
+    print("one submission's run, median ms: " + ", ".join(f"{k} {v:.0f}" for k, v in ours["split"].items()))
     print(f"memory per running submission beyond the warm parent: median {ours['memory'] / 2**20:.0f} MB, "
           f"max {ours['memory_max'] / 2**20:.0f} MB")
 
