@@ -261,3 +261,12 @@ def test_the_web_process_never_imports_torch(course):
     out = subprocess.run([sys.executable, "-c", code, str(course.root)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+# -- attacks (issue 16: the portal attacked as a hostile student) -------------------------------
+def test_deeply_nested_json_is_refused_in_plain_words_not_a_server_error(course):
+    client = signed_in(course, "s2")
+    bomb = b"[" * 200_000 + b"]" * 200_000         # the stdlib parser recurses once per bracket
+    resp = upload(client, csrf_of(client), notebook=bomb)
+    assert resp.status_code == 400 and "nested too deeply" in resp.text
+    assert submitted_files(course) == []
