@@ -103,7 +103,7 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
 
     def who(request: Request) -> tuple[str | None, dict | None]:
         session = sessions.read(request.cookies.get(auth.SESSION_COOKIE))
-        if session is None or not auth.still_valid(db, session["who"]):
+        if session is None or not auth.session_valid(db, session):
             return None, None
         return session["who"], session
 
@@ -151,11 +151,12 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         expected = hmac.new(pre_key, pre.encode(), hashlib.sha256).hexdigest()
         if not pre or not hmac.compare_digest(expected, str(form.get("csrf", ""))):
             return csrf_fail()
-        owner = auth.owner_of(db, str(form.get("token", "")))
-        if owner is None:
+        found = auth.token_of(db, str(form.get("token", "")))
+        if found is None:
             return RedirectResponse("/?error=That+token+is+not+valid+(mistyped,+or+revoked).", status_code=303)
+        token_id, owner = found
         resp = RedirectResponse("/admin" if owner == ADMIN else "/me", status_code=303)
-        resp.set_cookie(auth.SESSION_COOKIE, sessions.make(owner), httponly=True, samesite="strict",
+        resp.set_cookie(auth.SESSION_COOKIE, sessions.make(owner, token_id), httponly=True, samesite="strict",
                         max_age=auth.SESSION_MAX_AGE)
         return resp
 

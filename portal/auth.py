@@ -5,10 +5,14 @@ Contract:
 * :func:`issue_tokens` makes one random token per student (32 bytes, URL-safe) and stores only its
   SHA-256; it returns the plain tokens once, for the CSV the instructor mails out. Issuing again for
   a student revokes their earlier tokens. :func:`revoke` revokes every token of one owner.
-* :func:`owner_of` maps a presented token to its owner, or None (unknown, revoked, malformed).
-* The session cookie holds ``{"who": owner, "sid": random}`` signed with the course's portal
-  secret (``.autograder/portal-secret``, 0600, made on first use, never in the repository); it
-  is HTTP-only and SameSite=Strict. A forged or tampered cookie reads as "not signed in".
+* :func:`owner_of` maps a presented token to its owner, or None (unknown, revoked, malformed);
+  :func:`token_of` also gives the token's row id.
+* The session cookie holds ``{"who": owner, "tid": token row id, "sid": random}`` signed with the
+  course's portal secret (``.autograder/portal-secret``, 0600, made on first use, never in the
+  repository); it is HTTP-only and SameSite=Strict. A forged or tampered cookie reads as "not
+  signed in". A session lives only while the very token it was made from is not revoked
+  (:func:`session_valid`): revoking signs the person out, and issuing them a new token later does
+  not bring a copied old cookie back to life.
 * Every form carries ``csrf`` = HMAC(secret, session sid); a POST without the right value is
   refused before it does anything.
 """
@@ -67,7 +71,8 @@ def revoke(db: sessionmaker[Session], owner: str) -> int:
                          .values(revoked_at=utcnow())).rowcount
 
 
-def owner_of(db: sessionmaker[Session], token: str) -> str | None:
+def token_of(db: sessionmaker[Session], token: str) -> tuple[int, str] | None:
+    """(token row id, owner) of a presented token that is valid now, else None."""
     token = (token or "").strip()
     if not (20 <= len(token) <= 200):
         return None
@@ -75,14 +80,19 @@ def owner_of(db: sessionmaker[Session], token: str) -> str | None:
         row = s.scalars(select(Token).where(Token.sha256 == digest(token))).first()
         if row is None or row.revoked_at is not None:
             return None
-        return row.owner
+        return row.id, row.owner
 
 
-def still_valid(db: sessionmaker[Session], owner: str) -> bool:
-    """A session outlives nothing: revoking an owner's tokens signs them out."""
+def owner_of(db: sessionmaker[Session], token: str) -> str | None:
+    found = token_of(db, token)
+    return found[1] if found else None
+
+
+def session_valid(db: sessionmaker[Session], session: dict) -> bool:
+    """A session outlives nothing: it holds while the token it was made from is not revoked."""
     with db() as s:
-        return s.scalars(select(Token.id).where(Token.owner == owner, Token.revoked_at.is_(None))).first() \
-            is not None
+        row = s.get(Token, session["tid"])
+        return row is not None and row.revoked_at is None and row.owner == session["who"]
 
 
 class Sessions:
@@ -92,8 +102,8 @@ class Sessions:
         self._secret = secret
         self._serializer = URLSafeTimedSerializer(secret, salt="portal-session")
 
-    def make(self, owner: str) -> str:
-        return self._serializer.dumps({"who": owner, "sid": secrets.token_hex(16)})
+    def make(self, owner: str, token_id: int) -> str:
+        return self._serializer.dumps({"who": owner, "tid": token_id, "sid": secrets.token_hex(16)})
 
     def read(self, cookie: str | None) -> dict | None:
         if not cookie or len(cookie) > 4096:
@@ -102,7 +112,8 @@ class Sessions:
             data = self._serializer.loads(cookie, max_age=SESSION_MAX_AGE)
         except BadSignature:
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("who"), str) or not isinstance(data.get("sid"), str):
+        if not isinstance(data, dict) or not isinstance(data.get("who"), str) or not isinstance(data.get("sid"), str) \
+                or type(data.get("tid")) is not int:
             return None
         return data
 

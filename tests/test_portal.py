@@ -270,3 +270,24 @@ def test_deeply_nested_json_is_refused_in_plain_words_not_a_server_error(course)
     resp = upload(client, csrf_of(client), notebook=bomb)
     assert resp.status_code == 400 and "nested too deeply" in resp.text
     assert submitted_files(course) == []
+
+
+def test_a_copied_cookie_stays_dead_after_revoke_even_when_a_new_token_is_issued(course):
+    from portal.app import portal_url
+    from portal.auth import issue_tokens, revoke
+    from portal.store import open_store
+    from autograder.course import Course
+
+    stolen = signed_in(course, "s1")
+    cookie = stolen.cookies.get("portal_session")
+    db = open_store(portal_url(Course.at(course.root)))
+    revoke(db, "s1")
+    new_token = issue_tokens(db, ["s1"])["s1"]
+    replay = client_for(course)
+    replay.cookies.set("portal_session", cookie)
+    assert loc(replay.get("/me")) == "/"              # the old session does not come back
+    # the new token signs in; a cookie signed for another token id of the same owner is refused
+    fresh = client_for(course)
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', fresh.get("/").text).group(1)
+    assert loc(fresh.post("/login", data={"token": new_token, "csrf": csrf})) == "/me"
+    assert fresh.get("/me").status_code == 200
