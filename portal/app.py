@@ -13,6 +13,9 @@ Contract:
 * Uploads: at most ``MAX_REQUEST_BYTES`` per request (413 otherwise), a notebook must parse, a CSV
   must be text; at most ``UPLOADS_PER_WINDOW`` uploads per student per ``UPLOAD_WINDOW`` seconds
   (429). Refusals are shown on the page in plain words; nothing is stored.
+* Sign-in: after ``FAILED_LOGINS_PER_WINDOW`` wrong tokens from one client address within
+  ``LOGIN_WINDOW`` seconds, that address is refused (429) without looking at the token until the
+  window has passed; successful sign-ins do not count (a class behind one NAT can sign in).
 * The public leaderboard shows pseudonyms and public accuracy only, until the instructor reveals
   the private board (allowed only after the competition's due date).
 """
@@ -42,6 +45,8 @@ from .store import ADMIN, JobState, enqueue, get_setting, jobs_of, open_store, q
 MAX_REQUEST_BYTES = service.MAX_CSV_BYTES + service.MAX_NOTEBOOK_BYTES + 64 * 1024
 UPLOADS_PER_WINDOW = 20
 UPLOAD_WINDOW = 600.0
+FAILED_LOGINS_PER_WINDOW = 10
+LOGIN_WINDOW = 300.0
 PRE_COOKIE = "portal_pre"
 REVEALED = "private_board_revealed"
 
@@ -65,16 +70,37 @@ class _RateLimit:
         self._hits: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
 
+    def _recent(self, who: str, now: float) -> collections.deque:
+        hits = self._hits[who]
+        while hits and now - hits[0] > self.window:
+            hits.popleft()
+        if not hits:
+            del self._hits[who]             # forgotten addresses take no memory
+            hits = self._hits[who]
+        return hits
+
     def allow(self, who: str) -> bool:
+        """Count one hit for ``who``; False (and nothing counted) when the window is full."""
         now = time.monotonic()
         with self._lock:
-            hits = self._hits[who]
-            while hits and now - hits[0] > self.window:
-                hits.popleft()
+            hits = self._recent(who, now)
             if len(hits) >= self.limit:
                 return False
             hits.append(now)
             return True
+
+    def full(self, who: str) -> bool:
+        """Whether ``who`` is at the limit now (counts nothing)."""
+        with self._lock:
+            full = len(self._recent(who, time.monotonic())) >= self.limit
+            if not self._hits[who]:
+                del self._hits[who]
+            return full
+
+    def record(self, who: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._recent(who, now).append(now)
 
 
 def _env() -> Environment:
@@ -92,6 +118,7 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
     pre_key = hashlib.sha256(b"pre:" + auth.course_secret(course.state)).digest()
     env = _env()
     limiter = _RateLimit(UPLOADS_PER_WINDOW, UPLOAD_WINDOW)
+    failed_logins = _RateLimit(FAILED_LOGINS_PER_WINDOW, LOGIN_WINDOW)
     write_lock = threading.Lock()
     app = FastAPI(title="Course portal", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -151,8 +178,15 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         expected = hmac.new(pre_key, pre.encode(), hashlib.sha256).hexdigest()
         if not pre or not hmac.compare_digest(expected, str(form.get("csrf", ""))):
             return csrf_fail()
+        address = request.client.host if request.client else "unknown"
+        if failed_logins.full(address):
+            return PlainTextResponse(f"too many wrong tokens from your address: at most "
+                                     f"{FAILED_LOGINS_PER_WINDOW} in {int(LOGIN_WINDOW // 60)} minutes. "
+                                     f"Wait a few minutes, then paste the token exactly as it was mailed.",
+                                     status_code=429)
         found = auth.token_of(db, str(form.get("token", "")))
         if found is None:
+            failed_logins.record(address)
             return RedirectResponse("/?error=That+token+is+not+valid+(mistyped,+or+revoked).", status_code=303)
         token_id, owner = found
         resp = RedirectResponse("/admin" if owner == ADMIN else "/me", status_code=303)

@@ -291,3 +291,23 @@ def test_a_copied_cookie_stays_dead_after_revoke_even_when_a_new_token_is_issued
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', fresh.get("/").text).group(1)
     assert loc(fresh.post("/login", data={"token": new_token, "csrf": csrf})) == "/me"
     assert fresh.get("/me").status_code == 200
+
+
+def test_login_brute_force_is_stopped_per_client_address(course):
+    from portal.app import FAILED_LOGINS_PER_WINDOW
+    client = client_for(course)
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get("/").text).group(1)
+    for i in range(FAILED_LOGINS_PER_WINDOW):
+        wrong = client.post("/login", data={"token": f"{i:043d}", "csrf": csrf})
+        assert wrong.status_code == 303 and "error=" in loc(wrong)
+    # from now on the address is refused, even with a right token (the guess is not even looked at)
+    refused = client.post("/login", data={"token": course.tokens["s1"], "csrf": csrf})
+    assert refused.status_code == 429 and "too many wrong tokens" in refused.text
+    assert "portal_session" not in refused.cookies
+    # successful sign-ins do not count: a whole class behind one address signs in
+    from portal.app import create_app
+    app = create_app(course.root)
+    for _ in range(3 * FAILED_LOGINS_PER_WINDOW):
+        c = TestClient(app, follow_redirects=False)
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', c.get("/").text).group(1)
+        assert loc(c.post("/login", data={"token": course.tokens["s2"], "csrf": token})) == "/me"
