@@ -16,6 +16,10 @@ Contract:
 * Sign-in: after ``FAILED_LOGINS_PER_WINDOW`` wrong tokens from one client address within
   ``LOGIN_WINDOW`` seconds, that address is refused (429) without looking at the token until the
   window has passed; successful sign-ins do not count (a class behind one NAT can sign in).
+* Every response carries a Content-Security-Policy that allows no script, no frame and no form
+  target off this site, plus ``nosniff``, ``no-referrer`` and ``no-store``. A feedback page (whose
+  text comes from a student's notebook, escaped by ``autograder feedback``) is served in a CSP
+  sandbox as well: even markup that slipped through could not act as this site.
 * The public leaderboard shows pseudonyms and public accuracy only, until the instructor reveals
   the private board (allowed only after the competition's due date).
 """
@@ -49,6 +53,9 @@ FAILED_LOGINS_PER_WINDOW = 10
 LOGIN_WINDOW = 300.0
 PRE_COOKIE = "portal_pre"
 REVEALED = "private_board_revealed"
+PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'")
+FEEDBACK_CSP = PAGE_CSP + "; sandbox"
 
 
 def portal_url(course: Course) -> str:
@@ -121,6 +128,16 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
     failed_logins = _RateLimit(FAILED_LOGINS_PER_WINDOW, LOGIN_WINDOW)
     write_lock = threading.Lock()
     app = FastAPI(title="Course portal", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def hardening_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     # -- helpers ---------------------------------------------------------------------------
     def page(name: str, status: int = 200, **ctx) -> HTMLResponse:
@@ -342,11 +359,14 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         infos = {i.name: i for i in service.assignments(course, policy)}
         if assignment not in infos:
             return PlainTextResponse("no such assignment", status_code=404)
-        path = course.feedback / student / assignment / f"{Path(infos[assignment].notebook).stem}.html"
-        if path.is_symlink() or not path.is_file():
+        if student in ("", ".", "..") or Path(student).name != student or "\\" in student or "\0" in student:
+            return PlainTextResponse("no such student", status_code=404)    # one plain folder name only
+        folder = course.feedback / student / assignment
+        path = folder / f"{Path(infos[assignment].notebook).stem}.html"
+        if any(p.is_symlink() for p in (folder.parent, folder, path)) or not path.is_file():
             return PlainTextResponse("no feedback yet: it appears here once your notebook is graded",
                                      status_code=404)
-        return HTMLResponse(path.read_text(encoding="utf-8"))
+        return HTMLResponse(path.read_text(encoding="utf-8"), headers={"Content-Security-Policy": FEEDBACK_CSP})
 
     @app.post("/select")
     async def select_final(request: Request):

@@ -311,3 +311,32 @@ def test_login_brute_force_is_stopped_per_client_address(course):
         c = TestClient(app, follow_redirects=False)
         token = re.search(r'name="csrf" value="([0-9a-f]+)"', c.get("/").text).group(1)
         assert loc(c.post("/login", data={"token": course.tokens["s2"], "csrf": token})) == "/me"
+
+
+def test_pages_forbid_scripts_and_framing_and_feedback_is_sandboxed(course):
+    s1 = signed_in(course, "s1")
+    upload(s1, csrf_of(s1), notebook=course.notebook())
+    run_worker(course)
+    for path in ("/", "/leaderboard"):
+        headers = client_for(course).get(path).headers
+        assert "script-src" not in headers["content-security-policy"]       # default-src 'none' covers it
+        assert "default-src 'none'" in headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "no-referrer"
+    me = s1.get("/me")
+    assert me.headers["cache-control"] == "no-store"
+    feedback = s1.get(f"/feedback/{ASSIGNMENT}")
+    assert feedback.status_code == 200 and feedback.headers["content-security-policy"].endswith("; sandbox")
+    admin = signed_in(course, "__instructor__")
+    shown = admin.get(f"/admin/feedback/s1/{ASSIGNMENT}")
+    assert shown.status_code == 200 and "sandbox" in shown.headers["content-security-policy"]
+
+
+def test_admin_feedback_takes_one_plain_student_folder_name(course):
+    # a page planted outside feedback/ (here: course/ps2/ps2.html) is never served through `..`
+    (course.root / ASSIGNMENT).mkdir(exist_ok=True)
+    (course.root / ASSIGNMENT / "ps2.html").write_text("<p>not feedback</p>")
+    admin = signed_in(course, "__instructor__")
+    for student in ("..", "%2e%2e", "..%2f..%2fx", "s1%5c..", ".", "s1%00"):
+        resp = admin.get(f"/admin/feedback/{student}/{ASSIGNMENT}")
+        assert resp.status_code >= 400 and "not feedback" not in resp.text, student
