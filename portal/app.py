@@ -151,7 +151,9 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
             return None, None
         return session["who"], session
 
-    async def form_of(request: Request) -> dict | Response:
+    async def form_of(request: Request, multi: bool = False):
+        """The request's form, bounded (size, fields, files); a plain-words refusal otherwise.
+        Every POST reads its body through here. ``multi`` keeps repeated keys (a FormData)."""
         length = request.headers.get("content-length")
         if length is None or not length.isdigit():
             return PlainTextResponse("a request body needs a Content-Length", status_code=411)
@@ -159,7 +161,7 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
             return PlainTextResponse(f"the upload is larger than {MAX_REQUEST_BYTES // 1024 // 1024} MB; "
                                      f"nothing was stored", status_code=413)
         form = await request.form(max_files=2, max_fields=20)
-        return dict(form)
+        return form if multi else dict(form)
 
     def csrf_fail() -> Response:
         return PlainTextResponse("this form has expired or did not come from this site (missing or wrong "
@@ -373,7 +375,10 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         owner, session = who(request)
         if owner is None or session is None:
             return RedirectResponse("/", status_code=303)
-        form = await request.form()
+        form_data = await form_of(request, multi=True)
+        if isinstance(form_data, Response):
+            return form_data
+        form = form_data
         if not sessions.csrf_ok(session, str(form.get("csrf", ""))):
             return csrf_fail()
         policy = load_policy(course.root)
@@ -381,7 +386,8 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         if due is not None and dt.datetime.now(dt.timezone.utc) > due:
             return RedirectResponse("/me?err=" + _q("the deadline has passed; final submissions can no "
                                                     "longer be changed"), status_code=303)
-        ids = [int(v) for k, v in form.multi_items() if k == "id" and str(v).isdigit()]
+        ids = [int(v) for k, v in form.multi_items()           # ASCII digits only: int("²") raises,
+               if k == "id" and isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 12]  # and so would 5000 digits
         from leaderboard import api
         from leaderboard.records import LeaderboardError
         try:

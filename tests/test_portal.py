@@ -340,3 +340,39 @@ def test_admin_feedback_takes_one_plain_student_folder_name(course):
     for student in ("..", "%2e%2e", "..%2f..%2fx", "s1%5c..", ".", "s1%00"):
         resp = admin.get(f"/admin/feedback/{student}/{ASSIGNMENT}")
         assert resp.status_code >= 400 and "not feedback" not in resp.text, student
+
+
+def test_select_form_is_bounded_and_odd_ids_are_ignored_not_a_server_error(course):
+    s1 = signed_in(course, "s1")
+    upload(s1, csrf_of(s1), notebook=course.notebook(), csv=course.csv(50, seed=1))
+    from leaderboard import api
+    before = [(r.id, r.selected) for r in api.student_submissions(course.root, "s1")]
+    csrf = csrf_of(s1)
+    from portal.app import MAX_REQUEST_BYTES
+    chunk = "a" * (900 * 1024)                                 # under Starlette's 1 MB per field
+    big = "&".join(f"f{i}={chunk}" for i in range(MAX_REQUEST_BYTES // len(chunk) + 2))
+    huge = s1.post("/select", content=f"csrf={csrf}&{big}".encode(),
+                   headers={"content-type": "application/x-www-form-urlencoded"})
+    assert huge.status_code == 413
+    many = s1.post("/select", data={"csrf": csrf, **{f"f{i}": "1" for i in range(500)}})
+    assert many.status_code == 400
+    for odd in ("²", "9" * 5000, "-1", "1e3"):
+        resp = s1.post("/select", data={"csrf": csrf, "id": odd})
+        assert resp.status_code == 303 and "final submissions: none" in loc(resp), odd
+    other = s1.post("/select", data={"csrf": csrf, "id": "999"})   # not theirs / not a row: the store refuses
+    assert other.status_code == 303 and "err=" in loc(other)
+    assert [(r.id, r.selected) for r in api.student_submissions(course.root, "s1")] == before
+
+
+def test_a_student_cannot_select_another_students_submission(course):
+    s1 = signed_in(course, "s1")
+    upload(s1, csrf_of(s1), notebook=course.notebook(), csv=course.csv(50, seed=1))
+    s3 = signed_in(course, "s3")
+    upload(s3, csrf_of(s3), notebook=course.notebook(), csv=course.csv(40, seed=2))
+    from leaderboard import api
+    before = [(r.id, r.selected) for r in api.student_submissions(course.root, "s1")]
+    mine = [(r.id, r.selected) for r in api.student_submissions(course.root, "s3")]
+    resp = s3.post("/select", data={"csrf": csrf_of(s3), "id": str(before[0][0]), "student": "s1"})
+    assert resp.status_code == 303 and "err=" in loc(resp)
+    assert [(r.id, r.selected) for r in api.student_submissions(course.root, "s1")] == before
+    assert [(r.id, r.selected) for r in api.student_submissions(course.root, "s3")] == mine
