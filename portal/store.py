@@ -10,7 +10,9 @@ Contract:
   needed); the plain token exists only in the CSV ``autograder tokens`` writes;
 * ``jobs`` is the grading queue: one row per uploaded notebook, claimed by exactly one worker in a
   transaction; a job is ``queued`` -> ``running`` -> ``done`` (or ``error`` with a message);
-  a ``running`` job whose worker died is queued again when a worker starts.
+  a ``running`` job whose worker died is queued again when a worker starts, at most
+  ``MAX_ATTEMPTS`` times in all (then it ends ``error``: one notebook that kills the worker
+  never blocks the queue in a crash-restart loop).
 
 The grades themselves stay where the command line keeps them (gradebook, records, leaderboard
 database): the portal stores nothing the CLI would not see.
@@ -27,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 ADMIN = "__instructor__"        # the token owner name of the instructor; never a student id
+MAX_ATTEMPTS = 3                # a job the worker died on this many times is not tried again
 
 
 def utcnow() -> dt.datetime:
@@ -149,8 +152,14 @@ def finish(db: sessionmaker[Session], job_id: int, state: JobState, message: str
 
 
 def requeue_abandoned(db: sessionmaker[Session]) -> int:
-    """Jobs left ``running`` by a worker that died go back to the queue (called at worker start)."""
+    """Jobs left ``running`` by a worker that died go back to the queue (called at worker start),
+    unless the worker died ``MAX_ATTEMPTS`` times on the same job: that job is what kills it, so it
+    ends ``error`` and the queue behind it goes on."""
     with db.begin() as s:
+        s.execute(update(Job).where(Job.state == JobState.RUNNING, Job.attempts >= MAX_ATTEMPTS)
+                  .values(state=JobState.ERROR, finished_at=utcnow(),
+                          message=f"the grading worker stopped {MAX_ATTEMPTS} times while grading this "
+                                  f"notebook; it is not retried (your instructor sees it in the queue and can regrade it)"))
         return s.execute(update(Job).where(Job.state == JobState.RUNNING)
                          .values(state=JobState.QUEUED)).rowcount
 

@@ -376,3 +376,27 @@ def test_a_student_cannot_select_another_students_submission(course):
     assert resp.status_code == 303 and "err=" in loc(resp)
     assert [(r.id, r.selected) for r in api.student_submissions(course.root, "s1")] == before
     assert [(r.id, r.selected) for r in api.student_submissions(course.root, "s3")] == mine
+
+
+def test_a_job_that_keeps_killing_the_worker_ends_error_and_the_queue_goes_on(course):
+    from portal.app import portal_url
+    from portal.store import MAX_ATTEMPTS, JobState, claim, enqueue, jobs_of, open_store, requeue_abandoned
+    from autograder.course import Course
+
+    db = open_store(portal_url(Course.at(course.root)))
+    poison = enqueue(db, "s2", ASSIGNMENT)
+    for attempt in range(MAX_ATTEMPTS):
+        assert claim(db).id == poison              # a worker takes it and dies before finishing
+        requeue_abandoned(db)                      # what the restarted worker does first
+    job = {j.id: j for j in jobs_of(db)}[poison]
+    assert job.state == JobState.ERROR and "stopped 3 times" in job.message
+    # a job that raises ends error at once; the queue goes on and the next student is graded
+    broken = enqueue(db, "s2", "no_such_assignment")
+    s1 = signed_in(course, "s1")
+    upload(s1, csrf_of(s1), notebook=course.notebook())
+    run_worker(course)
+    states = {j.id: j.state for j in jobs_of(db)}
+    assert states[broken] == JobState.ERROR
+    assert sorted(states.values()) == sorted([JobState.ERROR, JobState.ERROR, JobState.DONE])
+    assert f"{FULL_SCORE:g} / {FULL_SCORE:g}" in s1.get("/me").text
+    assert "not graded: the grading worker stopped" in signed_in(course, "s2").get("/me").text
