@@ -400,3 +400,146 @@ def test_a_job_that_keeps_killing_the_worker_ends_error_and_the_queue_goes_on(co
     assert sorted(states.values()) == sorted([JobState.ERROR, JobState.ERROR, JobState.DONE])
     assert f"{FULL_SCORE:g} / {FULL_SCORE:g}" in s1.get("/me").text
     assert "not graded: the grading worker stopped" in signed_in(course, "s2").get("/me").text
+
+
+def test_path_traversal_in_every_path_parameter_reaches_nothing(course):
+    s1 = signed_in(course, "s1")
+    upload(s1, csrf_of(s1), notebook=course.notebook())
+    run_worker(course)
+    s2 = signed_in(course, "s2")
+    secret = (course.root / "competition" / "private" / "solution.csv").read_text()
+    for path in ("/download/..%2f..%2fcourse.toml", "/download/%2e%2e", f"/download/{ASSIGNMENT}%2f..",
+                 "/feedback/..", "/feedback/..%2fs1", f"/feedback/..%2f..%2fs1%2f{ASSIGNMENT}",
+                 "/competition/..%2fprivate%2fsolution.csv", "/competition/%2e%2e%2fprivate%2fsolution.csv",
+                 "/competition/solution.csv", "/competition/..", f"/admin/feedback/s1/{ASSIGNMENT}",
+                 "/admin/download/..%2f..%2fcourse"):
+        resp = s2.get(path)
+        assert resp.status_code in (403, 404, 405) or loc(resp) == "/me", path     # `/x/..` is `/`
+        assert "Id,Category,Usage" not in resp.text and secret[:40] not in resp.text, path
+        assert "s1" not in resp.text, path
+    # what may be downloaded is exactly the released notebook and the public files
+    assert s2.get(f"/download/{ASSIGNMENT}").status_code == 200
+    assert s2.get("/competition/train.csv").status_code == 200
+
+
+def test_student_cookie_gets_nothing_from_admin_routes_even_with_its_own_csrf(course):
+    s1 = signed_in(course, "s1")
+    upload(s1, csrf_of(s1), notebook=course.notebook(), csv=course.csv(50, seed=1))
+    run_worker(course)
+    toml = course.root / "course.toml"            # past the deadline: only the instructor may reveal
+    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).isoformat()
+    toml.write_text(re.sub(r'due = "[^"]+"', f'due = "{past}"', toml.read_text()))
+    csrf = csrf_of(s1)
+    records = (course.root / ".autograder" / "records.jsonl").read_text()
+    for action, data in (("reveal", {}), ("regrade", {"student": "s1", "assignment": ASSIGNMENT}),
+                         ("override", {"student": "s1", "assignment": ASSIGNMENT, "cell": "test_value",
+                                       "points": "100", "reason": "mine"})):
+        resp = s1.post(f"/admin/{action}", data={"csrf": csrf, **data})
+        assert resp.status_code == 403 and resp.text == "instructors only", action
+    for what in ("grades", "final_grades", "leaderboard"):
+        assert s1.get(f"/admin/download/{what}").status_code == 403
+    assert 'id="private-hidden"' in client_for(course).get("/leaderboard").text
+    assert (course.root / ".autograder" / "records.jsonl").read_text() == records
+    from portal.store import jobs_of, open_store
+    from portal.app import portal_url
+    from autograder.course import Course
+    assert len(jobs_of(open_store(portal_url(Course.at(course.root))))) == 1     # no regrade queued
+
+
+def test_csrf_token_of_another_session_and_session_fixation(course):
+    s1, s2 = signed_in(course, "s1"), signed_in(course, "s2")
+    # s2's page token does not work with s1's session (a page of another origin knows neither)
+    crossed = s1.post(f"/upload/{ASSIGNMENT}", data={"csrf": csrf_of(s2)},
+                      files={"notebook": ("ps2.ipynb", course.notebook())})
+    assert crossed.status_code == 403 and "CSRF" in crossed.text
+    assert submitted_files(course) == []
+    # fixation: signing in while carrying someone else's session cookie replaces it with a new one
+    planted = s2.cookies.get("portal_session")
+    victim = client_for(course)
+    victim.cookies.set("portal_session", planted)
+    victim.cookies.delete("portal_session")
+    page = victim.get("/")
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    victim.cookies.set("portal_session", planted)
+    resp = victim.post("/login", data={"token": course.tokens["s1"], "csrf": token})
+    assert resp.cookies.get("portal_session") not in (None, planted)
+    victim.cookies.set("portal_session", resp.cookies.get("portal_session"))
+    assert "s1: assignments" in victim.get("/me").text
+    # a tampered cookie (one character changed in the payload) reads as signed out
+    cookie = s1.cookies.get("portal_session")
+    tampered = ("A" if cookie[0] != "A" else "B") + cookie[1:]
+    forged = client_for(course)
+    forged.cookies.set("portal_session", tampered)
+    assert loc(forged.get("/me")) == "/"
+
+
+def test_html_in_messages_and_file_names_is_escaped_and_redirects_stay_on_site(course):
+    s2 = signed_in(course, "s2")
+    page = s2.get("/me", params={"err": "<script>alert(1)</script>", "msg": '"><img src=x onerror=alert(1)>'}).text
+    assert "<script>alert(1)" not in page and "<img src=x" not in page and "&lt;script&gt;" in page
+    login = client_for(course).get("/", params={"error": "<script>alert(1)</script>"}).text
+    assert "<script>alert(1)" not in login
+    bad_name = upload(s2, csrf_of(s2), notebook=b"{}", nb_name="<svg onload=alert(1)>.txt")
+    assert bad_name.status_code == 400 and "<svg onload" not in bad_name.text and "&lt;svg onload" in bad_name.text
+    for resp in (upload(s2, csrf_of(s2), notebook=course.notebook()),
+                 s2.post("/select", data={"csrf": csrf_of(s2)}), s2.get("/")):
+        assert resp.status_code == 303 and loc(resp).startswith("/") and not loc(resp).startswith("//")
+
+
+def test_malformed_multipart_is_refused_and_stores_nothing_outside_the_students_folder(course):
+    s2 = signed_in(course, "s2")
+    csrf = csrf_of(s2)
+    many = s2.post(f"/upload/{ASSIGNMENT}", data={"csrf": csrf, **{f"f{i}": "x" for i in range(3000)}})
+    assert many.status_code == 400 and "Too many fields" in many.text
+    long_name = upload(s2, csrf, notebook=course.notebook(), nb_name="a" * 200_000 + ".ipynb")
+    assert long_name.status_code == 400
+    boundary = "XyZ"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"notebook\"; filename=\"").encode() + \
+        b"\xff\xfe\x00.ipynb\"\r\n\r\n\x00\xff{}\r\n" + f"--{boundary}--\r\n".encode()
+    binary = s2.post(f"/upload/{ASSIGNMENT}", content=body,
+                     headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert binary.status_code == 400 and "not UTF-8 text" in binary.text
+    import gzip
+    bomb = upload(s2, csrf, notebook=gzip.compress(b"\0" * 5_000_000), nb_name="ps2.ipynb")
+    assert bomb.status_code == 400 and "not UTF-8 text" in bomb.text
+    assert submitted_files(course) == []
+    # a ../ in the file name is only a name: the notebook lands as the released file name, in s2's folder
+    dotdot = upload(s2, csrf, notebook=course.notebook(), nb_name="../../../evil.ipynb")
+    assert dotdot.status_code == 303 and "queued" in loc(dotdot)
+    assert [f for f in submitted_files(course) if not f.startswith(".")] == \
+        [f"s2/{ASSIGNMENT}/ps2.ipynb", f"s2/{ASSIGNMENT}/timestamp.txt"]
+    assert not list(course.root.parent.rglob("evil.ipynb"))
+
+
+def test_upload_flood_is_stopped_per_student(course, monkeypatch):
+    import portal.app
+    monkeypatch.setattr(portal.app, "UPLOADS_PER_WINDOW", 3)
+    app = portal.app.create_app(course.root)
+
+    def signed(owner):
+        c = TestClient(app, follow_redirects=False)
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', c.get("/").text).group(1)
+        c.post("/login", data={"token": course.tokens[owner], "csrf": token})
+        return c
+    s1, s2 = signed("s1"), signed("s2")
+    for i in range(3):
+        assert upload(s1, csrf_of(s1), notebook=course.notebook({"value_answer": f"value = {i}"})).status_code == 303
+    stored = submitted_files(course)
+    flood = upload(s1, csrf_of(s1), notebook=course.notebook({"value_answer": "value = 99"}))
+    assert flood.status_code == 429 and "too many uploads" in flood.text
+    assert submitted_files(course) == stored
+    assert upload(s2, csrf_of(s2), notebook=course.notebook()).status_code == 303    # others unaffected
+
+
+def test_nothing_private_leaks_before_reveal(course):
+    s1 = signed_in(course, "s1")
+    upload(s1, csrf_of(s1), notebook=course.notebook(), csv=course.csv(60, seed=3))
+    from leaderboard import api
+    row = api.student_submissions(course.root, "s1")[0]
+    assert row.private is not None and f"{row.private.value:.4f}" != f"{row.public.value:.4f}"
+    pages = [s1.get("/me").text, client_for(course).get("/leaderboard").text, s1.get("/leaderboard").text]
+    pages += [s1.get(f"/competition/{p.name}").text for p in (course.root / "competition" / "public").iterdir()]
+    for text in pages:
+        assert f"{row.private.value:.4f}" not in text
+        assert "Private" not in text and "Usage" not in text
