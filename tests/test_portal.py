@@ -543,3 +543,44 @@ def test_nothing_private_leaks_before_reveal(course):
     for text in pages:
         assert f"{row.private.value:.4f}" not in text
         assert "Private" not in text and "Usage" not in text
+
+
+def test_over_real_http_a_forged_x_forwarded_for_does_not_escape_the_sign_in_limit(course):
+    import os
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    from portal.app import FAILED_LOGINS_PER_WINDOW
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "autograder.cli", "serve", "--course", str(course.root),
+                               "--host", "127.0.0.1", "--port", str(port)], start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                first = httpx.get(base + "/", timeout=30)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, "the portal did not start"
+                time.sleep(0.5)
+        with httpx.Client(base_url=base, timeout=60, cookies=first.cookies) as client:
+            csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', first.text).group(1)
+            codes = [client.post("/login", data={"token": f"{i:043d}", "csrf": csrf},
+                                 headers={"X-Forwarded-For": f"10.9.8.{i}"}).status_code
+                     for i in range(FAILED_LOGINS_PER_WINDOW + 3)]
+        assert codes == [303] * FAILED_LOGINS_PER_WINDOW + [429] * 3
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
+    assert b"Traceback" not in server.stderr.read()
