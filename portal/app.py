@@ -221,6 +221,7 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
             return form
         if session is None or not sessions.csrf_ok(session, str(form.get("csrf", ""))):
             return csrf_fail()
+        auth.end_session(db, session)
         resp = RedirectResponse("/", status_code=303)
         resp.delete_cookie(auth.SESSION_COOKIE)
         return resp

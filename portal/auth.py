@@ -12,7 +12,8 @@ Contract:
   repository); it is HTTP-only and SameSite=Strict. A forged or tampered cookie reads as "not
   signed in". A session lives only while the very token it was made from is not revoked
   (:func:`session_valid`): revoking signs the person out, and issuing them a new token later does
-  not bring a copied old cookie back to life.
+  not bring a copied old cookie back to life. "Sign out" ends the session on the server
+  (:func:`end_session`): a copy of the cookie taken before stops working too.
 * Every form carries ``csrf`` = HMAC(secret, session sid); a POST without the right value is
   refused before it does anything.
 """
@@ -25,10 +26,12 @@ import secrets
 from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .store import ADMIN, Token, utcnow
+import datetime as dt
+
+from .store import ADMIN, EndedSession, Token, utcnow
 
 SESSION_COOKIE = "portal_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -89,10 +92,22 @@ def owner_of(db: sessionmaker[Session], token: str) -> str | None:
 
 
 def session_valid(db: sessionmaker[Session], session: dict) -> bool:
-    """A session outlives nothing: it holds while the token it was made from is not revoked."""
+    """A session outlives nothing: it holds while the token it was made from is not revoked and
+    it was not signed out."""
     with db() as s:
         row = s.get(Token, session["tid"])
-        return row is not None and row.revoked_at is None and row.owner == session["who"]
+        if row is None or row.revoked_at is not None or row.owner != session["who"]:
+            return False
+        return s.get(EndedSession, session["sid"]) is None
+
+
+def end_session(db: sessionmaker[Session], session: dict) -> None:
+    """Sign out on the server; rows older than a cookie's lifetime are dropped (they match nothing)."""
+    now = utcnow()
+    with db.begin() as s:
+        s.execute(delete(EndedSession).where(EndedSession.ended_at < now - dt.timedelta(seconds=SESSION_MAX_AGE)))
+        if s.get(EndedSession, session["sid"]) is None:
+            s.add(EndedSession(sid=session["sid"], ended_at=now))
 
 
 class Sessions:

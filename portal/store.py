@@ -75,6 +75,13 @@ class Job(Base):
     force: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class EndedSession(Base):
+    """A session signed out before its cookie expired (kept until it would have expired anyway)."""
+    __tablename__ = "ended_sessions"
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class Setting(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -121,7 +121,7 @@ def test_only_hashes_of_tokens_are_stored(course):
     for token in course.tokens.values():
         assert token.encode() not in data
     with sqlite3.connect(course.root / ".autograder" / "portal.db") as con:
-        assert con.execute("select version_num from alembic_version").fetchone() == ("0001",)
+        assert con.execute("select version_num from alembic_version").fetchone() == ("0002",)
 
 
 # -- uploads ------------------------------------------------------------------------------------
@@ -584,3 +584,43 @@ def test_over_real_http_a_forged_x_forwarded_for_does_not_escape_the_sign_in_lim
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=30)
     assert b"Traceback" not in server.stderr.read()
+
+
+def test_sign_out_ends_the_session_on_the_server_so_a_copied_cookie_is_dead(course):
+    s1 = signed_in(course, "s1")
+    copy = client_for(course)
+    copy.cookies.set("portal_session", s1.cookies.get("portal_session"))
+    assert copy.get("/me").status_code == 200
+    out = s1.post("/logout", data={"csrf": csrf_of(s1)})
+    assert out.status_code == 303 and loc(out) == "/"
+    assert loc(copy.get("/me")) == "/"                        # the copy taken before is dead too
+    assert copy.post("/upload/ps2", data={"csrf": csrf_of(signed_in(course, "s1"))},
+                     files={"notebook": ("ps2.ipynb", course.notebook())}).status_code == 303
+    assert submitted_files(course) == []
+    # the token itself still works: signing in again makes a new session
+    assert signed_in(course, "s1").get("/me").status_code == 200
+
+
+def test_an_earlier_portal_database_is_upgraded_with_its_tokens_kept(course, tmp_path):
+    import sqlite3
+
+    from alembic import command
+    from alembic.config import Config
+    from pathlib import Path
+
+    import portal.store
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(portal.store.__file__).with_name("migrations")))
+    cfg.set_main_option("sqlalchemy.url", url)
+    command.upgrade(cfg, "0001")
+    from portal.auth import issue_tokens, owner_of
+    with sqlite3.connect(tmp_path / "old.db") as con:
+        con.execute("insert into tokens (owner, sha256, created_at) values ('s9', ?, '2026-01-01 00:00:00')",
+                    (__import__("portal.auth").auth.digest("t" * 43),))
+    db = portal.store.open_store(url)
+    assert owner_of(db, "t" * 43) == "s9"
+    assert issue_tokens(db, ["s9"])
+    with sqlite3.connect(tmp_path / "old.db") as con:
+        assert con.execute("select version_num from alembic_version").fetchone() == ("0002",)
+        assert con.execute("select count(*) from ended_sessions").fetchone() == (0,)
