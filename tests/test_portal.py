@@ -624,3 +624,19 @@ def test_an_earlier_portal_database_is_upgraded_with_its_tokens_kept(course, tmp
     with sqlite3.connect(tmp_path / "old.db") as con:
         assert con.execute("select version_num from alembic_version").fetchone() == ("0002",)
         assert con.execute("select count(*) from ended_sessions").fetchone() == (0,)
+
+
+def test_hostile_csv_files_get_a_status_and_a_message_never_a_server_error(course):
+    s2 = signed_in(course, "s2")
+    assert upload(s2, csrf_of(s2), notebook=course.notebook()).status_code == 303
+    for i, data in enumerate((b"\xff\xfe" + "Id,Category\n".encode("utf-16-le"),
+                              b"Id,Category\n" + b"1," + b"9" * 100_000 + b"\n",
+                              b"<script>alert(1)</script>,x\n" * 3,
+                              b"Id,Category\n" + b"0,1\n" * 200_000)):
+        resp = upload(s2, csrf_of(s2), csv=data)
+        assert resp.status_code in (303, 400), i
+        page = s2.get("/me").text
+        assert "<script>alert(1)" not in page
+    from leaderboard import api
+    statuses = [str(r.status) for r in api.student_submissions(course.root, "s2")]
+    assert statuses and "scored" not in statuses
