@@ -19,6 +19,7 @@ Contract:
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -28,8 +29,6 @@ from pathlib import Path
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
-
-import datetime as dt
 
 from .store import ADMIN, EndedSession, Token, utcnow
 

@@ -12,7 +12,6 @@ import sys
 
 import pytest
 from fastapi.testclient import TestClient
-
 from portal_course import ASSIGNMENT, FULL_SCORE, make_portal_course
 
 pytestmark = pytest.mark.slow
@@ -73,9 +72,9 @@ def submitted_files(course):
 
 
 def run_worker(course):
+    from autograder.course import Course
     from portal.app import portal_url
     from portal.worker import serve_forever
-    from autograder.course import Course
     assert serve_forever(course.root, portal_url(Course.at(course.root)), once=True) == 0
 
 
@@ -102,10 +101,10 @@ def test_no_token_bad_token_and_forged_cookie_see_nothing(course):
 
 
 def test_a_revoked_token_signs_the_student_out(course):
+    from autograder.course import Course
     from portal.app import portal_url
     from portal.auth import owner_of, revoke
     from portal.store import open_store
-    from autograder.course import Course
 
     client = signed_in(course, "s1")
     assert client.get("/me").status_code == 200
@@ -187,9 +186,9 @@ def test_bad_uploads_are_refused_with_the_reason_and_nothing_is_stored(course):
                        files={"notebook": ("ps2.ipynb", b"x" * (MAX_REQUEST_BYTES + 1))})
     assert huge.status_code == 413
     assert submitted_files(course) == []
-    from portal.store import jobs_of, open_store
-    from portal.app import portal_url
     from autograder.course import Course
+    from portal.app import portal_url
+    from portal.store import jobs_of, open_store
     assert jobs_of(open_store(portal_url(Course.at(course.root)))) == []
 
 
@@ -273,10 +272,10 @@ def test_deeply_nested_json_is_refused_in_plain_words_not_a_server_error(course)
 
 
 def test_a_copied_cookie_stays_dead_after_revoke_even_when_a_new_token_is_issued(course):
+    from autograder.course import Course
     from portal.app import portal_url
     from portal.auth import issue_tokens, revoke
     from portal.store import open_store
-    from autograder.course import Course
 
     stolen = signed_in(course, "s1")
     cookie = stolen.cookies.get("portal_session")
@@ -379,9 +378,17 @@ def test_a_student_cannot_select_another_students_submission(course):
 
 
 def test_a_job_that_keeps_killing_the_worker_ends_error_and_the_queue_goes_on(course):
-    from portal.app import portal_url
-    from portal.store import MAX_ATTEMPTS, JobState, claim, enqueue, jobs_of, open_store, requeue_abandoned
     from autograder.course import Course
+    from portal.app import portal_url
+    from portal.store import (
+        MAX_ATTEMPTS,
+        JobState,
+        claim,
+        enqueue,
+        jobs_of,
+        open_store,
+        requeue_abandoned,
+    )
 
     db = open_store(portal_url(Course.at(course.root)))
     poison = enqueue(db, "s2", ASSIGNMENT)
@@ -440,9 +447,9 @@ def test_student_cookie_gets_nothing_from_admin_routes_even_with_its_own_csrf(co
         assert s1.get(f"/admin/download/{what}").status_code == 403
     assert 'id="private-hidden"' in client_for(course).get("/leaderboard").text
     assert (course.root / ".autograder" / "records.jsonl").read_text() == records
-    from portal.store import jobs_of, open_store
-    from portal.app import portal_url
     from autograder.course import Course
+    from portal.app import portal_url
+    from portal.store import jobs_of, open_store
     assert len(jobs_of(open_store(portal_url(Course.at(course.root))))) == 1     # no regrade queued
 
 
@@ -603,10 +610,10 @@ def test_sign_out_ends_the_session_on_the_server_so_a_copied_cookie_is_dead(cour
 
 def test_an_earlier_portal_database_is_upgraded_with_its_tokens_kept(course, tmp_path):
     import sqlite3
+    from pathlib import Path
 
     from alembic import command
     from alembic.config import Config
-    from pathlib import Path
 
     import portal.store
     url = f"sqlite:///{tmp_path / 'old.db'}"
