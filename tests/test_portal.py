@@ -647,3 +647,15 @@ def test_hostile_csv_files_get_a_status_and_a_message_never_a_server_error(cours
     from leaderboard import api
     statuses = [str(r.status) for r in api.student_submissions(course.root, "s2")]
     assert statuses and "scored" not in statuses
+
+
+def test_html_in_ids_and_messages_is_escaped_on_the_admin_page(course):
+    admin = signed_in(course, "__instructor__")
+    csrf = csrf_of(admin, "/admin")
+    evil = '<script>alert("x")</script>\u202eé'
+    resp = admin.post("/admin/regrade", data={"csrf": csrf, "student": evil, "assignment": "<img src=x onerror=1>"})
+    assert resp.status_code == 303
+    run_worker(course)                                  # the job for no such student ends error
+    page = admin.get("/admin").text
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)" in page and "&lt;img src=x onerror=1&gt;" in page
