@@ -39,6 +39,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autograder.course import Course, CourseError
 from autograder.policy import load_policy
@@ -160,7 +161,11 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         if int(length) > MAX_REQUEST_BYTES:
             return PlainTextResponse(f"the upload is larger than {MAX_REQUEST_BYTES // 1024 // 1024} MB; "
                                      f"nothing was stored", status_code=413)
-        form = await request.form(max_files=2, max_fields=20)
+        try:
+            form = await request.form(max_files=2, max_fields=20)
+        except StarletteHTTPException as exc:       # malformed multipart, too many fields, a field over 1 MB
+            return PlainTextResponse(f"the form could not be read ({str(exc.detail).rstrip('.')}); nothing was "
+                                     f"stored. Reload the page and send the form again.", status_code=400)
         return form if multi else dict(form)
 
     def csrf_fail() -> Response:
