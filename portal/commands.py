@@ -2,7 +2,8 @@
 
 * ``serve`` starts the grading worker (``python -m portal.worker``) as its own process, then the
   web app under uvicorn in this one; stopping the server (Ctrl-C, SIGTERM) stops the worker after
-  its current job. A worker that dies is restarted; queued jobs survive any restart.
+  its current job (and a worker whose server was killed exits by itself after its current job).
+  A worker that dies is restarted; queued jobs survive any restart.
   The client address (which the sign-in rate limit counts by) is the TCP peer's: an
   ``X-Forwarded-For`` header is believed only with ``behind_proxy=True``, and then only from a
   proxy on this machine (127.0.0.1), which must *set* the header, not append to it.
@@ -74,7 +75,10 @@ def revoke(course: Course, owner: str) -> int:
 
 
 def _worker(course: Course) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "portal.worker", "--course", str(course.root)])
+    # --parent: uvicorn re-raises SIGTERM after its shutdown, so this process can die before its
+    # `finally` stops the worker; the worker then notices it was orphaned and exits by itself
+    return subprocess.Popen([sys.executable, "-m", "portal.worker", "--course", str(course.root),
+                             "--parent", str(os.getpid())])
 
 
 def serve(course: Course, host: str, port: int, behind_proxy: bool = False) -> int:
