@@ -191,7 +191,7 @@ def cmd_demo(args) -> int:
 
 def cmd_serve(args) -> int:
     from portal.commands import serve
-    return serve(_course(args), args.host, args.port)
+    return serve(_course(args), args.host, args.port, behind_proxy=args.behind_proxy)
 
 
 def cmd_tokens(args) -> int:
@@ -362,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "serve")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=_positive_int, default=8000, help="port (default: 8000)")
+    p.add_argument("--behind-proxy", action="store_true",
+                   help="trust the reverse proxy's X-Forwarded-For for client addresses (sign-in limits); "
+                        "only when every request comes through that proxy")
     p.set_defaults(func=cmd_serve)
 
     tokens = _add(sub, "tokens").add_subparsers(dest="tokens_command", required=True, metavar="ACTION")

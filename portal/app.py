@@ -13,6 +13,13 @@ Contract:
 * Uploads: at most ``MAX_REQUEST_BYTES`` per request (413 otherwise), a notebook must parse, a CSV
   must be text; at most ``UPLOADS_PER_WINDOW`` uploads per student per ``UPLOAD_WINDOW`` seconds
   (429). Refusals are shown on the page in plain words; nothing is stored.
+* Sign-in: after ``FAILED_LOGINS_PER_WINDOW`` wrong tokens from one client address within
+  ``LOGIN_WINDOW`` seconds, that address is refused (429) without looking at the token until the
+  window has passed; successful sign-ins do not count (a class behind one NAT can sign in).
+* Every response carries a Content-Security-Policy that allows no script, no frame and no form
+  target off this site, plus ``nosniff``, ``no-referrer`` and ``no-store``. A feedback page (whose
+  text comes from a student's notebook, escaped by ``autograder feedback``) is served in a CSP
+  sandbox as well: even markup that slipped through could not act as this site.
 * The public leaderboard shows pseudonyms and public accuracy only, until the instructor reveals
   the private board (allowed only after the competition's due date).
 """
@@ -32,6 +39,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autograder.course import Course, CourseError
 from autograder.policy import load_policy
@@ -42,8 +50,13 @@ from .store import ADMIN, JobState, enqueue, get_setting, jobs_of, open_store, q
 MAX_REQUEST_BYTES = service.MAX_CSV_BYTES + service.MAX_NOTEBOOK_BYTES + 64 * 1024
 UPLOADS_PER_WINDOW = 20
 UPLOAD_WINDOW = 600.0
+FAILED_LOGINS_PER_WINDOW = 10
+LOGIN_WINDOW = 300.0
 PRE_COOKIE = "portal_pre"
 REVEALED = "private_board_revealed"
+PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'")
+FEEDBACK_CSP = PAGE_CSP + "; sandbox"
 
 
 def portal_url(course: Course) -> str:
@@ -65,16 +78,37 @@ class _RateLimit:
         self._hits: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
 
+    def _recent(self, who: str, now: float) -> collections.deque:
+        hits = self._hits[who]
+        while hits and now - hits[0] > self.window:
+            hits.popleft()
+        if not hits:
+            del self._hits[who]             # forgotten addresses take no memory
+            hits = self._hits[who]
+        return hits
+
     def allow(self, who: str) -> bool:
+        """Count one hit for ``who``; False (and nothing counted) when the window is full."""
         now = time.monotonic()
         with self._lock:
-            hits = self._hits[who]
-            while hits and now - hits[0] > self.window:
-                hits.popleft()
+            hits = self._recent(who, now)
             if len(hits) >= self.limit:
                 return False
             hits.append(now)
             return True
+
+    def full(self, who: str) -> bool:
+        """Whether ``who`` is at the limit now (counts nothing)."""
+        with self._lock:
+            full = len(self._recent(who, time.monotonic())) >= self.limit
+            if not self._hits[who]:
+                del self._hits[who]
+            return full
+
+    def record(self, who: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._recent(who, now).append(now)
 
 
 def _env() -> Environment:
@@ -92,8 +126,19 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
     pre_key = hashlib.sha256(b"pre:" + auth.course_secret(course.state)).digest()
     env = _env()
     limiter = _RateLimit(UPLOADS_PER_WINDOW, UPLOAD_WINDOW)
+    failed_logins = _RateLimit(FAILED_LOGINS_PER_WINDOW, LOGIN_WINDOW)
     write_lock = threading.Lock()
     app = FastAPI(title="Course portal", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def hardening_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     # -- helpers ---------------------------------------------------------------------------
     def page(name: str, status: int = 200, **ctx) -> HTMLResponse:
@@ -103,19 +148,25 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
 
     def who(request: Request) -> tuple[str | None, dict | None]:
         session = sessions.read(request.cookies.get(auth.SESSION_COOKIE))
-        if session is None or not auth.still_valid(db, session["who"]):
+        if session is None or not auth.session_valid(db, session):
             return None, None
         return session["who"], session
 
-    async def form_of(request: Request) -> dict | Response:
+    async def form_of(request: Request, multi: bool = False):
+        """The request's form, bounded (size, fields, files); a plain-words refusal otherwise.
+        Every POST reads its body through here. ``multi`` keeps repeated keys (a FormData)."""
         length = request.headers.get("content-length")
         if length is None or not length.isdigit():
             return PlainTextResponse("a request body needs a Content-Length", status_code=411)
         if int(length) > MAX_REQUEST_BYTES:
             return PlainTextResponse(f"the upload is larger than {MAX_REQUEST_BYTES // 1024 // 1024} MB; "
                                      f"nothing was stored", status_code=413)
-        form = await request.form(max_files=2, max_fields=20)
-        return dict(form)
+        try:
+            form = await request.form(max_files=2, max_fields=20)
+        except StarletteHTTPException as exc:       # malformed multipart, too many fields, a field over 1 MB
+            return PlainTextResponse(f"the form could not be read ({str(exc.detail).rstrip('.')}); nothing was "
+                                     f"stored. Reload the page and send the form again.", status_code=400)
+        return form if multi else dict(form)
 
     def csrf_fail() -> Response:
         return PlainTextResponse("this form has expired or did not come from this site (missing or wrong "
@@ -151,11 +202,19 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         expected = hmac.new(pre_key, pre.encode(), hashlib.sha256).hexdigest()
         if not pre or not hmac.compare_digest(expected, str(form.get("csrf", ""))):
             return csrf_fail()
-        owner = auth.owner_of(db, str(form.get("token", "")))
-        if owner is None:
+        address = request.client.host if request.client else "unknown"
+        if failed_logins.full(address):
+            return PlainTextResponse(f"too many wrong tokens from your address: at most "
+                                     f"{FAILED_LOGINS_PER_WINDOW} in {int(LOGIN_WINDOW // 60)} minutes. "
+                                     f"Wait a few minutes, then paste the token exactly as it was mailed.",
+                                     status_code=429)
+        found = auth.token_of(db, str(form.get("token", "")))
+        if found is None:
+            failed_logins.record(address)
             return RedirectResponse("/?error=That+token+is+not+valid+(mistyped,+or+revoked).", status_code=303)
+        token_id, owner = found
         resp = RedirectResponse("/admin" if owner == ADMIN else "/me", status_code=303)
-        resp.set_cookie(auth.SESSION_COOKIE, sessions.make(owner), httponly=True, samesite="strict",
+        resp.set_cookie(auth.SESSION_COOKIE, sessions.make(owner, token_id), httponly=True, samesite="strict",
                         max_age=auth.SESSION_MAX_AGE)
         return resp
 
@@ -167,6 +226,7 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
             return form
         if session is None or not sessions.csrf_ok(session, str(form.get("csrf", ""))):
             return csrf_fail()
+        auth.end_session(db, session)
         resp = RedirectResponse("/", status_code=303)
         resp.delete_cookie(auth.SESSION_COOKIE)
         return resp
@@ -307,18 +367,24 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         infos = {i.name: i for i in service.assignments(course, policy)}
         if assignment not in infos:
             return PlainTextResponse("no such assignment", status_code=404)
-        path = course.feedback / student / assignment / f"{Path(infos[assignment].notebook).stem}.html"
-        if path.is_symlink() or not path.is_file():
+        if student in ("", ".", "..") or Path(student).name != student or "\\" in student or "\0" in student:
+            return PlainTextResponse("no such student", status_code=404)    # one plain folder name only
+        folder = course.feedback / student / assignment
+        path = folder / f"{Path(infos[assignment].notebook).stem}.html"
+        if any(p.is_symlink() for p in (folder.parent, folder, path)) or not path.is_file():
             return PlainTextResponse("no feedback yet: it appears here once your notebook is graded",
                                      status_code=404)
-        return HTMLResponse(path.read_text(encoding="utf-8"))
+        return HTMLResponse(path.read_text(encoding="utf-8"), headers={"Content-Security-Policy": FEEDBACK_CSP})
 
     @app.post("/select")
     async def select_final(request: Request):
         owner, session = who(request)
         if owner is None or session is None:
             return RedirectResponse("/", status_code=303)
-        form = await request.form()
+        form_data = await form_of(request, multi=True)
+        if isinstance(form_data, Response):
+            return form_data
+        form = form_data
         if not sessions.csrf_ok(session, str(form.get("csrf", ""))):
             return csrf_fail()
         policy = load_policy(course.root)
@@ -326,7 +392,8 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         if due is not None and dt.datetime.now(dt.timezone.utc) > due:
             return RedirectResponse("/me?err=" + _q("the deadline has passed; final submissions can no "
                                                     "longer be changed"), status_code=303)
-        ids = [int(v) for k, v in form.multi_items() if k == "id" and isinstance(v, str) and v.isdigit()]
+        ids = [int(v) for k, v in form.multi_items()           # ASCII digits only: int("²") raises,
+               if k == "id" and isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 12]  # and so would 5000 digits
         from leaderboard import api
         from leaderboard.records import LeaderboardError
         try:

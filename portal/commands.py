@@ -2,7 +2,11 @@
 
 * ``serve`` starts the grading worker (``python -m portal.worker``) as its own process, then the
   web app under uvicorn in this one; stopping the server (Ctrl-C, SIGTERM) stops the worker after
-  its current job. A worker that dies is restarted; queued jobs survive any restart.
+  its current job (and a worker whose server was killed exits by itself after its current job).
+  A worker that dies is restarted; queued jobs survive any restart.
+  The client address (which the sign-in rate limit counts by) is the TCP peer's: an
+  ``X-Forwarded-For`` header is believed only with ``behind_proxy=True``, and then only from a
+  proxy on this machine (127.0.0.1), which must *set* the header, not append to it.
 * ``tokens issue [ID ...]`` makes a token for each student on the roster (or the named ones) and
   writes ``student_id,token`` to a CSV (default ``exports/portal-tokens.csv``, mode 0600) to mail
   out; ``--instructor`` makes the instructor's token. ``tokens revoke ID`` revokes one owner's
@@ -71,10 +75,13 @@ def revoke(course: Course, owner: str) -> int:
 
 
 def _worker(course: Course) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "portal.worker", "--course", str(course.root)])
+    # --parent: uvicorn re-raises SIGTERM after its shutdown, so this process can die before its
+    # `finally` stops the worker; the worker then notices it was orphaned and exits by itself
+    return subprocess.Popen([sys.executable, "-m", "portal.worker", "--course", str(course.root),
+                             "--parent", str(os.getpid())])
 
 
-def serve(course: Course, host: str, port: int) -> int:
+def serve(course: Course, host: str, port: int, behind_proxy: bool = False) -> int:
     import uvicorn
 
     from .app import create_app
@@ -91,7 +98,10 @@ def serve(course: Course, host: str, port: int) -> int:
     threading.Thread(target=keep_worker_alive, daemon=True).start()
     print(f"portal for {course.root} on http://{host}:{port}/ (Ctrl-C stops it)")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local client could then
+        # pick its own address and escape the per-address sign-in limit
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=behind_proxy,
+                    forwarded_allow_ips="127.0.0.1")
     finally:
         stop.set()
         proc = worker["proc"]

@@ -11,8 +11,8 @@ Contract:
   may upload either; the other file is carried over from their current submission. The first upload
   must contain the notebook (the notebook is what makes the CSV).
 * Bad input is refused before anything is stored, with a message that says what to fix: a file
-  over the size cap, a notebook that is not a notebook (the parse error's line and column), a CSV
-  that is not text.
+  over the size cap, a notebook that is not a notebook (the parse error's line and column, or JSON
+  nested too deeply to parse), a CSV that is not text.
 * Scoring a CSV runs the leaderboard's own ``score`` on the course, so the daily limit, the
   deduplication by content and the flags are the CLI's; the student's newest row is returned.
 * This module never imports torch: grading happens in the worker (``portal.worker``).
@@ -77,6 +77,9 @@ def check_notebook(data: bytes) -> None:
     except json.JSONDecodeError as exc:
         raise PortalError(f"the notebook is not valid JSON: {exc.msg} at line {exc.lineno}, column "
                           f"{exc.colno}. Open it in Jupyter, save it, and upload the saved file.") from None
+    except RecursionError:          # [[[[... nested deeper than the parser's stack
+        raise PortalError("the notebook's JSON is nested too deeply to be a Jupyter notebook; upload the "
+                          ".ipynb file Jupyter saved.") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise PortalError("the file is JSON but not a Jupyter notebook (it has no list of cells).")
 

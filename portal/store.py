@@ -10,7 +10,9 @@ Contract:
   needed); the plain token exists only in the CSV ``autograder tokens`` writes;
 * ``jobs`` is the grading queue: one row per uploaded notebook, claimed by exactly one worker in a
   transaction; a job is ``queued`` -> ``running`` -> ``done`` (or ``error`` with a message);
-  a ``running`` job whose worker died is queued again when a worker starts.
+  a ``running`` job whose worker died is queued again when a worker starts, at most
+  ``MAX_ATTEMPTS`` times in all (then it ends ``error``: one notebook that kills the worker
+  never blocks the queue in a crash-restart loop).
 
 The grades themselves stay where the command line keeps them (gradebook, records, leaderboard
 database): the portal stores nothing the CLI would not see.
@@ -27,6 +29,7 @@ from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 ADMIN = "__instructor__"        # the token owner name of the instructor; never a student id
+MAX_ATTEMPTS = 3                # a job the worker died on this many times is not tried again
 
 
 def utcnow() -> dt.datetime:
@@ -70,6 +73,13 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
     force: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class EndedSession(Base):
+    """A session signed out before its cookie expired (kept until it would have expired anyway)."""
+    __tablename__ = "ended_sessions"
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class Setting(Base):
@@ -156,8 +166,14 @@ def finish(db: sessionmaker[Session], job_id: int, state: JobState, message: str
 
 
 def requeue_abandoned(db: sessionmaker[Session]) -> int:
-    """Jobs left ``running`` by a worker that died go back to the queue (called at worker start)."""
+    """Jobs left ``running`` by a worker that died go back to the queue (called at worker start),
+    unless the worker died ``MAX_ATTEMPTS`` times on the same job: that job is what kills it, so it
+    ends ``error`` and the queue behind it goes on."""
     with db.begin() as s:
+        s.execute(update(Job).where(Job.state == JobState.RUNNING, Job.attempts >= MAX_ATTEMPTS)
+                  .values(state=JobState.ERROR, finished_at=utcnow(),
+                          message=f"the grading worker stopped {MAX_ATTEMPTS} times while grading this "
+                                  f"notebook; it is not retried (your instructor sees it in the queue and can regrade it)"))
         return _rowcount(s.execute(update(Job).where(Job.state == JobState.RUNNING)
                                    .values(state=JobState.QUEUED)))
 

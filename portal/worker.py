@@ -10,11 +10,14 @@ Contract:
   queued again when a worker starts, and regrading them is harmless because ``grade`` skips a
   submission whose record already matches its files and tests (nothing is recorded twice).
 * A job that cannot be graded ends ``error`` with a one-line message; the worker goes on.
-  SIGTERM/SIGINT finish the current job, then exit.
+  SIGTERM/SIGINT finish the current job, then exit. Started by ``autograder serve`` (``--parent
+  PID``), it also exits after its current job once that process is gone: a server killed by a
+  signal leaves no worker behind polling the queue.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -42,7 +45,7 @@ def run_job(course: Course, student: str, assignment: str, server, force: bool =
     return "already graded (same files, same tests)"
 
 
-def serve_forever(course_dir: Path, url: str, once: bool = False) -> int:
+def serve_forever(course_dir: Path, url: str, once: bool = False, parent: int | None = None) -> int:
     course = Course.at(course_dir)
     policy = load_policy(course.root)
     db = open_store(url)
@@ -57,7 +60,7 @@ def serve_forever(course_dir: Path, url: str, once: bool = False) -> int:
     from autograder.forkserver import ForkServer
     server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
     try:
-        while not stopping["now"]:
+        while not stopping["now"] and (parent is None or os.getppid() == parent):
             job = claim(db)
             if job is None:
                 if once:
@@ -80,10 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--course", default=".", help="course directory (default: here)")
     parser.add_argument("--url", default=None, help="portal database URL (default: the course's)")
     parser.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    parser.add_argument("--parent", type=int, default=None,
+                        help="exit (after the current job) once the process with this id is no longer the parent")
     args = parser.parse_args(argv)
     from .app import portal_url
     course = Course.at(args.course)
-    return serve_forever(course.root, args.url or portal_url(course), once=args.once)
+    return serve_forever(course.root, args.url or portal_url(course), once=args.once, parent=args.parent)
 
 
 if __name__ == "__main__":
