@@ -108,6 +108,7 @@ class Channel:
         self.exchange_dir = spec.exchange_dir or None
         self.audit: list[dict] = []
         self.dead: KernelGone | None = None
+        self.net_counter_fds: list[int] | None = None   # set by the executor before the judge loses /proc
         self.timed_out = False
         self.protocol_broken = ""
         self._netns: str | None = None
@@ -259,7 +260,7 @@ class Channel:
                     interrupted_at = now
                     continue
                 self.kill("stopped at the time limit", timed_out=True)
-                raise self.dead  # type: ignore[misc]
+                raise self._dead()
             for key, _ in self._sel.select(timeout=min(limit - now, 0.5)):
                 if key.data == "pipe":
                     self._drain(key.fd)
@@ -270,7 +271,7 @@ class Channel:
                     header, buffers = codec.read_frame(self.sock, codec.LIMITS)
                 except EOFError as exc:
                     self._gone(str(exc))
-                    raise self.dead  # type: ignore[misc]
+                    raise self._dead() from exc
                 except (OSError, codec.CodecError, RecursionError, MemoryError) as exc:
                     self._broke_protocol(f"{type(exc).__name__}: {exc}")
                 finally:
@@ -312,7 +313,7 @@ class Channel:
             raise
         except OSError as exc:
             self._gone(str(exc))
-            raise self.dead  # type: ignore[misc]
+            raise self._dead() from exc
         out = self._finish_output(TOKEN_GRACE)
         self._count_network()
         if header.get("op") != "done":
@@ -342,7 +343,7 @@ class Channel:
             header = self._wait_frame(deadline)
         except OSError as exc:
             self._gone(str(exc))
-            raise self.dead  # type: ignore[misc]
+            raise self._dead() from exc
         finally:
             self._sink = _Sink(self.output_limit)  # what the student prints during a hidden test is not shown
         if header.get("op") == "raise":
@@ -358,11 +359,16 @@ class Channel:
         except codec.CodecError as exc:
             self._broke_protocol(f"{type(exc).__name__}: {exc}")
 
+    def _dead(self) -> KernelGone:
+        """Why the kernel is gone (only called once it is)."""
+        assert self.dead is not None
+        return self.dead
+
     def _broke_protocol(self, detail: str) -> None:
         """The kernel sent something that is not a well-formed answer in turn: end it, say so, raise."""
         self.protocol_broken = detail[:200]
         self.kill("the kernel broke the grading protocol (its reply was not plain data, or out of turn)")
-        raise self.dead from None
+        raise self._dead() from None
 
     def _ensure_alive(self) -> None:
         if self.dead is not None:
@@ -450,7 +456,7 @@ class Channel:
         """Outgoing attempts in the sandbox's own network namespace, read from outside (only it can count them)."""
         if self._netns is None:
             return  # no network namespace of its own: the host's counters say nothing about the student
-        fds = getattr(self, "net_counter_fds", None)
+        fds = self.net_counter_fds
         if fds:
             # opened while the kernel was surely alive: a /proc/<pid>/net file keeps the namespace it was opened in
             self.network_packets = max(self.network_packets, _network_attempts(self.student_pid, fds))
@@ -565,8 +571,9 @@ def _rebuild_exception(name: str, message: str) -> BaseException:
 def _death_reason(status, detail: str) -> str:
     if status is None:
         return f"the kernel is gone ({detail})" if detail else "the kernel is gone"
+    code: int | None
     if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
+        sig: int | None = os.WTERMSIG(status)
         code = None
     else:
         code = os.WEXITSTATUS(status)

@@ -47,6 +47,7 @@ import collections
 import json
 import struct
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Callable
 
 MAX_DEPTH = 64
@@ -86,7 +87,7 @@ class CodecError(ValueError):
 
 # --------------------------------------------------------------------------- frames
 
-def write_frame(sock, header: dict, buffers: list[bytes] = ()) -> None:
+def write_frame(sock, header: dict, buffers: Sequence[bytes] = ()) -> None:
     header = dict(header)
     header["buffers"] = [len(b) for b in buffers]
     raw = json.dumps(header, allow_nan=True).encode()
@@ -101,7 +102,7 @@ def write_pickle(sock, obj: Any, persistent_id: Callable[[Any], Any] | None = No
     bio = io.BytesIO()
     pickler = pickle.Pickler(bio, protocol=pickle.HIGHEST_PROTOCOL)
     if persistent_id is not None:
-        pickler.persistent_id = persistent_id
+        pickler.persistent_id = persistent_id  # type: ignore[method-assign]  # pickle's documented hook
     pickler.dump(obj)
     data = bio.getvalue()
     sock.sendall(struct.pack(">Q", len(data)) + data)
@@ -129,7 +130,7 @@ def read_pickle(sock, persistent_load: Callable[[Any], Any] | None = None) -> An
     (length,) = struct.unpack(">Q", read_exact(sock, 8))
     unpickler = pickle.Unpickler(io.BytesIO(read_exact(sock, length)))
     if persistent_load is not None:
-        unpickler.persistent_load = persistent_load
+        unpickler.persistent_load = persistent_load  # type: ignore[method-assign]  # pickle's documented hook
     return unpickler.load()
 
 

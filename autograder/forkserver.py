@@ -35,6 +35,7 @@ import subprocess
 import tempfile
 import sys
 import threading
+from typing import IO
 import time
 from pathlib import Path
 
@@ -265,13 +266,16 @@ class ForkServer:
              json.dumps({"preimport": preimport, "scratch": self.scratch})],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/", text=True, bufsize=1,
         )
+        assert self.proc.stdin is not None and self.proc.stdout is not None   # both were asked for as pipes
+        self._to_server: IO[str] = self.proc.stdin
+        self._from_server: IO[str] = self.proc.stdout
         self._lock = threading.Lock()
         self._waiting: dict[str, threading.Event] = {}
         self._exit: dict[str, int] = {}
         self.warnings: list[str] = []
         deadline = time.monotonic() + start_timeout
         while True:
-            line = self.proc.stdout.readline()
+            line = self._from_server.readline()
             if not line:
                 self.close()
                 raise RuntimeError("the grading server exited while starting; run with --workers 1 to see why")
@@ -287,7 +291,7 @@ class ForkServer:
         self._reader.start()
 
     def _read(self) -> None:
-        for line in self.proc.stdout:
+        for line in self._from_server:
             try:
                 msg = json.loads(line)
             except ValueError:
@@ -307,8 +311,8 @@ class ForkServer:
         event = threading.Event()
         with self._lock:
             self._waiting[job.job_id] = event
-            self.proc.stdin.write(json.dumps({"job": job.to_json()}) + "\n")
-            self.proc.stdin.flush()
+            self._to_server.write(json.dumps({"job": job.to_json()}) + "\n")
+            self._to_server.flush()
         event.wait()
         with self._lock:
             self._waiting.pop(job.job_id, None)
@@ -317,7 +321,7 @@ class ForkServer:
     def close(self) -> None:
         """End the server (killing it if it does not stop) and remove every file it or its executors made."""
         try:
-            self.proc.stdin.close()
+            self._to_server.close()
         except OSError:
             pass
         try:

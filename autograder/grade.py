@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from typing import TYPE_CHECKING
+
 from . import sandbox
 from .autograded import unanswered, write_autograded
 from .course import Course, CourseError
@@ -33,6 +35,9 @@ from .late import price_lateness
 from .policy import Policy, load_policy
 from .records import CellResult, Flag, RunResult, Status, load_latest_records
 from .submission import UPLOADED_TIMESTAMP_DETAIL, content_hash, has_uploaded_timestamp, time_of
+
+if TYPE_CHECKING:
+    from .forkserver import ForkServer
 
 console = Console(stderr=True)
 # what makes a graded run need a person besides its status (the exit code of `grade`)
@@ -211,7 +216,7 @@ class WarmServer:
     def __init__(self, policy: Policy):
         self._preimport = list(policy.sandbox.preimport)
         self._seed = policy.grading_seed
-        self._server = None
+        self._server: ForkServer | None = None
         self._failed: BaseException | None = None
         self._lock = threading.Lock()
         self.starts = 0   # how many warm parents this command started: 0 or 1

@@ -287,8 +287,10 @@ class Judge:
         except SyntaxError as exc:
             return Verdict(0.0, f"the test cell could not be parsed ({type(exc).__name__})")
         last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr) and not code.rstrip().endswith(";"):
-            last = ast.Expression(tree.body.pop().value)
+        final = tree.body[-1] if tree.body else None
+        if isinstance(final, ast.Expr) and not code.rstrip().endswith(";"):
+            tree.body.pop()
+            last = ast.Expression(final.value)
         namespace = _Namespace(self)
         sink = io.StringIO()
         saved = tempfile.tempdir, tempfile.mkdtemp, tempfile.mkstemp

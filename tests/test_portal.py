@@ -403,7 +403,7 @@ def test_a_job_that_keeps_killing_the_worker_ends_error_and_the_queue_goes_on(co
 
     db = open_store(portal_url(Course.at(course.root)))
     poison = enqueue(db, "s2", ASSIGNMENT)
-    for attempt in range(MAX_ATTEMPTS):
+    for _attempt in range(MAX_ATTEMPTS):
         assert claim(db).id == poison              # a worker takes it and dies before finishing
         requeue_abandoned(db)                      # what the restarted worker does first
     job = {j.id: j for j in jobs_of(db)}[poison]
