@@ -36,10 +36,8 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -47,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from leaderboard.standin import reachable, synthetic_fashion
 
 from .course import ASSIGNMENTS, Course, CourseError
 from .policy import load_policy
@@ -313,46 +313,6 @@ class Dataset:
     labels_test: np.ndarray
 
 
-def _prototypes(rng: np.random.Generator) -> np.ndarray:
-    """Ten 28x28 class shapes, each a few blurred blobs; four blobs are shared between
-    classes so some classes look alike (as shirts, T-shirts and pullovers do)."""
-    yy, xx = np.mgrid[0:28, 0:28].astype(np.float32)
-    shared = [rng.uniform(6, 22, size=2) for _ in range(4)]
-    shapes = []
-    for k in range(10):
-        img = np.zeros((28, 28), np.float32)
-        for cy, cx in [shared[k % 4]] + [rng.uniform(5, 23, size=2) for _ in range(2)]:
-            sy, sx = rng.uniform(1.5, 5.0, size=2)
-            img += np.exp(-(((yy - cy) / sy) ** 2 + ((xx - cx) / sx) ** 2) / 2)
-        shapes.append(img / img.max())
-    return np.stack(shapes)
-
-
-def _draw(n: int, rng: np.random.Generator, shapes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    labels = rng.integers(0, 10, size=n)
-    other = (labels + rng.integers(1, 10, size=n)) % 10
-    # A faint second shape, random contrast, shifts of up to 4 pixels and pixel noise: a
-    # linear model stays near 0.72, an MLP reaches about 0.9 in a few epochs.
-    images = (rng.uniform(0.6, 1.0, size=(n, 1, 1)) * shapes[labels]
-              + rng.uniform(0, 0.35, size=(n, 1, 1)) * shapes[other])
-    dy = rng.integers(-4, 5, size=n)
-    dx = rng.integers(-4, 5, size=n)
-    for i in range(n):
-        images[i] = np.roll(images[i], (dy[i], dx[i]), axis=(0, 1))
-    images += rng.normal(0, 0.3, size=images.shape)
-    return (np.clip(images, 0, 1) * 255).astype(np.uint8), labels.astype(np.int64)
-
-
-def synthetic_fashion(n_train: int, n_test: int, seed: int = 2026) -> tuple[np.ndarray, ...]:
-    """A stand-in for Fashion-MNIST (pure, deterministic): uint8 (N, 28, 28) images, labels 0..9.
-
-    Returns (images_train, labels_train, images_test, labels_test).
-    """
-    rng = np.random.default_rng(seed)
-    shapes = _prototypes(rng)
-    return (*_draw(n_train, rng, shapes), *_draw(n_test, rng, shapes))
-
-
 def _subset(images: np.ndarray, labels: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     if n >= len(labels):
         return images, labels
@@ -376,28 +336,6 @@ def _has_raw(root: Path) -> bool:
 
     raw = root / "FashionMNIST" / "raw"
     return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in RAW_FILES)
-
-
-def _reachable(url: str, timeout: float) -> bool:
-    """Whether a TCP connection to the URL's host opens within ``timeout`` (name lookup included)."""
-    from urllib.parse import urlparse
-
-    parsed = urlparse(url)
-    outcome: list[bool] = []
-
-    def probe() -> None:
-        try:
-            socket.create_connection((parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)),
-                                     timeout=timeout).close()
-            outcome.append(True)
-        except OSError:
-            outcome.append(False)
-
-    # Name lookup ignores socket timeouts; a daemon thread bounds it.
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout + 1)
-    return bool(outcome and outcome[0])
 
 
 def find_dataset(course: Course, n_train: int, n_test: int, seed: int, say, probe_timeout: float = 3.0,
@@ -426,7 +364,7 @@ def find_dataset(course: Course, n_train: int, n_test: int, seed: int, say, prob
         mirror = FashionMNIST.mirrors[0]
     if not download:
         say("Fashion-MNIST is not on disk; no download attempted (download=False)")
-    elif _reachable(mirror, probe_timeout):
+    elif reachable(mirror, probe_timeout):
         say(f"downloading Fashion-MNIST from {mirror} ...")
         try:
             root = download_fashion_mnist(course.root / "data", timeout=10.0, mirrors=mirrors)

@@ -93,8 +93,10 @@ def roster(course: Course) -> list[str]:
 # -- prepare ------------------------------------------------------------------------------------
 def prepare(course_dir, data: str | Path | None = None, out: str | Path | None = None,
             public_fraction: float | None = None, seed: int | None = None, force: bool = False,
-            timeout: float = 10.0, secret_file: str | Path | None = None) -> Competition:
-    """Build ``<course>/competition`` from Fashion-MNIST in ``data`` (or a download).
+            timeout: float = 10.0, secret_file: str | Path | None = None,
+            stand_in: tuple[int, int] | None = None) -> Competition:
+    """Build ``<course>/competition`` from Fashion-MNIST in ``data`` (or a download), or, with
+    ``stand_in=(n_train, n_test)``, from the labelled synthetic stand-in (leaderboard/standin.py).
 
     The split is keyed by the course secret (made or reused in competition/private;
     ``secret_file`` copies one in, refused when that file looks public)."""
@@ -105,8 +107,14 @@ def prepare(course_dir, data: str | Path | None = None, out: str | Path | None =
         raise LeaderboardError(f"--public-fraction must be between 0 and 1 (exclusive), got {fraction}")
     target = CompetitionPaths(Path(out) if out else course.competition)
     secret = None if secret_file is None else read_private_secret(secret_file, target.public)
-    root = Path(data) if data is not None else download_fashion_mnist(course.root / "data", timeout=timeout)
-    arrays = load_fashion_mnist(root)
+    if stand_in is not None:
+        if data is not None:
+            raise LeaderboardError("give either --data or --stand-in, not both")
+        from .standin import synthetic_fashion
+        arrays = synthetic_fashion(*stand_in, seed=policy.grading_seed)
+    else:
+        root = Path(data) if data is not None else download_fashion_mnist(course.root / "data", timeout=timeout)
+        arrays = load_fashion_mnist(root)
     return prepare_competition(target.root, *arrays, public_fraction=fraction, seed=seed, force=force,
                                secret=secret)
 

@@ -37,11 +37,17 @@ def _course(args) -> Path:
 
 def cmd_prepare(args) -> int:
     from .api import prepare
-    if args.data is None:
+    stand_in = None
+    if args.stand_in:
+        from .standin import STAND_IN_NOTE
+        stand_in = (args.stand_in_train, args.stand_in_test)
+        print(f"Using the {STAND_IN_NOTE}: {stand_in[0]} train and {stand_in[1]} test images.")
+    elif args.data is None:
         print("No --data given: trying to download Fashion-MNIST (gives up after "
               f"{args.timeout:g} s when offline)...")
     competition = prepare(_course(args), data=args.data, out=args.out, public_fraction=args.public_fraction,
-                          seed=args.seed, force=args.force, timeout=args.timeout, secret_file=args.secret_file)
+                          seed=args.seed, force=args.force, timeout=args.timeout, secret_file=args.secret_file,
+                          stand_in=stand_in)
     paths = competition.paths
     print(f"Wrote {paths.train} ({competition.n_train} rows), {paths.test} ({competition.n_test} rows), "
           f"{paths.sample}")
@@ -242,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reuse the course secret in this file (refused if the file looks public)")
     p.add_argument("--force", action="store_true", help="replace an existing, different competition")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a download")
+    p.add_argument("--stand-in", action="store_true",
+                   help="build the competition from the labelled synthetic stand-in (offline courses, rehearsals)")
+    p.add_argument("--stand-in-train", type=int, default=6000, help="stand-in train images (default 6000)")
+    p.add_argument("--stand-in-test", type=int, default=2000, help="stand-in test images (default 2000)")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("secret", parents=[common], help="make a new course secret (--rotate): every pseudonym changes")

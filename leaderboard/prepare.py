@@ -190,6 +190,14 @@ def download_fashion_mnist(dest: str | Path, timeout: float = 10.0, mirrors: lis
     if mirrors is not None:
         _Download.mirrors = list(mirrors)
     _Download.__name__ = "FashionMNIST"       # torchvision derives the folder name from the class name
+    # offline, torchvision would try every file on every mirror, each up to `timeout`: ask once, bounded
+    from .standin import reachable
+    if not any(reachable(m, timeout) for m in _Download.mirrors[:1]):
+        raise LeaderboardError(
+            f"could not reach {_Download.mirrors[0]} within {timeout:g} s; this machine looks offline. Pass "
+            f"--data ROOT, where ROOT/FashionMNIST/raw/ holds train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+            f"t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (.gz or not), or --stand-in for the labelled "
+            f"synthetic stand-in.")
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)
     try:

@@ -96,7 +96,7 @@ def test_missing_idx_files_are_named(tmp_path, capsys):
 
 def test_no_data_and_no_network_fails_fast_saying_to_pass_data(tmp_path):
     # A closed local port: a real connection attempt that is refused at once.
-    with pytest.raises(LeaderboardError, match=r"could not download Fashion-MNIST .*Pass --data ROOT"):
+    with pytest.raises(LeaderboardError, match=r"(could not download Fashion-MNIST|looks offline).*Pass --data ROOT"):
         download_fashion_mnist(tmp_path / "dl", timeout=2, mirrors=["http://127.0.0.1:9/"])
 
 
@@ -136,3 +136,44 @@ def test_real_shaped_answer_key(tmp_path):
     results = {r.student_id: r for r in api.score_course(course)}
     assert results["leaker"].private_accuracy == 1.0 and results["leaker"].flags == ["implausible"]
     assert 0.85 < results["honest"].private_accuracy < 0.89 and results["honest"].flags == []
+
+
+def test_offline_download_gives_up_in_the_time_it_states(tmp_path, monkeypatch):
+    """A mirror whose name lookup never answers (as on a machine without a network) must not hold the
+    command for files x mirrors x timeout: one bounded probe, then a message naming --data and --stand-in."""
+    import time
+
+    from leaderboard import standin
+
+    def lookup_that_hangs(*args, **kwargs):
+        time.sleep(60)
+        raise OSError("no answer")
+    monkeypatch.setattr(standin.socket, "create_connection", lookup_that_hangs)
+    started = time.monotonic()
+    with pytest.raises(LeaderboardError) as err:
+        download_fashion_mnist(tmp_path / "dl", timeout=1.0, mirrors=["http://mirror.invalid/a/", "http://b.invalid/"])
+    assert time.monotonic() - started < 15          # stated: about the timeout; it was files x mirrors x timeout
+    assert "--data" in str(err.value) and "--stand-in" in str(err.value)
+    assert not (tmp_path / "dl").exists() or not any((tmp_path / "dl").rglob("*-ubyte*"))
+
+
+def test_prepare_stand_in_builds_a_labelled_competition_offline(tmp_path):
+    import pandas as pd
+
+    from leaderboard.cli import main
+    (tmp_path / "course.toml").write_text('[course]\nid = "c"\n')
+    assert main(["prepare", "--stand-in", "--stand-in-train", "300", "--stand-in-test", "200",
+                 "--course", str(tmp_path)]) == 0
+    public = tmp_path / "competition" / "public"
+    train, test = pd.read_csv(public / "train.csv"), pd.read_csv(public / "test.csv")
+    assert (len(train), len(test)) == (300, 200) and train.shape[1] == 785 and test.shape[1] == 785
+    solution = pd.read_csv(tmp_path / "competition" / "private" / "solution.csv")
+    assert set(solution["Usage"]) == {"Public", "Private"} and solution["Category"].between(0, 9).all()
+    # the same course builds the same stand-in (pure, seeded by the course)
+    first = (public / "train.csv").read_bytes()
+    assert main(["prepare", "--stand-in", "--stand-in-train", "300", "--stand-in-test", "200",
+                 "--course", str(tmp_path), "--force"]) == 0
+    assert (public / "train.csv").read_bytes() == first
+    # --data and --stand-in together is a usage error, nothing replaced
+    assert main(["prepare", "--stand-in", "--data", str(tmp_path), "--course", str(tmp_path), "--force"]) != 0
+    assert (public / "train.csv").read_bytes() == first
