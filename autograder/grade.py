@@ -24,7 +24,6 @@ from rich.table import Table
 from typing import TYPE_CHECKING
 
 from . import sandbox
-from .autograded import unanswered, write_autograded
 from .course import Course, CourseError
 from .execute import Job
 from .export import foreign_scores, grades_by_submission
@@ -130,6 +129,7 @@ def finish_result(result: RunResult, kit: Kit, sub: Submission, policy: Policy, 
 def store(course: Course, gb, result: RunResult, kit: Kit, sub: Submission, policy: Policy | None = None) -> None:
     """Gradebook (one transaction), then the autograded notebook, then the record: a kill between them
     leaves no record, so the next run grades the submission again."""
+    from .autograded import unanswered, write_autograded   # nbformat: only when something was graded
     write_result(gb, result, Path(kit.notebook).stem, time_of(sub.folder), policy=policy,
                  unanswered=unanswered(result, kit))
     write_autograded(course.autograded, result, kit, course.release / kit.assignment / kit.notebook)
@@ -175,6 +175,39 @@ def current_kit(course: Course, assignment: str) -> Kit:
     tmp.write_text(json.dumps(stamp), encoding="utf-8")
     os.replace(tmp, stamp_file)
     return kit
+
+
+def gradebook_files(course: Course) -> list:
+    """Size and modification time of the gradebook's files (SQLite's journal and WAL included)."""
+    out: list[list[str | int | None]] = []
+    for suffix in ("", "-journal", "-wal"):
+        try:
+            info = os.stat(f"{course.gradebook_path}{suffix}")
+            out.append([suffix, info.st_size, info.st_mtime_ns])
+        except OSError:
+            out.append([suffix, None, None])
+    return out
+
+
+def _gradebook_stamp_path(course: Course, assignment: str) -> Path:
+    return course.state / "kits" / f"{assignment}.gradebook-stamp"
+
+
+def saved_gradebook_files(course: Course, assignment: str) -> list | None:
+    try:
+        return json.loads(_gradebook_stamp_path(course, assignment).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def save_gradebook_files(course: Course, assignment: str) -> None:
+    """After a run's own gradebook writes: the next run of this assignment reads the gradebook for scores
+    we did not write only if its files changed since (nbgrader, the formgrader, a hand edit)."""
+    path = _gradebook_stamp_path(course, assignment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(gradebook_files(course)), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def needs_grading(record: RunResult | None, sub: Submission, kit: Kit,
@@ -300,7 +333,9 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
             console.print(f"[yellow]note:[/yellow] {sid} has no submission of {assignment} in {course.submitted}")
     latest = load_latest_records(course.records)
     in_gradebook: dict = {}
-    if subs and course.gradebook_path.exists():
+    # has anything but us written the gradebook since our last run? (its files' sizes and times)
+    foreign_write = gradebook_files(course) != saved_gradebook_files(course, assignment)
+    if subs and foreign_write and course.gradebook_path.exists():
         # scores in the gradebook that we did not write (nbgrader's own autograde, a hand edit) force a regrade
         with open_gradebook(course.db_url) as gb:
             in_gradebook = grades_by_submission(gb, assignment)
@@ -312,7 +347,7 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
             todo.append(sub)
         else:
             summary.skipped.append(sub.student_id)
-    if summary.skipped:
+    if summary.skipped and foreign_write:   # a hand grade may have moved a capped late penalty
         with open_gradebook(course.db_url) as gb:
             refresh_lateness(gb, policy, assignment, Path(kit.notebook).stem,
                              {sub.student_id: time_of(sub.folder) for sub in subs
@@ -320,6 +355,7 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
     if not todo:
         if not quiet:
             console.print(f"{assignment}: all {len(subs)} submissions are up to date (use --force to regrade)")
+        save_gradebook_files(course, assignment)
         return summary
     # only now, with work to do: the sandbox probe, the kit file and (in run_locally) the warm parent
     sandboxed = True
@@ -368,6 +404,7 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
         else:
             run_locally(policy, list(jobs.values()), n_workers, on_result, server=server)
     shutil.rmtree(spool, ignore_errors=True)
+    save_gradebook_files(course, assignment)
     return summary
 
 

@@ -63,11 +63,12 @@ def test_a_run_with_nothing_to_do_starts_no_fork_server(graded, capsys):
     assert main(["grade", "--all", "--course", str(course)]) == 0
     assert "all 2 submissions are up to date" in capsys.readouterr().err
     assert (course / ".autograder" / "records.jsonl").read_bytes() == records
-    # the whole command, as an instructor runs it: nothing to do means no torch and no kernel machinery
-    # (the gradebook is read: a score in it that we did not write must trigger a regrade)
+    # the whole command, as an instructor runs it: nothing to do means no torch, no kernel machinery, and
+    # no gradebook (it is read for scores we did not write only when its files changed since our last run)
     probe = ("import sys\nfrom autograder.cli import main\n"
              f"rc = main(['grade', 'ps2', 'ps3', '--course', {str(course)!r}])\n"
-             "print(rc, sorted(m for m in ('torch', 'IPython', 'autograder.forkserver') if m in sys.modules))")
+             "print(rc, sorted(m for m in ('nbgrader', 'nbformat', 'torch', 'IPython', 'autograder.forkserver')"
+             " if m in sys.modules))")
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=600)
     assert run.stdout.split("\n")[0] == "0 []", run.stdout + run.stderr
     assert (course / ".autograder" / "records.jsonl").read_bytes() == records
