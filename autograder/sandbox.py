@@ -301,13 +301,7 @@ def _build_root(spec: SandboxSpec, as_root: bool) -> None:
             os.chown(path, spec.uid, spec.uid)
     sethostname(spec.hostname)
 
-    os.chdir(root)
-    pivot_root(".", ".old")
-    os.chroot(".")
-    umount("/.old", MNT_DETACH)
-    os.rmdir("/.old")
-    mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    os.chdir(WORKDIR)
+    _switch_root(root, WORKDIR)
 
     set_limits(spec)
     if as_root:
@@ -350,6 +344,17 @@ def private_disk(mountpoint: str, disk_bytes: int) -> str:
     os.mkdir(f"{mountpoint}/root", 0o700)
     os.mkdir(f"{mountpoint}/judge", 0o700)
     return mountpoint
+
+
+def _switch_root(root: str, cwd: str) -> None:
+    """Make ``root`` (with an empty ``.old`` inside) this process's read-only root; the old one is gone."""
+    os.chdir(root)
+    pivot_root(".", ".old")
+    os.chroot(".")
+    umount("/.old", MNT_DETACH)
+    os.rmdir("/.old")
+    mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.chdir(cwd)
 
 
 def confine_judge(disk_dir: str, kernel_uid: int, memory_bytes: int, cpu_seconds: int, file_size_bytes: int,
@@ -401,13 +406,7 @@ def confine_judge(disk_dir: str, kernel_uid: int, memory_bytes: int, cpu_seconds
     mount(f"{disk_dir}/exchange", root + EXCHANGE, None, MS_BIND)
     mount(None, root + EXCHANGE, None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.mkdir(root + "/.old")
-    os.chdir(root)
-    pivot_root(".", ".old")
-    os.chroot(".")
-    umount("/.old", MNT_DETACH)
-    os.rmdir("/.old")
-    mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    os.chdir("/")
+    _switch_root(root, "/")
     used_cpu = int(sum(os.times()[:2])) + 1
     limits = [
         (resource.RLIMIT_AS, mapped + memory_bytes),

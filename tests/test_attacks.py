@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pytest
 
+from _processes import survivors as find_survivors
+
 import attack_corpus as corpus
 from attack_corpus import Attack, Target
 from conftest import TEST_POLICY, build_course, released, submit, with_answers
@@ -80,19 +82,8 @@ def course_files(root: Path) -> dict[str, str]:
 
 
 def survivors(tag: str) -> list[tuple[int, str]]:
-    """Processes whose name or command line carries the run's tag (see attack_corpus.prelude)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            comm = Path(f"/proc/{entry}/comm").read_text().strip()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if f"atk{tag}" in comm or tag in cmdline:
-            found.append((int(entry), f"pid {entry} {comm!r}: {cmdline.strip()[:120]}"))
-    return found
+    """Processes whose name or command line carries the run's tag."""
+    return find_survivors(tag, 'atk')
 
 
 @pytest.fixture(scope="module")

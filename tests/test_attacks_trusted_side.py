@@ -55,6 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from _processes import survivors as find_survivors
 import trusted_corpus as corpus
 from conftest import TEST_POLICY, build_course, released, with_answers
 from trusted_corpus import Hostile, HostTarget
@@ -188,18 +190,8 @@ def course_files(root: Path) -> dict[str, str]:
 
 
 def survivors(tag: str) -> list[tuple[int, str]]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            comm = Path(f"/proc/{entry}/comm").read_text().strip()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if f"trk{tag}" in comm or tag in cmdline:
-            found.append((int(entry), f"pid {entry} {comm!r}: {cmdline.strip()[:120]}"))
-    return found
+    """Processes whose name or command line carries the run's tag."""
+    return find_survivors(tag, 'trk')
 
 
 def _plant_canary(path: Path, text: str) -> int:
