@@ -38,6 +38,10 @@ public_fraction = 0.3
 split_seed = 99
 daily_limit = {daily_limit}
 pseudonyms = true
+
+[weights]
+{ASSIGNMENT} = 70
+leaderboard = 30
 """
 
 

@@ -249,6 +249,8 @@ def test_instructor_sees_everything_regrades_and_overrides(course):
     assert "queued" in loc(regrade)
     run_worker(course)
     assert len((course.root / ".autograder" / "records.jsonl").read_text().splitlines()) == 2
+    final = re.search(r'<table id="final-grades">(.*?)</table>', admin.get("/admin").text, re.S).group(1)
+    assert "<td>s1</td>" in final and "%" in final          # the final-grades table, on the page
     grades = admin.get("/admin/download/grades")
     assert grades.status_code == 200 and grades.text.startswith("student_id")
     assert admin.post("/admin/reveal", data={}).status_code == 403
