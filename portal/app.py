@@ -442,7 +442,9 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
                     maxes[(r.assignment, c.grade_id)] = c.max_score
         question_stats = [(a, g, len(v), sum(v) / len(v), maxes[(a, g)], sum(1 for x in v if x >= maxes[(a, g)]))
                           for (a, g), v in sorted(stats.items())]
-        final_grades, final_names, final_error = [], [], ""
+        final_grades: list = []
+        final_names: list[str] = []
+        final_error = ""
         if rows:
             from autograder.grades import collect_grades
             try:
@@ -451,7 +453,8 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
                 final_error = str(exc)
         policy = load_policy(course.root)
         due = policy.due.get(policy.leaderboard.assignment)
-        return page("admin.html.j2", final_grades=final_grades, final_names=final_names, final_error=final_error, rows=rows, review=review, jobs=jobs_of(db)[:200], stats=question_stats,
+        return page("admin.html.j2", final_grades=final_grades, final_names=final_names, final_error=final_error,
+                    rows=rows, review=review, jobs=jobs_of(db)[:200], stats=question_stats,
                     csrf=sessions.csrf(session), revealed=get_setting(db, REVEALED) == "yes",
                     can_reveal=due is None or dt.datetime.now(dt.timezone.utc) > due,
                     message=request.query_params.get("msg", "")[:300],
