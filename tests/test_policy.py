@@ -74,7 +74,7 @@ def test_values_are_read_and_typed(tmp_path):
         '[late_policy]\nkind = "reject"\ngrace_minutes = 0\n'
         '[assignments.a1]\ndue = "2026-12-07T23:59:00+01:00"\n'
         '[extensions.s1]\na1 = 2026-12-09T12:00:00Z\n'
-        '[weights]\na1 = 2\nleaderboard = 1\n'
+        '[weights]\na1 = 70\nleaderboard = 30\n'
         '[leaderboard]\npseudonyms = false\nthresholds = [[0.5, 1], [0.9, 2]]\n', encoding="utf-8")
     policy = load_policy(tmp_path)
     assert policy.course_id == "c1" and policy.grading_seed == 7
@@ -84,7 +84,7 @@ def test_values_are_read_and_typed(tmp_path):
     assert policy.late.kind == "reject" and policy.late.grace_minutes == 0.0
     assert policy.due["a1"] == dt.datetime(2026, 12, 7, 22, 59, tzinfo=UTC)  # normalised to UTC
     assert policy.due["a1"].utcoffset() == dt.timedelta(0)
-    assert policy.weights == {"a1": 2.0, "leaderboard": 1.0}  # a [weights] table replaces the defaults
+    assert policy.weights == {"a1": 70.0, "leaderboard": 30.0}  # a [weights] table replaces the defaults
     assert policy.leaderboard.pseudonyms is False
     assert policy.leaderboard.thresholds == ((0.5, 1.0), (0.9, 2.0))
     assert policy.source == tmp_path / "course.toml"
@@ -129,7 +129,8 @@ def test_a_naive_due_date_is_read_as_utc():
     ({"assignments": {"a1": {"due": 5}}}, ["'assignments.a1.due' must be a date and time"]),
     ({"extensions": {"s1": "2026-12-07"}}, ["extensions.s1 must be a table of assignment = date"]),
     ({"extensions": {"s1": {"a1": "soon"}}}, ["'extensions.s1.a1' = 'soon' is not a date and time"]),
-    ({"weights": {"a1": 0, "a2": 0}}, ["the weights add up to 0"]),
+    ({"weights": {"a1": 0, "a2": 0}}, ["must add up to 100", "got 0"]),
+    ({"weights": {"a1": 60, "a2": 30}}, ["must add up to 100", "got 90"]),
     ({"weights": {"a1": "ten"}}, ["'weights.a1' must be a number"]),
     ({"course": {"grading_seed": -1}}, ["course.grading_seed must be an integer between 0 and 2**32-1"]),
     ({"course": {"grading_seed": 2**32}}, ["course.grading_seed must be an integer"]),
