@@ -32,8 +32,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output, new_raw_cell
 
-from .kit import Kit
-from .records import RunResult
+from autograder.engine.grading_kit import Kit
+from autograder.engine.results import RunResult
 
 NOTE_FAILED = "**Not graded by the autograder**: {message}"
 
@@ -53,7 +53,7 @@ def _error_output(text: str):
 
 
 def _outputs(entry: dict, execution_count: int | None) -> list:
-    from .feedback import _png
+    from autograder.feedback import _png
 
     outputs = []
     for name in ("stdout", "stderr"):

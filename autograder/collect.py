@@ -9,7 +9,7 @@ default ``<student_id>_<anything>``):
 * a file (``s001_Ivanov_01_tensors.ipynb``, ``s001_submission.csv``): it belongs
   to s001 and is stored under the rest of its name (``submission.csv``).
 
-Per student the result is a submission folder as :mod:`autograder.submission`
+Per student the result is a submission folder as :mod:`coursebase.submission`
 defines it:
 
 * exactly one notebook, renamed to the released notebook's name (two or more:
@@ -62,12 +62,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import submission
-from .course import Course, CourseError
-from .gradebook import open_gradebook
-from .policy import CollectPolicy, load_policy
-from .roster import SAFE_ID
-from .timestamp import format_timestamp, parse_timestamp
+from autograder.gradebook import open_gradebook
+from autograder.roster import SAFE_ID
+from coursebase import submission
+from coursebase.layout import Course, CourseError
+from coursebase.policy import CollectPolicy, load_policy
+from coursebase.timestamp import format_timestamp, parse_timestamp
 
 UTC = dt.timezone.utc
 # Files that operating systems and Jupyter add on their own; never a submission.

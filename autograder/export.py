@@ -15,7 +15,7 @@ thing everywhere. Sources, in order of authority:
   status, flags with what was seen, message;
 * ``.autograder/overrides.jsonl``: why a manual score was set;
 * course.toml: due dates, extensions and the late policy, priced by
-  :func:`autograder.late.price_lateness`.
+  :func:`coursebase.late.price_lateness`.
 
 Status without a run record: a gradebook submission counts as ``graded``
 (graded by nbgrader itself, the message says so); a collected notebook that
@@ -33,15 +33,17 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .course import Course, CourseError
-from .gradebook import cell_score as _cell_score
-from .gradebook import open_gradebook
-from .late import Lateness, price_lateness
-from .late import describe as describe_lateness
-from .override import Override, latest_overrides
-from .policy import load_policy
-from .records import Flag, RunResult, Status, load_latest_records
-from .submission import time_of
+from autograder.engine.results import RunResult
+from autograder.gradebook import cell_score as _cell_score
+from autograder.gradebook import open_gradebook
+from autograder.override import Override, latest_overrides
+from autograder.records import load_latest_records
+from coursebase.late import Lateness, price_lateness
+from coursebase.late import describe as describe_lateness
+from coursebase.layout import Course, CourseError
+from coursebase.policy import load_policy
+from coursebase.submission import time_of
+from coursebase.vocabulary import Flag, Status
 
 UTC = dt.timezone.utc
 FIXED_COLUMNS = ["student_id", "assignment", "status", "flags", "raw_score",
@@ -137,8 +139,7 @@ def _graded_cells(assignment) -> list[tuple[str, str, float]]:
 
 def grades_by_submission(gb, assignment: str) -> dict[str, dict[tuple[str, str], tuple]]:
     """student -> (notebook, grade_id) -> (auto, manual, extra), in one query."""
-    from nbgrader.api import (Assignment, BaseCell, Grade, Notebook, SubmittedAssignment,
-                              SubmittedNotebook)
+    from nbgrader.api import Assignment, BaseCell, Grade, Notebook, SubmittedAssignment, SubmittedNotebook
 
     query = (gb.db.query(SubmittedAssignment.student_id, Notebook.name, BaseCell.name,
                          Grade.auto_score, Grade.manual_score, Grade.extra_credit)
@@ -218,7 +219,7 @@ def grade_rows(course: Course, assignments: list[str] | None = None,
     logged = latest_overrides(course)
     rows: list[GradeRow] = []
     with open_gradebook(course.db_url) as gb:
-        from nbgrader.api import SubmittedAssignment, Assignment
+        from nbgrader.api import Assignment, SubmittedAssignment
 
         known_assignments = {a.name: a for a in gb.assignments}
         wanted = sorted(known_assignments) if assignments is None else list(assignments)
@@ -373,7 +374,7 @@ def export(course: Course, out: Path | None = None, *, show: bool = True) -> Exp
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
-    from .lms import write_results
+    from autograder.lms import write_results
 
     results = write_results(course, rows)
     if show:

@@ -44,11 +44,11 @@ from typing import Any
 
 from markupsafe import Markup
 
-from .course import Course, CourseError
-from .export import GradeRow, grade_rows
-from .gradebook import open_gradebook
-from .policy import load_policy
-from .records import Flag, Status
+from autograder.export import GradeRow, grade_rows
+from autograder.gradebook import open_gradebook
+from coursebase.layout import Course, CourseError
+from coursebase.policy import load_policy
+from coursebase.vocabulary import Flag, Status
 
 TEMPLATES = Path(__file__).parent / "templates"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")

@@ -16,27 +16,28 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from typing import TYPE_CHECKING
-
-from . import sandbox
-from .course import Course, CourseError
-from .execute import Job
-from .export import foreign_scores, grades_by_submission
-from .gradebook import open_gradebook, refresh_lateness, write_result
-from .kit import KIT_VERSION, Kit, build_kit, kit_path
-from .late import describe as describe_lateness
-from .late import price_lateness
-from .policy import Policy, load_policy
-from .records import CellResult, Flag, RunResult, Status, load_latest_records
-from .submission import UPLOADED_TIMESTAMP_DETAIL, content_hash, has_uploaded_timestamp, time_of
+from autograder.engine import sandbox
+from autograder.engine.executor import Job
+from autograder.engine.grading_kit import KIT_VERSION, Kit, build_kit, kit_path
+from autograder.engine.results import CellResult, RunResult
+from autograder.export import foreign_scores, grades_by_submission
+from autograder.gradebook import open_gradebook, refresh_lateness, write_result
+from autograder.records import load_latest_records
+from coursebase.late import describe as describe_lateness
+from coursebase.late import price_lateness
+from coursebase.layout import Course, CourseError
+from coursebase.policy import Policy, load_policy
+from coursebase.submission import UPLOADED_TIMESTAMP_DETAIL, content_hash, has_uploaded_timestamp, time_of
+from coursebase.vocabulary import Flag, Status
 
 if TYPE_CHECKING:
-    from .forkserver import ForkServer
+    from autograder.engine.forkserver import ForkServer
 
 console = Console(stderr=True)
 # what makes a graded run need a person besides its status (the exit code of `grade`)
@@ -129,7 +130,7 @@ def finish_result(result: RunResult, kit: Kit, sub: Submission, policy: Policy, 
 def store(course: Course, gb, result: RunResult, kit: Kit, sub: Submission, policy: Policy | None = None) -> None:
     """Gradebook (one transaction), then the autograded notebook, then the record: a kill between them
     leaves no record, so the next run grades the submission again."""
-    from .autograded import unanswered, write_autograded   # nbformat: only when something was graded
+    from autograder.autograded import unanswered, write_autograded  # nbformat: only when something was graded
     write_result(gb, result, Path(kit.notebook).stem, time_of(sub.folder), policy=policy,
                  unanswered=unanswered(result, kit))
     write_autograded(course.autograded, result, kit, course.release / kit.assignment / kit.notebook)
@@ -263,7 +264,7 @@ class WarmServer:
             if self._failed is not None:
                 raise self._failed
             if self._server is None:
-                from .forkserver import ForkServer
+                from autograder.engine.forkserver import ForkServer
 
                 try:
                     self.starts += 1
@@ -398,7 +399,7 @@ def grade_batch(course: Course, assignment: str, students: list[str] | None = No
                             state=f"{counts['done']} done, {counts['failed']} not graded, {left} left")
 
         if scheduler:
-            from .distributed import run_on_cluster
+            from autograder.engine.cluster import run_on_cluster
 
             run_on_cluster(scheduler, list(jobs.values()), on_result, list(policy.sandbox.preimport))
         else:
@@ -412,7 +413,7 @@ def run_locally(policy: Policy, jobs: list[Job], n_workers: int, on_result, serv
     """Run jobs on this machine's warm fork server, ``n_workers`` at a time; results in completion order.
 
     A ``server`` given by the caller is used and left running; otherwise one is started and closed."""
-    from .forkserver import ForkServer, collect_result
+    from autograder.engine.forkserver import ForkServer, collect_result
 
     owned = server is None
     if owned:

@@ -1,6 +1,6 @@
 """nbgrader's gradebook: where it is, and writing run results into it, one submission per transaction.
 
-Where: :func:`configured_gradebook` reads ``c.CourseDirectory.db_url`` from
+Where: :func:`coursebase.layout.configured_gradebook` reads ``c.CourseDirectory.db_url`` from
 the course's ``nbgrader_config.py`` (the one place it is set; nbgrader's own
 commands and the formgrader read the same file). A relative SQLite path is
 relative to the course folder, so a copied course uses its own gradebook;
@@ -10,7 +10,7 @@ What a stored submission holds, as nbgrader's ``autograde`` would leave it:
 the submission row with its timestamp, every graded cell's ``auto_score``,
 the solution cells' ``auto_comment`` ("No response." for an untouched
 answer), the assignment's due date, the student's extension and the
-notebook's ``late_submission_penalty`` (priced by :mod:`autograder.late`, on
+notebook's ``late_submission_penalty`` (priced by :mod:`coursebase.late`, on
 the gradebook's score with manual grades included). So ``nbgrader export``,
 the formgrader and ``autograder export`` show the same scores and penalties.
 
@@ -25,56 +25,8 @@ import datetime as dt
 import os
 import sys
 from contextlib import contextmanager
-from pathlib import Path
 
-from .records import RunResult
-
-
-class GradebookConfigError(RuntimeError):
-    """nbgrader_config.py names a gradebook the autograder cannot use."""
-
-
-_CONFIG_CACHE: dict[Path, tuple[float, Path]] = {}
-
-
-def configured_gradebook(root: Path) -> Path:
-    """The SQLite file of the course at ``root``, as its nbgrader_config.py sets it.
-
-    Raises GradebookConfigError (a CourseError's message) for a config that cannot be
-    loaded or a URL that is not a SQLite file.
-    """
-    root = Path(root)
-    config_file = root / "nbgrader_config.py"
-    try:
-        stamp = config_file.stat().st_mtime_ns
-    except OSError:
-        return root / "gradebook.db"
-    cached = _CONFIG_CACHE.get(root)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    from traitlets.config.loader import PyFileConfigLoader
-
-    try:
-        config = PyFileConfigLoader(config_file.name, path=str(root)).load_config()
-    except Exception as exc:  # noqa: BLE001 - the instructor's Python file: any error is theirs to fix
-        raise GradebookConfigError(f"{config_file} cannot be loaded ({type(exc).__name__}: {exc}); "
-                                   f"fix it so nbgrader and the autograder can find the gradebook") from None
-    url = config.get("CourseDirectory", {}).get("db_url") or ""
-    path = gradebook_file(url, root, config_file)
-    _CONFIG_CACHE[root] = (stamp, path)
-    return path
-
-
-def gradebook_file(url: str, root: Path, where: Path | str = "nbgrader_config.py") -> Path:
-    """The file a ``sqlite:///`` URL names; a relative one is relative to the course folder (pure)."""
-    if not url:
-        return root / "gradebook.db"
-    prefix = "sqlite:///"
-    if not url.startswith(prefix):
-        raise GradebookConfigError(f"{where}: db_url = {url!r} is not a SQLite file (sqlite:///gradebook.db); "
-                                   f"the autograder keeps the gradebook in the course folder")
-    name = Path(url[len(prefix):])
-    return name if name.is_absolute() else root / name
+from autograder.engine.results import RunResult
 
 
 def ensure_alembic_on_path() -> None:
@@ -144,7 +96,7 @@ def write_lateness(gb, assignment: str, student: str, notebook: str, submitted: 
 
     ``submitted`` None: the gradebook's submission time. Returns the penalty. Does not commit (the caller's transaction does).
     """
-    from .late import price_lateness
+    from coursebase.late import price_lateness
 
     submission = gb.find_submission(assignment, student)
     if submitted is None and submission.timestamp is not None:

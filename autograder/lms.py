@@ -127,7 +127,7 @@ def _write(path: Path, text: str) -> Path:
 
 
 def people_from_gradebook(course) -> dict[str, tuple]:
-    from .gradebook import open_gradebook
+    from autograder.gradebook import open_gradebook
 
     with open_gradebook(course.db_url) as gb:
         return {s.id: (s.first_name, s.last_name, s.email, s.lms_user_id) for s in gb.students}
@@ -135,7 +135,7 @@ def people_from_gradebook(course) -> dict[str, tuple]:
 
 def write_lms_files(course, grades, names: list[str]) -> dict[str, Path]:
     """canvas_grades.csv, moodle_grades.csv and final_statuses.csv in ``exports/``."""
-    from .roster import load_lms_roster
+    from autograder.roster import load_lms_roster
 
     lms = load_lms_roster(course)
     people = people_from_gradebook(course)

@@ -1,4 +1,4 @@
-"""`autograder override` and `autograder review`.
+"""`autograder override`: an instructor's score for one cell, with the reason kept.
 
 An override is nbgrader's own manual score: ``Grade.manual_score`` in the
 gradebook, which nbgrader (and our export) prefers to ``auto_score``. The grade
@@ -8,8 +8,7 @@ was set is appended to ``<course>/.autograder/overrides.jsonl`` (one JSON object
 per line: student_id, assignment, grade_id, points, reason, at), which export,
 review and feedback show next to the ``override`` flag.
 
-``review`` lists every submission whose newest status is not ``graded`` or that
-carries any flag (late and override included), with what was seen.
+``autograder review`` (what needs a look, overrides included) is :mod:`autograder.review`.
 """
 from __future__ import annotations
 
@@ -20,9 +19,9 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .course import Course, CourseError
-from .gradebook import open_gradebook, write_lateness
-from .policy import load_policy
+from autograder.gradebook import open_gradebook, write_lateness
+from coursebase.layout import Course, CourseError
+from coursebase.policy import load_policy
 
 
 class OverrideError(CourseError):
@@ -140,55 +139,3 @@ def override(course: Course, student: str, assignment: str, cell: str, points: f
                         f"{previous if previous is None else f'{previous:g}'} → {points:g} "
                         f"of {max_score:g} ({escape(reason)})")
     return entry
-
-
-def review_rows(course: Course) -> list:
-    """The grade rows that need a look: status neither ``graded`` nor ``missing``, or any flag."""
-    from .export import grade_rows
-
-    if not course.gradebook_path.exists():
-        return []
-    return [r for r in grade_rows(course) if r.status.value not in ("graded", "missing") or r.flags]
-
-
-def review(course: Course, *, show: bool = True) -> int:
-    """Print every submission that needs a look: status not ``graded``, or any flag.
-
-    Rostered students with nothing submitted (``missing``) are counted, not listed:
-    they are in the export. Returns the exit code: 1 when anything is listed, else 0.
-    """
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    from .export import grade_rows
-
-    import io
-
-    console = Console() if show else Console(file=io.StringIO())
-    if not course.gradebook_path.exists():
-        console.print(f"no gradebook at {course.gradebook_path}: nothing to review")
-        return 0
-    rows = grade_rows(course)
-    todo = [r for r in rows if r.status.value not in ("graded", "missing") or r.flags]
-    missing = sum(r.status.value == "missing" for r in rows)
-
-    table = Table(title="submissions to review")
-    for column in ("student", "assignment", "status", "flags", "score", "what was seen"):
-        table.add_column(column)
-    for row in todo:
-        score = "—" if row.score is None else f"{row.score:g} / {row.max_score:g}"
-        seen = []
-        if row.record is not None and row.record.message:
-            seen.append(row.record.message)
-        elif row.status.value != "graded":
-            seen.append(row.message)
-        seen += [f"{flag}: {what}" if what else flag for flag, what in row.flags.items()]
-        table.add_row(escape(row.student_id), escape(row.assignment), row.status.value,
-                      escape(", ".join(row.flags)), score, escape("\n".join(seen)))
-    if todo:
-        console.print(table)
-    else:
-        console.print("nothing to review: every submission is graded and unflagged")
-    console.print(f"{len(todo)} to review; {missing} missing (rostered, nothing submitted)")
-    return 1 if todo else 0

@@ -29,9 +29,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
-from .course import Course, CourseError
-from .gradebook import ensure_alembic_on_path
-from .policy import load_policy
+from autograder.gradebook import ensure_alembic_on_path
+from coursebase.layout import Course, CourseError
+from coursebase.policy import load_policy
 
 # Files beside a source notebook that must never reach students: the competition data the
 # MLP notebook reads from data/ and the submission.csv an instructor's test run writes.

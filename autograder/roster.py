@@ -40,8 +40,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .course import Course, CourseError
-from .gradebook import open_gradebook
+from autograder.gradebook import open_gradebook
+from coursebase.layout import Course, CourseError
 
 # A student id becomes a folder name under submitted/ and feedback/.
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")

@@ -34,8 +34,8 @@ os.environ["PATH"] = BIN + os.pathsep + os.environ.get("PATH", "")
 def make_course(tmp: Path, assignment: str, n: int) -> Path:
     from conftest import solved, submit
 
-    from autograder.course import Course
     from autograder.release import release
+    from coursebase.layout import Course
 
     course = tmp / "course"
     (course / "source").mkdir(parents=True)
@@ -57,8 +57,8 @@ def own_code_seconds(course: Path, assignment: str) -> float:
     import io
 
     nb = json.loads(next((course / "submitted" / "s000" / assignment).glob("*.ipynb")).read_text())
-    from autograder.kit import build_kit
-    from autograder.course import Course
+    from autograder.engine.grading_kit import build_kit
+    from coursebase.layout import Course
 
     kit = build_kit(Course.at(course), assignment).by_id()
     cells = []
@@ -108,11 +108,11 @@ def private_bytes(root_pid: int) -> int:
 def run_ours(course: Path, assignment: str, workers: int) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
-    from autograder.course import Course
-    from autograder.forkserver import ForkServer, collect_result
+    from autograder.engine.forkserver import ForkServer, collect_result
+    from autograder.engine.grading_kit import build_kit, kit_path
     from autograder.grade import find_submissions, make_job
-    from autograder.kit import build_kit, kit_path
-    from autograder.policy import load_policy
+    from coursebase.layout import Course
+    from coursebase.policy import load_policy
 
     c = Course.at(course)
     policy = load_policy(course)

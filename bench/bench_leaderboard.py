@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autograder.course import Course
-from autograder.policy import load_policy
+from coursebase.layout import Course
+from coursebase.policy import load_policy
 from leaderboard import api
 from leaderboard.competition import load_solution
 from leaderboard.gather import gather

@@ -46,10 +46,10 @@ def main() -> int:
     args = parser.parse_args()
 
     import httpx
-
     import portal_course
-    from autograder.course import Course
+
     from autograder.gradebook import open_gradebook
+    from coursebase.layout import Course
     from portal.app import portal_url
     from portal.auth import issue_tokens
     from portal.store import open_store
@@ -65,7 +65,7 @@ def main() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "autograder.cli", "serve", "--course", str(course.root),
+    server = subprocess.Popen([sys.executable, "-m", "classroom.cli", "serve", "--course", str(course.root),
                                "--port", str(port)], start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

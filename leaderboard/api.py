@@ -21,24 +21,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from autograder.course import Course
-from autograder.policy import Policy, load_policy
-
-from .competition import CompetitionPaths, Solution, load_contract, load_solution
-from .gather import TREE, Gathered, SubmissionFile, gather
-from .integrity import integrity_flags
-from .limit import plan
-from .prepare import Competition, download_fashion_mnist, load_fashion_mnist, prepare_competition
-from .readfile import FileRead, read_submission
-from .records import (Accuracy, Baseline, CsvStatus, LeaderboardError, LeaderboardResult,
-                      Submission)
-from .report import ReportPaths, write_reports
-from .score import interval, score_split
-from .secret import load_secret, new_secret, pseudonym_key, read_private_secret, write_secret
-from .selection import MAX_SELECTED
-from .standings import Standings, build_standings
-from .store import Store
-from .validate import Contract, Validation, validate
+from coursebase.layout import Course
+from coursebase.policy import Policy, load_policy
+from leaderboard.competition import CompetitionPaths, Solution, load_contract, load_solution
+from leaderboard.gather import TREE, Gathered, SubmissionFile, gather
+from leaderboard.integrity import integrity_flags
+from leaderboard.limit import plan
+from leaderboard.prepare import Competition, download_fashion_mnist, load_fashion_mnist, prepare_competition
+from leaderboard.readfile import FileRead, read_submission
+from leaderboard.records import Accuracy, Baseline, CsvStatus, LeaderboardError, LeaderboardResult, Submission
+from leaderboard.report import ReportPaths, write_reports
+from leaderboard.score import interval, score_split
+from leaderboard.secret import load_secret, new_secret, pseudonym_key, read_private_secret, write_secret
+from leaderboard.selection import MAX_SELECTED
+from leaderboard.standings import Standings, build_standings
+from leaderboard.store import Store
+from leaderboard.validate import Contract, Validation, validate
 
 __all__ = ["LeaderboardResult", "final_results", "score_course", "score", "prepare", "validate_file",
            "select", "add_baseline", "remove_baseline", "current_standings", "ScoreRun"]
@@ -77,7 +75,8 @@ def roster(course: Course) -> list[str]:
     if not path.exists():
         return []
     from nbgrader.api import Student
-    from sqlalchemy import create_engine, select as sql_select
+    from sqlalchemy import create_engine
+    from sqlalchemy import select as sql_select
     from sqlalchemy.orm import Session
 
     # nbgrader's own Student model, over SQLite's read-only mode: Gradebook() would add
@@ -110,7 +109,7 @@ def prepare(course_dir, data: str | Path | None = None, out: str | Path | None =
     if stand_in is not None:
         if data is not None:
             raise LeaderboardError("give either --data or --stand-in, not both")
-        from .standin import synthetic_fashion
+        from leaderboard.standin import synthetic_fashion
         arrays = synthetic_fashion(*stand_in, seed=policy.grading_seed)
     else:
         root = Path(data) if data is not None else download_fashion_mnist(course.root / "data", timeout=timeout)

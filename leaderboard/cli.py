@@ -20,11 +20,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autograder.course import CourseError
-from autograder.policy import PolicyError
-from autograder.spreadsheet import spreadsheet_row
+from coursebase.layout import CourseError
+from coursebase.policy import PolicyError
+from coursebase.spreadsheet import spreadsheet_row
+from leaderboard.records import CsvStatus, LeaderboardError
 
-from .records import CsvStatus, LeaderboardError
 
 def _console() -> Console:
     # Tables go through rich; piped output gets a wide fixed width instead of 80 columns.
@@ -36,10 +36,10 @@ def _course(args) -> Path:
 
 
 def cmd_prepare(args) -> int:
-    from .api import prepare
+    from leaderboard.api import prepare
     stand_in = None
     if args.stand_in:
-        from .standin import STAND_IN_NOTE
+        from leaderboard.standin import STAND_IN_NOTE
         stand_in = (args.stand_in_train, args.stand_in_test)
         print(f"Using the {STAND_IN_NOTE}: {stand_in[0]} train and {stand_in[1]} test images.")
     elif args.data is None:
@@ -57,7 +57,7 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_secret(args) -> int:
-    from .api import rotate_secret
+    from leaderboard.api import rotate_secret
     if not args.rotate:
         print("The course secret lives in competition/private/secret.txt (made by `leaderboard prepare`). "
               "`leaderboard secret --rotate` replaces it: every pseudonym changes, scores and the split do not.")
@@ -80,7 +80,7 @@ def _find_competition(args) -> Path:
 
 
 def cmd_validate(args) -> int:
-    from .api import validate_file
+    from leaderboard.api import validate_file
     verdict = validate_file(args.file, _find_competition(args))
     name = Path(args.file).name
     if verdict.ok:
@@ -91,7 +91,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from .api import score
+    from leaderboard.api import score
     run = score(_course(args), submissions=args.submissions, solution=args.solution, out_dir=args.out,
                 db_url=args.db)
     counts = run.counts()
@@ -113,7 +113,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from .api import select, student_submissions
+    from leaderboard.api import select, student_submissions
     if args.clear:
         if args.ids:
             raise LeaderboardError("--clear takes no submission ids: it removes the whole selection.")
@@ -141,7 +141,7 @@ def cmd_select(args) -> int:
 
 
 def cmd_baseline(args) -> int:
-    from .api import add_baseline, current_standings, remove_baseline
+    from leaderboard.api import add_baseline, current_standings, remove_baseline
     if args.name is None:
         standings, _ = current_standings(_course(args), db_url=args.db)
         if not standings.baselines:
@@ -161,7 +161,7 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from .api import current_standings
+    from leaderboard.api import current_standings
     standings, sizes = current_standings(_course(args), db_url=args.db)
     if args.instructor:
         table = Table(title="Leaderboard — instructor view (private accuracy; do not publish)")
@@ -198,7 +198,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_grades(args) -> int:
-    from .api import current_standings
+    from leaderboard.api import current_standings
     standings, _ = current_standings(_course(args), db_url=args.db)
     table = Table(title="Leaderboard grades (private accuracy of the submission that counts)")
     for column in ("student", "status", "private accuracy", "grade", "flags", "message"):

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .records import LeaderboardError
-from .validate import Contract
+from leaderboard.records import LeaderboardError
+from leaderboard.validate import Contract
 
 PUBLIC = "public"
 PRIVATE = "private"

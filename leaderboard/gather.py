@@ -22,10 +22,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import submission   # the one owner of a submission folder: files, time, archive
-from autograder.timestamp import parse_timestamp   # noqa: F401  (one parser for every time in the course)
-
-from .records import LeaderboardError
+from coursebase import submission  # the one owner of a submission folder: files, time, archive
+from coursebase.timestamp import parse_timestamp  # noqa: F401  (one parser for every time in the course)
+from leaderboard.records import LeaderboardError
 
 CSV_NAME = "submission.csv"
 TIMESTAMP = submission.TIMESTAMP_FILE

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .records import CsvStatus, Submission
+from leaderboard.records import CsvStatus, Submission
 
 COPY = "copy"
 IMPLAUSIBLE = "implausible"

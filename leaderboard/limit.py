@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
-from .records import CsvStatus, Submission
+from leaderboard.records import CsvStatus, Submission
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .competition import CompetitionPaths
-from .records import LeaderboardError
-from .secret import load_secret, new_secret, secret_path, split_seed, write_secret
+from leaderboard.competition import CompetitionPaths
+from leaderboard.records import LeaderboardError
+from leaderboard.secret import load_secret, new_secret, secret_path, split_seed, write_secret
 
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -191,7 +191,7 @@ def download_fashion_mnist(dest: str | Path, timeout: float = 10.0, mirrors: lis
         _Download.mirrors = list(mirrors)
     _Download.__name__ = "FashionMNIST"       # torchvision derives the folder name from the class name
     # offline, torchvision would try every file on every mirror, each up to `timeout`: ask once, bounded
-    from .standin import reachable
+    from leaderboard.standin import reachable
     if not any(reachable(m, timeout) for m in _Download.mirrors[:1]):
         raise LeaderboardError(
             f"could not reach {_Download.mirrors[0]} within {timeout:g} s; this machine looks offline. Pass "

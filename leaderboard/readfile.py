@@ -21,7 +21,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .validate import MAX_QUOTE, Problem, quote, too_large
+from leaderboard.validate import MAX_QUOTE, Problem, quote, too_large
 
 CHUNK = 1 << 20
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograder.records import Word
+from coursebase.vocabulary import Word
 
 
 class CsvStatus(Word):

@@ -3,7 +3,7 @@
 ``--out`` gets:
 * ``leaderboard.csv``: one row per student (status from the closed list), for the
   final grades and LMS imports; a cell a spreadsheet would evaluate gets a leading
-  ``'`` (OWASP, :func:`autograder.spreadsheet.spreadsheet_cell`);
+  ``'`` (OWASP, :func:`coursebase.spreadsheet.spreadsheet_cell`);
 * ``leaderboard.md``: the instructor table in Markdown; ``leaderboard-public.md``
   the public one, safe to post; every name or id goes through :func:`md_cell`;
 * ``leaderboard-public.html`` (pseudonyms, public scores only) and
@@ -23,11 +23,10 @@ from pathlib import Path
 import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from autograder.spreadsheet import spreadsheet_cell
-
-from .records import CsvStatus
-from .validate import cut
-from .standings import Standings
+from coursebase.spreadsheet import spreadsheet_cell
+from leaderboard.records import CsvStatus
+from leaderboard.standings import Standings
+from leaderboard.validate import cut
 
 CSV_COLUMNS = ("rank", "student_id", "pseudonym", "status", "public_accuracy", "public_low", "public_high",
                "private_accuracy", "private_low", "private_high", "grade", "max_points", "flags",
@@ -132,7 +131,7 @@ def markdown_public(standings: Standings) -> str:
 def histogram_png(accuracies: list[float], thresholds, baselines: list[tuple[str, float]], title: str,
                   floor_points: float) -> str:
     """A base64 PNG histogram with the grade thresholds (and baselines) drawn as lines."""
-    from matplotlib.figure import Figure   # the OO API: no global pyplot state, no display needed
+    from matplotlib.figure import Figure  # the OO API: no global pyplot state, no display needed
 
     fig = Figure(figsize=(8, 3.2), dpi=100)
     ax = fig.add_subplot()
@@ -258,7 +257,7 @@ def write_reports(standings: Standings, out_dir: str | Path, policy, n_public: i
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    # OWASP: no cell a spreadsheet would evaluate (=, +, -, @, tab, CR); see autograder/spreadsheet.py
+    # OWASP: no cell a spreadsheet would evaluate (=, +, -, @, tab, CR); see coursebase/spreadsheet.py
     writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in csv_rows(standings))
     _write(paths.csv, buffer.getvalue())
     _write(paths.markdown, markdown_instructor(standings))

@@ -22,7 +22,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .records import Accuracy
+from leaderboard.records import Accuracy
 
 LEVEL = 0.95
 

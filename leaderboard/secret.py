@@ -28,7 +28,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from .records import LeaderboardError
+from leaderboard.records import LeaderboardError
 
 SECRET_NAME = "secret.txt"
 _HEX = re.compile(r"[0-9a-f]{64}")

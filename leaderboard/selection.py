@@ -7,7 +7,7 @@ counts. Without a choice, the submission with the best public score counts
 """
 from __future__ import annotations
 
-from .records import CsvStatus, Submission
+from leaderboard.records import CsvStatus, Submission
 
 MAX_SELECTED = 2
 SELECTED = "selected by the student"

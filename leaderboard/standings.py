@@ -13,14 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from autograder.late import describe, price_lateness
-from autograder.records import Flag
-
-from .grade import grade
-from .pseudonym import pseudonyms
-from .rank import Entry, rank_entries
-from .records import Accuracy, Baseline, CsvStatus, LeaderboardResult, Submission
-from .selection import final_submission, best_public
+from coursebase.late import describe, price_lateness
+from coursebase.vocabulary import Flag
+from leaderboard.points import grade
+from leaderboard.pseudonym import pseudonyms
+from leaderboard.rank import Entry, rank_entries
+from leaderboard.records import Accuracy, Baseline, CsvStatus, LeaderboardResult, Submission
+from leaderboard.selection import best_public, final_submission
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ def build_standings(submissions: list[Submission], baselines: list[Baseline], ro
     ``missing``); students who submitted but are not on it appear too.
     ``policy`` is the course's LeaderboardPolicy. With ``late_policy`` (course.toml
     ``[late_policy]``) and ``due_for(student) -> deadline or None``, the file that
-    counts is priced like any late work (:func:`autograder.late.price_lateness` on
+    counts is priced like any late work (:func:`coursebase.late.price_lateness` on
     the leaderboard points): flagged ``late``, its penalty taken off the points.
     """
     by_student: dict[str, list[Submission]] = {s: [] for s in roster}

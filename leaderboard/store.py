@@ -24,14 +24,29 @@ from pathlib import Path
 from typing import Literal, overload
 
 import numpy as np
-from sqlalchemy import (Boolean, DateTime, Float, Integer, LargeBinary, String, Text, TypeDecorator,
-                        UniqueConstraint, create_engine, delete, event, inspect, select, text)
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, sessionmaker
 
-from .limit import Existing, Plan
-from .records import Accuracy, Baseline, CsvStatus, LeaderboardError, Submission
+from leaderboard.limit import Existing, Plan
+from leaderboard.records import Accuracy, Baseline, CsvStatus, LeaderboardError, Submission
 
 BUSY_SECONDS = 120.0
 ANSWER_KEY_ID = 1        # the answer key is one row; a second writer hits the primary key

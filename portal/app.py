@@ -41,11 +41,10 @@ from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Red
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from autograder.course import Course, CourseError
-from autograder.policy import load_policy
-
-from . import auth, service
-from .store import ADMIN, JobState, enqueue, get_setting, jobs_of, open_store, queue_position, set_setting
+from coursebase.layout import Course, CourseError
+from coursebase.policy import load_policy
+from portal import auth, service
+from portal.store import ADMIN, JobState, enqueue, get_setting, jobs_of, open_store, queue_position, set_setting
 
 MAX_REQUEST_BYTES = service.MAX_CSV_BYTES + service.MAX_NOTEBOOK_BYTES + 64 * 1024
 UPLOADS_PER_WINDOW = 20
@@ -65,7 +64,7 @@ def portal_url(course: Course) -> str:
     policy = load_policy(course.root)
     url = policy.portal.url
     if not url:
-        from .store import default_url
+        from portal.store import default_url
         return default_url(course.root)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         return f"sqlite:///{(course.root / url[len('sqlite:///'):]).resolve()}"
@@ -446,7 +445,7 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         final_names: list[str] = []
         final_error = ""
         if rows:
-            from autograder.grades import collect_grades
+            from finalgrades.command import collect_grades
             try:
                 final_grades, final_names, _ = collect_grades(course)
             except CourseError as exc:       # e.g. course.toml weights that name no assignment: say so
@@ -513,7 +512,7 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
                 from autograder.export import export
                 export(course, out, show=False)
             elif what == "final_grades":
-                from autograder.grades import final_grades
+                from finalgrades.command import final_grades
                 final_grades(course, out, show=False)
             elif what == "leaderboard":
                 from leaderboard import api

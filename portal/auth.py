@@ -30,7 +30,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .store import ADMIN, EndedSession, Token, _rowcount, utcnow
+from portal.store import ADMIN, EndedSession, Token, _rowcount, utcnow
 
 SESSION_COOKIE = "portal_session"
 SESSION_MAX_AGE = 12 * 3600

@@ -22,9 +22,8 @@ import threading
 import time
 from pathlib import Path
 
-from autograder.course import Course, CourseError
-
-from .store import ADMIN
+from coursebase.layout import Course, CourseError
+from portal.store import ADMIN
 
 
 def _roster(course: Course) -> list[str]:
@@ -37,9 +36,9 @@ def _roster(course: Course) -> list[str]:
 
 
 def issue(course: Course, students: list[str], instructor: bool, out: Path | None) -> Path:
-    from .app import portal_url
-    from .auth import issue_tokens
-    from .store import open_store
+    from portal.app import portal_url
+    from portal.auth import issue_tokens
+    from portal.store import open_store
 
     roster = _roster(course)
     if instructor:
@@ -65,9 +64,9 @@ def issue(course: Course, students: list[str], instructor: bool, out: Path | Non
 
 
 def revoke(course: Course, owner: str) -> int:
-    from .app import portal_url
-    from .auth import revoke as revoke_owner
-    from .store import open_store
+    from portal.app import portal_url
+    from portal.auth import revoke as revoke_owner
+    from portal.store import open_store
 
     n = revoke_owner(open_store(portal_url(course)), owner)
     print(f"revoked {n} token(s) of {owner}" if n else f"{owner} had no active token")
@@ -84,7 +83,7 @@ def _worker(course: Course) -> subprocess.Popen:
 def serve(course: Course, host: str, port: int, behind_proxy: bool = False) -> int:
     import uvicorn
 
-    from .app import create_app
+    from portal.app import create_app
 
     app = create_app(course.root)
     worker = {"proc": _worker(course)}

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.collect import collect
-from autograder.course import Course, CourseError
-from autograder.policy import Policy, load_policy
+from coursebase.layout import Course, CourseError
+from coursebase.policy import Policy, load_policy
 
 MAX_NOTEBOOK_BYTES = 8 * 1024 * 1024
 MAX_CSV_BYTES = 16 * 1024 * 1024

@@ -23,8 +23,7 @@ import datetime as dt
 import enum
 from pathlib import Path
 
-from sqlalchemy import (Boolean, DateTime, Enum, Integer, String, Text, create_engine, event, select,
-                        update)
+from sqlalchemy import Boolean, DateTime, Enum, Integer, String, Text, create_engine, event, select, update
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 

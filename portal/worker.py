@@ -23,10 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-from autograder.course import Course
-from autograder.policy import load_policy
-
-from .store import JobState, claim, finish, open_store, requeue_abandoned
+from coursebase.layout import Course
+from coursebase.policy import load_policy
+from portal.store import JobState, claim, finish, open_store, requeue_abandoned
 
 POLL_SECONDS = 0.3
 
@@ -57,7 +56,7 @@ def serve_forever(course_dir: Path, url: str, once: bool = False, parent: int | 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
 
-    from autograder.forkserver import ForkServer
+    from autograder.engine.forkserver import ForkServer
     server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
     try:
         while not stopping["now"] and (parent is None or os.getppid() == parent):
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent", type=int, default=None,
                         help="exit (after the current job) once the process with this id is no longer the parent")
     args = parser.parse_args(argv)
-    from .app import portal_url
+    from portal.app import portal_url
     course = Course.at(args.course)
     return serve_forever(course.root, args.url or portal_url(course), once=args.once, parent=args.parent)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.demo import reference_answers, student_notebook
+from classroom.demo.runner import reference_answers, student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT.parent / "shared" / "peer" / "nbgrader"  # optional: tests using it skip without it

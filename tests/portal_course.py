@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from conftest import FIXTURES, TEST_POLICY, build_course, released, with_answers
 
 ASSIGNMENT = "ps2"
@@ -72,8 +71,8 @@ class PortalCourse:
 
 
 def make_portal_course(root: Path, due: dt.datetime | None = None, daily_limit: int = 2) -> PortalCourse:
-    from autograder.course import Course
     from autograder.gradebook import open_gradebook
+    from coursebase.layout import Course
     from leaderboard.prepare import prepare_competition
     from portal.app import portal_url
     from portal.auth import issue_tokens

@@ -16,13 +16,13 @@ import json
 from dataclasses import dataclass, field
 
 import pytest
-
 from _assignment_helpers import ASSIGNMENTS, copy_course, is_test_cell, nbgrader_cells
-from autograder.course import Course
-from autograder.demo import reference_answers, student_notebook
+from conftest import submit
+
 from autograder.grade import grade_batch
 from autograder.release import release
-from conftest import submit
+from classroom.demo.runner import reference_answers, student_notebook
+from coursebase.layout import Course
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,21 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from _assignment_helpers import (ASSIGNMENTS, MLP_ASSIGNMENT, REPO, copy_course, hidden_blocks, is_answer_cell,
-                                 is_test_cell, notebook_path, run_nbgrader, run_notebook, solution_blocks, venv_env,
-                                 write_competition_data)
+from _assignment_helpers import (
+    ASSIGNMENTS,
+    MLP_ASSIGNMENT,
+    REPO,
+    copy_course,
+    hidden_blocks,
+    is_answer_cell,
+    is_test_cell,
+    notebook_path,
+    run_nbgrader,
+    run_notebook,
+    solution_blocks,
+    venv_env,
+    write_competition_data,
+)
 
 
 def source_nb(assignment: str):
@@ -177,8 +188,8 @@ def test_mlp_notebook_with_data_trains_and_writes_a_submission_for_every_test_ro
 @pytest.fixture(scope="module")
 def autograded_course(tmp_path_factory):
     """A released temp course where student `blank` submits the release and `solved` the source."""
-    from autograder.course import Course
     from autograder.release import release
+    from coursebase.layout import Course
 
     course = copy_course(tmp_path_factory.mktemp("course"))
     release(Course.at(course))

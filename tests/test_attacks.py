@@ -32,11 +32,9 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from _processes import survivors as find_survivors
-
 import attack_corpus as corpus
+import pytest
+from _processes import survivors as find_survivors
 from attack_corpus import Attack, Target
 from conftest import TEST_POLICY, build_course, released, submit, with_answers
 
@@ -88,8 +86,8 @@ def survivors(tag: str) -> list[tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory) -> Batch:
-    from autograder.course import Course
     from autograder.grade import grade_batch
+    from coursebase.layout import Course
 
     root = build_course(tmp_path_factory.mktemp("attacks") / "course", {corpus.ASSIGNMENT: corpus.SOURCE}, _policy())
     release = released(root, corpus.ASSIGNMENT)
@@ -190,7 +188,7 @@ def test_course_files_unchanged(batch):
 
 def test_gradebook_opens_with_one_submission_per_student_and_the_recorded_scores(batch):
     from autograder.gradebook import open_gradebook
-    from autograder.course import Course
+    from coursebase.layout import Course
 
     with open_gradebook(Course.at(batch.course).db_url) as gb:
         subs = gb.assignment_submissions(corpus.ASSIGNMENT)

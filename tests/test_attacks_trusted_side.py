@@ -55,9 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from _processes import survivors as find_survivors
 import trusted_corpus as corpus
+from _processes import survivors as find_survivors
 from conftest import TEST_POLICY, build_course, released, with_answers
 from trusted_corpus import Hostile, HostTarget
 

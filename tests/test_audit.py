@@ -13,11 +13,11 @@ import sys
 
 import pytest
 
-from autograder import channel, sandbox
+from autograder.engine import kernel_client, sandbox
 
 HOOKED = r"""
 import json, os, socket, sys
-from autograder import kernel
+from autograder.engine import kernel
 r, w = os.pipe()
 kernel._install_audit(w)
 # what used to switch the hook off, or blind it, no longer exists to be switched; rebinding the
@@ -89,10 +89,10 @@ def test_network_attempts_are_counted_from_outside_the_namespace(tries):
     try:
         if os.read(ready_r, 1) != b"1":
             pytest.skip("network namespaces are not available here")
-        before = channel._network_attempts(pid)
+        before = kernel_client._network_attempts(pid)
         os.write(go_w, b"x")
         assert os.read(ready_r, 1) == b"2"
-        after = channel._network_attempts(pid)
+        after = kernel_client._network_attempts(pid)
         assert before == 0
         assert after >= tries and (after > 0) == (tries > 0)
     finally:
@@ -101,4 +101,4 @@ def test_network_attempts_are_counted_from_outside_the_namespace(tries):
 
 
 def test_network_counters_of_a_gone_process_read_as_zero():
-    assert channel._network_attempts(2 ** 22 + 12345) == 0
+    assert kernel_client._network_attempts(2 ** 22 + 12345) == 0

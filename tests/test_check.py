@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from autograder.check import main as check_main
-from autograder.cli import main
+from classroom.cli import main
 
 try:
     from test_export import A, make_course
@@ -66,7 +66,7 @@ def test_not_a_notebook_is_a_clear_error(tmp_path, capsys):
 
 
 def test_the_check_needs_none_of_the_heavy_parts(tmp_path):
-    code = ("import sys; import autograder.check, autograder.cli; "
+    code = ("import sys; import autograder.check, classroom.cli; "
             "heavy = [m for m in ('torch', 'nbgrader', 'dask', 'distributed', 'sqlalchemy') if m in sys.modules]; "
             "print(heavy)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from autograder.cli import COMMANDS, main
-from autograder.policy import PolicyError, load_policy, parse_policy, render_policy
+from classroom.cli import COMMANDS, main
+from coursebase.policy import PolicyError, load_policy, parse_policy, render_policy
 
 try:  # Python 3.11+
     import tomllib
@@ -128,7 +128,7 @@ def test_piped_tables_are_not_cut_at_80_columns(tmp_path, tmp_path_factory):
     course = make_course(tmp_path, tmp_path_factory)
     graded_cohort(course)
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    run = subprocess.run([sys.executable, "-m", "autograder.cli", "--course", str(course.root), "review"],
+    run = subprocess.run([sys.executable, "-m", "classroom.cli", "--course", str(course.root), "review"],
                          capture_output=True, text=True, env=env, timeout=300, check=False)
     assert run.returncode == 1, run.stderr
     assert "collected but not graded yet: run `autograder grade 01_demo`" in run.stdout   # one line, whole

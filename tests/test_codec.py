@@ -1,7 +1,7 @@
 """The codec's bounds, one test each: a reply from the sandbox is refused before it is built.
 
 Every frame here is what a hostile kernel could write on its socket (the protocol
-module is importable in the sandbox). Refusals are :class:`codec.CodecError`
+module is importable in the sandbox). Refusals are :class:`wire.CodecError`
 naming the bound; memory is measured with tracemalloc to show nothing was built.
 """
 from __future__ import annotations
@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import codec
-from autograder.codec import CodecError, Limits
+from autograder.engine import wire
+from autograder.engine.wire import CodecError, Limits
 
 
 def frame(header: bytes, buffers: list[bytes] = ()) -> bytes:
     return struct.pack(">I", len(header)) + header + b"".join(buffers)
 
 
-def read(data: bytes, limits: Limits = codec.LIMITS):
+def read(data: bytes, limits: Limits = wire.LIMITS):
     """read_frame on a real socket fed ``data`` by a thread; returns (result or error, tracemalloc peak)."""
     a, b = socket.socketpair()
     a.settimeout(20)
@@ -43,7 +43,7 @@ def read(data: bytes, limits: Limits = codec.LIMITS):
     tracemalloc.start()
     try:
         try:
-            got = codec.read_frame(a, limits)
+            got = wire.read_frame(a, limits)
         except CodecError as exc:
             got = exc
         peak = tracemalloc.get_traced_memory()[1]
@@ -54,23 +54,23 @@ def read(data: bytes, limits: Limits = codec.LIMITS):
     return got, peak
 
 
-def roundtrip(value, limits: Limits = codec.LIMITS):
+def roundtrip(value, limits: Limits = wire.LIMITS):
     handles: list = []
     buffers: list[bytes] = []
-    tree = codec.encode(value, lambda o: handles.append(o) or len(handles) - 1, buffers, limits)
+    tree = wire.encode(value, lambda o: handles.append(o) or len(handles) - 1, buffers, limits)
     header = json.dumps({"op": "value", "value": tree, "buffers": [len(b) for b in buffers]}).encode()
     got, _ = read(frame(header, buffers), limits)
     assert not isinstance(got, CodecError), got
     head, bufs = got
-    return codec.decode(head["value"], bufs, lambda meta: ("handle", meta), resolve, limits)
+    return wire.decode(head["value"], bufs, lambda meta: ("handle", meta), resolve, limits)
 
 
 def resolve(name: str):
     return sys.modules["numpy"] if name == "numpy" else None
 
 
-def decode(tree, buffers=(), limits: Limits = codec.LIMITS):
-    return codec.decode(tree, list(buffers), lambda meta: ("handle", meta), resolve, limits)
+def decode(tree, buffers=(), limits: Limits = wire.LIMITS):
+    return wire.decode(tree, list(buffers), lambda meta: ("handle", meta), resolve, limits)
 
 
 # --------------------------------------------------------------------------- frame size
@@ -79,16 +79,16 @@ def test_frame_over_the_size_limit_is_refused_from_its_length_prefix():
     # only the 4-byte prefix is sent: reading any further would block until the socket's timeout
     a, b = socket.socketpair()
     a.settimeout(20)
-    b.sendall(struct.pack(">I", codec.LIMITS.frame_bytes + 1))
+    b.sendall(struct.pack(">I", wire.LIMITS.frame_bytes + 1))
     with pytest.raises(CodecError, match="frame size"):
-        codec.read_frame(a)
+        wire.read_frame(a)
     a.close()
     b.close()
 
 
 def test_frame_size_limit_is_sane():
-    assert codec.LIMITS.frame_bytes <= 128 << 20
-    assert codec.LIMITS.memory <= 512 << 20
+    assert wire.LIMITS.frame_bytes <= 128 << 20
+    assert wire.LIMITS.memory <= 512 << 20
 
 
 def test_buffers_past_the_frame_limit_are_refused_before_they_are_read():
@@ -104,7 +104,7 @@ def test_reply_bomb_of_empty_objects_is_refused_before_it_is_parsed():
     """The issue's bomb, at the default limits: ~60 MB of `[{},{},...]` would expand to ~2 GB."""
     n = 20_000_000
     raw = b'{"op":"value","value":[' + b"{}," * (n - 1) + b"{}]}"
-    assert len(raw) < codec.LIMITS.frame_bytes
+    assert len(raw) < wire.LIMITS.frame_bytes
     got, peak = read(frame(raw))
     assert isinstance(got, CodecError)
     assert str(got).startswith("memory:")
@@ -123,7 +123,7 @@ def test_header_cost_bounds_what_parsing_really_takes():
         finally:
             tracemalloc.stop()
         assert value is not None
-        assert used <= codec.header_cost(raw), (raw[:20], used, codec.header_cost(raw))
+        assert used <= wire.header_cost(raw), (raw[:20], used, wire.header_cost(raw))
 
 
 # --------------------------------------------------------------------------- bounds while rebuilding
@@ -137,7 +137,7 @@ def test_items_bound():
 
 def test_depth_bound():
     tree = 1
-    for _ in range(codec.LIMITS.depth + 5):
+    for _ in range(wire.LIMITS.depth + 5):
         tree = {"$": "list", "v": [tree]}
     with pytest.raises(CodecError, match="^depth"):
         decode(tree)
@@ -170,7 +170,7 @@ def test_one_buffer_referenced_many_times_is_charged_every_time():
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < codec.LIMITS.memory + (16 << 20)
+    assert peak < wire.LIMITS.memory + (16 << 20)
 
 
 def test_same_array_buffer_referenced_many_times_is_refused():

@@ -1,7 +1,7 @@
 """Fuzzing the judge's decoder with random and adversarial frames.
 
-For every frame: :func:`codec.read_frame` then :func:`codec.decode` either give a
-value within the limits or raise :class:`codec.CodecError` (``read_frame`` may
+For every frame: :func:`wire.read_frame` then :func:`wire.decode` either give a
+value within the limits or raise :class:`wire.CodecError` (``read_frame`` may
 also see the end of the stream, ``EOFError``, which the channel treats as a
 dead kernel); never another exception, and never more memory than the limits
 allow (measured with tracemalloc).
@@ -20,8 +20,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import codec
-from autograder.codec import CodecError, Limits
+from autograder.engine import wire
+from autograder.engine.wire import CodecError, Limits
 
 pytestmark = pytest.mark.slow  # hypothesis fuzzing under tracemalloc; tests/test_codec.py is the fast tier
 
@@ -132,8 +132,8 @@ def _decode_frame(data: bytes):
     tracemalloc.reset_peak()
     start = tracemalloc.get_traced_memory()[0]
     try:
-        header, bufs = codec.read_frame(a, LIMITS)
-        value = codec.decode(header.get("value"), bufs, lambda meta: ("handle", meta), lambda name: None, LIMITS)
+        header, bufs = wire.read_frame(a, LIMITS)
+        value = wire.decode(header.get("value"), bufs, lambda meta: ("handle", meta), lambda name: None, LIMITS)
     except (CodecError, EOFError) as exc:
         value = exc
     finally:
@@ -185,7 +185,7 @@ def test_random_headers_with_any_length_prefix(data, length):
 def test_what_an_honest_kernel_encodes_always_decodes(value):
     handles: list = []
     bufs: list[bytes] = []
-    tree = codec.encode(value, lambda o: handles.append(o) or len(handles) - 1, bufs, LIMITS)
+    tree = wire.encode(value, lambda o: handles.append(o) or len(handles) - 1, bufs, LIMITS)
     header = json.dumps({"op": "value", "value": tree, "buffers": [len(b) for b in bufs]}).encode()
     got = _decode_frame(_frame(header, b"".join(bufs)))
     assert not isinstance(got, Exception), got

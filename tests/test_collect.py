@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from autograder.cli import main
 from autograder.collect import CollectError, collect
-from autograder.course import Course
 from autograder.gradebook import open_gradebook
-from autograder.timestamp import parse_timestamp
+from classroom.cli import main
+from coursebase.layout import Course
+from coursebase.timestamp import parse_timestamp
 
 UTC = dt.timezone.utc
 A = "01_demo"

@@ -7,12 +7,12 @@ import json
 import shutil
 
 import pytest
-
-from autograder.course import ASSIGNMENTS, Course
-from autograder.grade import grade_batch
-from autograder.kit import build_kit
-from autograder.release import release
 from conftest import ROOT, solved, submit
+
+from autograder.engine.grading_kit import build_kit
+from autograder.grade import grade_batch
+from autograder.release import release
+from coursebase.layout import ASSIGNMENTS, Course
 
 pytestmark = pytest.mark.slow
 

@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import json
 import math
+
 try:  # Python 3.11+
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover
@@ -22,10 +23,21 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course import Course
-from autograder.demo import (DEMO_LIMITS, DemoError, Training, Work, _rewrite_limits, answer_sources, cohort,
-                             find_dataset, run_demo, set_training, synthetic_fashion)
-from autograder.policy import load_policy, parse_policy
+from classroom.demo.runner import (
+    DEMO_LIMITS,
+    DemoError,
+    Training,
+    Work,
+    _rewrite_limits,
+    answer_sources,
+    cohort,
+    find_dataset,
+    run_demo,
+    set_training,
+    synthetic_fashion,
+)
+from coursebase.layout import Course
+from coursebase.policy import load_policy, parse_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 A1, A2, A3, A4 = "01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fashion_mnist"

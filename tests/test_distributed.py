@@ -7,11 +7,11 @@ import threading
 import time
 
 import pytest
-
-from autograder.course import Course
-from autograder.grade import grade_batch
 from conftest import FIXTURES, build_course, released, submit, with_answers
 from test_grade_batch import GOOD
+
+from autograder.grade import grade_batch
+from coursebase.layout import Course
 
 pytestmark = pytest.mark.slow
 

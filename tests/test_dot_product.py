@@ -10,7 +10,6 @@ import itertools
 import nbformat
 import pytest
 import torch
-
 from _assignment_helpers import REPO, nbgrader_cells, notebook_path, solution_blocks
 
 ANSWER = 50.0

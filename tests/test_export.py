@@ -20,11 +20,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.cli import main
-from autograder.course import Course, CourseError
+from autograder.engine.results import CellResult, RunResult
 from autograder.export import export, grade_rows, render_csv
-from autograder.records import CellResult, RunResult, Status
 from autograder.gradebook import open_gradebook
+from classroom.cli import main
+from coursebase.layout import Course, CourseError
+from coursebase.vocabulary import Status
 
 A = "01_demo"
 UTC = dt.timezone.utc

@@ -8,8 +8,6 @@ import zlib
 
 import pytest
 
-from autograder.cli import main
-from autograder.course import CourseError
 from autograder.feedback import (
     HIDDEN_NOTE,
     hidden_lines,
@@ -19,6 +17,8 @@ from autograder.feedback import (
 )
 from autograder.gradebook import open_gradebook
 from autograder.override import override
+from classroom.cli import main
+from coursebase.layout import CourseError
 
 try:   # the course builder lives with the export tests (same state the grade step leaves)
     from test_export import A, graded_cohort, make_course
@@ -201,7 +201,7 @@ def test_markdown_and_code_render_as_in_jupyter_and_stay_inert(tmp_path, tmp_pat
 def test_one_message_per_failure_and_a_crash_is_not_an_attack(tmp_path, tmp_path_factory):
     import datetime as dt
 
-    from autograder.records import Status
+    from coursebase.vocabulary import Status
 
     try:
         from test_export import record_run

@@ -18,10 +18,10 @@ import torch  # noqa: F401 - imported before any given cell runs, as the warm pa
 from _assignment_helpers import REPO
 from conftest import build_course, released, solved, submit, with_answers
 
-from autograder.course import Course
+from autograder.engine.judge import bound_names
 from autograder.grade import grade_batch
-from autograder.judge import bound_names
-from autograder.records import Flag, Status
+from coursebase.layout import Course
+from coursebase.vocabulary import Flag, Status
 
 pytestmark = pytest.mark.slow
 
@@ -190,7 +190,7 @@ def test_the_judge_runs_given_cells_alone_and_never_falls_back_to_the_student(tm
     import os
     import time
 
-    from autograder.judge import Judge
+    from autograder.engine.judge import Judge
 
     judge = Judge(channel=None, seed=1)
     cwd, env = os.getcwd(), dict(os.environ)
@@ -218,8 +218,8 @@ def test_the_judge_runs_given_cells_alone_and_never_falls_back_to_the_student(tm
 
 def test_every_locked_cell_is_in_every_plan_and_a_deleted_one_is_named():
     """The plan (pure): a deleted locked text cell and a deleted given cell come back, in release order."""
-    from autograder.kit import Kit, KitCell
-    from autograder.restore import plan
+    from autograder.engine.grading_kit import Kit, KitCell
+    from autograder.engine.run_plan import plan
 
     def kit_cell(gid, cell_type="code", locked=True, grade=False, solution=False, points=None, source=""):
         return KitCell(grade_id=gid, cell_type=cell_type, locked=locked, grade=grade, solution=solution,
@@ -247,7 +247,7 @@ def test_every_locked_cell_is_in_every_plan_and_a_deleted_one_is_named():
 
 
 def test_given_cells_never_run_outside_their_empty_folder(tmp_path):
-    from autograder.judge import Judge
+    from autograder.engine.judge import Judge
 
     judge = Judge(channel=None, seed=1)
     judge.run_given([("given", "A = 1", 1)], {}, str(tmp_path / "absent"))

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from autograder.course import Course
-from autograder.grade import grade_batch
-from autograder.records import Status, load_latest_records
 from conftest import FIXTURES, build_course, copy_course, released, submit, with_answers
+
+from autograder.grade import grade_batch
+from autograder.records import load_latest_records
+from coursebase.layout import Course
+from coursebase.vocabulary import Status
 
 pytestmark = pytest.mark.slow
 

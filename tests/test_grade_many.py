@@ -8,13 +8,13 @@ import subprocess
 import sys
 
 import pytest
-
-from autograder.cli import main
-from autograder.course import Course
-from autograder.grade import WarmServer, grade_many
-from autograder.policy import load_policy
 from conftest import BIN, FIXTURES, build_course, released, submit, with_answers
 from test_grade_batch import GOOD
+
+from autograder.grade import WarmServer, grade_many
+from classroom.cli import main
+from coursebase.layout import Course
+from coursebase.policy import load_policy
 
 pytestmark = pytest.mark.slow
 
@@ -65,9 +65,9 @@ def test_a_run_with_nothing_to_do_starts_no_fork_server(graded, capsys):
     assert (course / ".autograder" / "records.jsonl").read_bytes() == records
     # the whole command, as an instructor runs it: nothing to do means no torch, no kernel machinery, and
     # no gradebook (it is read for scores we did not write only when its files changed since our last run)
-    probe = ("import sys\nfrom autograder.cli import main\n"
+    probe = ("import sys\nfrom classroom.cli import main\n"
              f"rc = main(['grade', 'ps2', 'ps3', '--course', {str(course)!r}])\n"
-             "print(rc, sorted(m for m in ('nbgrader', 'nbformat', 'torch', 'IPython', 'autograder.forkserver')"
+             "print(rc, sorted(m for m in ('nbgrader', 'nbformat', 'torch', 'IPython', 'autograder.engine.forkserver')"
              " if m in sys.modules))")
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=600)
     assert run.stdout.split("\n")[0] == "0 []", run.stdout + run.stderr

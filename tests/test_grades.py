@@ -8,13 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from autograder.course import Course, CourseError
-from autograder.grades import (Component, FinalStatus, LEADERBOARD, combine, csv_columns, final_grades,
-                               render_csv)
-from autograder.policy import DEFAULT_WEIGHTS
-
 from conftest import FIXTURES, TEST_POLICY, build_course
+
+from coursebase.layout import Course, CourseError
+from coursebase.policy import DEFAULT_WEIGHTS
+from finalgrades.command import LEADERBOARD, Component, FinalStatus, combine, csv_columns, final_grades, render_csv
 
 A1, A2, A3, A4 = "01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fashion_mnist"
 NAMES = [A1, A2, A3, A4, LEADERBOARD]

@@ -17,11 +17,11 @@ from conftest import FIXTURES, build_course, released, with_answers
 from test_grade_batch import GOOD
 
 from autograder.collect import collect
-from autograder.course import Course
 from autograder.export import grade_rows
 from autograder.grade import grade_batch
-from autograder.records import Flag
-from autograder.submission import UPLOADED_TIMESTAMP_DETAIL
+from coursebase.layout import Course
+from coursebase.submission import UPLOADED_TIMESTAMP_DETAIL
+from coursebase.vocabulary import Flag
 
 pytestmark = pytest.mark.slow
 

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from autograder import handover, sandbox
-from autograder.course import Course
-from autograder.grade import grade_batch, make_job
-from autograder.kit import build_kit, kit_path
-from autograder.policy import load_policy
-from autograder.records import Flag, Status
 from conftest import build_course, released, submit, with_answers
+
+from autograder.engine import handover, sandbox
+from autograder.engine.grading_kit import build_kit, kit_path
+from autograder.grade import grade_batch, make_job
+from coursebase.layout import Course
+from coursebase.policy import load_policy
+from coursebase.vocabulary import Flag, Status
 
 SECRET = "CANARY-7f3a-do-not-leak"
 
@@ -350,7 +350,8 @@ def test_a_grade_run_leaves_nothing_in_tmp(tmp_path, private_tmp):
 def test_a_hard_killed_executor_leaves_no_process_and_no_file(tmp_path, private_tmp):
     from conftest import FIXTURES
     from test_grade_batch import GOOD
-    from autograder.forkserver import ForkServer, collect_result
+
+    from autograder.engine.forkserver import ForkServer, collect_result
 
     course = build_course(tmp_path / "course", {"ps2": FIXTURES / "engine" / "ps2.ipynb"})
     nb = released(course, "ps2")
@@ -415,7 +416,7 @@ def test_a_hard_killed_executor_leaves_no_process_and_no_file(tmp_path, private_
 @pytest.mark.slow  # a real grading batch (kernels, fork server)
 def test_unsandboxed_grading_still_checks_the_files_a_test_reads(boundary, tmp_path):
     """--unsandboxed (limits only): the judge is not confined, but the hand-over check still holds."""
-    from autograder.forkserver import ForkServer, collect_result
+    from autograder.engine.forkserver import ForkServer, collect_result
     from autograder.grade import find_submissions
 
     course, _, _, _ = boundary

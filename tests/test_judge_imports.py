@@ -17,10 +17,10 @@ import time
 
 import pytest
 
-from autograder import judge as judge_mod
-from autograder import sandbox
-from autograder.channel import Channel
-from autograder.judge import Judge
+from autograder.engine import judge as judge_mod
+from autograder.engine import sandbox
+from autograder.engine.judge import Judge
+from autograder.engine.kernel_client import Channel
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""autograder/kit.py: cell roles, given cells and their seeds, the kit's JSON form and its hash.
+"""autograder/engine/grading_kit.py: cell roles, given cells and their seeds, the kit's JSON form and its hash.
 
 Fast tier: hand-built kits, no gradebook (``build_kit`` against a real
 gradebook is covered by the slow story tests).
@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import pytest
 
-from autograder import kit as kit_module
-from autograder.kit import KIT_VERSION, Kit, KitCell
+from autograder.engine import grading_kit as kit_module
+from autograder.engine.grading_kit import KIT_VERSION, Kit, KitCell
 
 
 def kc(grade_id, cell_type="code", *, locked=False, grade=False, solution=False, points=None, source="x = 1"):

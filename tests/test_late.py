@@ -1,12 +1,12 @@
-"""autograder/late.py: pricing lateness from times, the late policy and the score."""
+"""coursebase/late.py: pricing lateness from times, the late policy and the score."""
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
 
-from autograder.late import Lateness, price_lateness
-from autograder.policy import LatePolicy, parse_policy
+from coursebase.late import Lateness, price_lateness
+from coursebase.policy import LatePolicy, parse_policy
 
 UTC = dt.timezone.utc
 DUE = dt.datetime(2026, 12, 7, 23, 59, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""autograder/late.py: properties of ``price_lateness`` over many times and scores, and the flag's words.
+"""coursebase/late.py: properties of ``price_lateness`` over many times and scores, and the flag's words.
 
 Fast tier (tests/test_late.py has the worked examples; these are the invariants).
 """
@@ -9,8 +9,8 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograder.late import Lateness, describe, price_lateness
-from autograder.policy import LatePolicy
+from coursebase.late import Lateness, describe, price_lateness
+from coursebase.policy import LatePolicy
 
 UTC = dt.timezone.utc
 DUE = dt.datetime(2026, 12, 7, 23, 59, tzinfo=UTC)

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from leaderboard_corpus.build import at, csv_bytes, make_course, snapshot
 
 from leaderboard import api
 from leaderboard.records import CsvStatus, LeaderboardError, LeaderboardResult
 from leaderboard.validate import MAX_BYTES
-from leaderboard_corpus.build import at, csv_bytes, make_course, snapshot
 
 CORPUS = Path(__file__).parent / "leaderboard_corpus"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from leaderboard_corpus.build import ASSIGNMENT, COURSE_TOML, at, csv_bytes, write_raw_dataset
 
 from leaderboard.cli import main
-from leaderboard_corpus.build import ASSIGNMENT, COURSE_TOML, at, csv_bytes, write_raw_dataset
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from leaderboard_corpus.build import at, make_course
 
 VENV_BIN = Path(sys.executable).parent

@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from leaderboard_corpus.build import ASSIGNMENT, at, set_mtime
 
 from leaderboard.gather import FLAT, TREE, gather, parse_timestamp
 from leaderboard.records import LeaderboardError
-from leaderboard_corpus.build import ASSIGNMENT, at, set_mtime
 
 PATTERN = r"^(?P<student_id>[A-Za-z0-9.\-]+)_"
 UTC = dt.timezone.utc

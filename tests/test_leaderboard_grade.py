@@ -1,10 +1,10 @@
-"""leaderboard/grade.py: private accuracy -> points, inclusive thresholds, floor, bonuses."""
+"""leaderboard/points.py: private accuracy -> points, inclusive thresholds, floor, bonuses."""
 from __future__ import annotations
 
 import pytest
 
-from autograder.policy import LeaderboardPolicy, parse_policy
-from leaderboard.grade import bonus_for, grade, points_for
+from coursebase.policy import LeaderboardPolicy, parse_policy
+from leaderboard.points import bonus_for, grade, points_for
 
 DEFAULT = LeaderboardPolicy()
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from leaderboard_corpus.build import at, make_course
 
-from autograder.spreadsheet import spreadsheet_cell
+from coursebase.spreadsheet import spreadsheet_cell
 from leaderboard import api
 from leaderboard.cli import main
 from leaderboard.report import md_cell

@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from leaderboard_corpus.build import snapshot, synthetic_images, write_raw_dataset
 
 from leaderboard.cli import main
 from leaderboard.competition import load_contract, load_solution
 from leaderboard.prepare import download_fashion_mnist, prepare_competition, shuffle_and_split
 from leaderboard.records import LeaderboardError
 from leaderboard.validate import validate
-from leaderboard_corpus.build import snapshot, synthetic_images, write_raw_dataset
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -108,8 +108,9 @@ def test_real_shaped_answer_key(tmp_path):
     """The real 10,000 test labels (stand-in images): the split sizes and scores at full size."""
     import gzip
 
-    from leaderboard import api
     from leaderboard_corpus.build import COURSE_TOML, at, csv_bytes
+
+    from leaderboard import api
 
     raw = gzip.decompress(REAL_LABELS.read_bytes())
     labels = np.frombuffer(raw, dtype=np.uint8, offset=8)

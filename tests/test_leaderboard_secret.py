@@ -8,6 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from leaderboard_corpus.build import at, make_course, snapshot, synthetic_images
 
 from leaderboard import api
 from leaderboard.cli import main
@@ -15,7 +16,6 @@ from leaderboard.competition import load_solution
 from leaderboard.prepare import prepare_competition
 from leaderboard.records import LeaderboardError
 from leaderboard.secret import SECRET_NAME, load_secret, read_private_secret
-from leaderboard_corpus.build import at, make_course, snapshot, synthetic_images
 
 
 def _args():

@@ -1,11 +1,11 @@
 """leaderboard/validate.py: every error class, with line numbers, all at once; the fast path is exact."""
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 from leaderboard.api import validate_file
 from leaderboard.cli import main

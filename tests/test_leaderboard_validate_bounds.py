@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leaderboard.readfile import read_submission
-from leaderboard.validate import (MAX_BYTES, MAX_DIGITS, MAX_EXTRA_LINES, MAX_LISTED, MAX_MESSAGE, Contract,
-                                  validate)
+from leaderboard.validate import MAX_BYTES, MAX_DIGITS, MAX_EXTRA_LINES, MAX_LISTED, MAX_MESSAGE, Contract, validate
 
 CONTRACT = Contract(np.arange(20))
 VALID = ("Id,Category\n" + "".join(f"{i},{(3 * i) % 10}\n" for i in range(20))).encode()

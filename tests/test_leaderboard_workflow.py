@@ -3,11 +3,11 @@ course's late policy; `select --clear`; the public page counts scored entries on
 from __future__ import annotations
 
 import pytest
+from leaderboard_corpus.build import ASSIGNMENT, at, make_course
 
 from leaderboard import api
 from leaderboard.cli import main
 from leaderboard.records import CsvStatus
-from leaderboard_corpus.build import ASSIGNMENT, at, make_course
 
 
 def test_an_over_limit_file_is_scored_when_uploaded_again_on_a_later_day(tmp_path):

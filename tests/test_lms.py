@@ -11,12 +11,12 @@ import json
 
 import pytest
 
-from autograder.cli import main
-from autograder.course import Course
 from autograder.export import export
 from autograder.gradebook import open_gradebook
-from autograder.grades import final_grades
 from autograder.roster import RosterError, import_roster, load_lms_roster, parse_roster
+from classroom.cli import main
+from coursebase.layout import Course
+from finalgrades.command import final_grades
 
 try:
     from test_export import A, graded_cohort, make_course

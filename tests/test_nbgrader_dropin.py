@@ -19,12 +19,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.course import Course
 from autograder.export import grade_rows
 from autograder.grade import grade_batch
 from autograder.gradebook import open_gradebook
-from autograder.records import Flag, Status
 from autograder.release import release
+from coursebase.layout import Course
+from coursebase.vocabulary import Flag, Status
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = os.path.dirname(sys.executable)

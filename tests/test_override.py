@@ -7,11 +7,12 @@ import json
 
 import pytest
 
-from autograder.cli import main
 from autograder.export import export, grade_rows
-from autograder.override import OverrideError, override, overrides_path, review
-from autograder.records import Status
 from autograder.gradebook import open_gradebook
+from autograder.override import OverrideError, override, overrides_path
+from autograder.review import review
+from classroom.cli import main
+from coursebase.vocabulary import Status
 
 try:   # the course builder lives with the export tests (same state the grade step leaves)
     from test_export import A, graded_cohort, make_course, read_csv, record_run

@@ -12,12 +12,12 @@ import subprocess
 import sys
 
 import pytest
-from nbgrader.api import Gradebook
-
-from autograder.course import Course
-from autograder.grade import grade_batch
 from conftest import FIXTURES, PEER, build_course, copy_course, released, submit
+from nbgrader.api import Gradebook
 from test_grade_batch import CASES
+
+from autograder.grade import grade_batch
+from coursebase.layout import Course
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""autograder/restore.py ``plan``: the run of one submission, restored from the kit like nbgrader's OverwriteCells.
+"""autograder/engine/run_plan.py ``plan``: the run of one submission, restored from the kit like nbgrader's OverwriteCells.
 
 Fast tier: a hand-built kit and notebook dicts, no gradebook and no kernel.
 """
@@ -10,8 +10,8 @@ import pytest
 from nbformat import NotebookNode
 from nbgrader.utils import compute_checksum
 
-from autograder.kit import Kit, KitCell
-from autograder.restore import plan
+from autograder.engine.grading_kit import Kit, KitCell
+from autograder.engine.run_plan import plan
 
 HIDDEN_TEST = ("assert add(1, 2) == 3\n"
                "### BEGIN HIDDEN TESTS\n"

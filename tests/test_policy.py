@@ -1,4 +1,4 @@
-"""autograder/policy.py: course.toml's one typed reader, its defaults and its errors.
+"""coursebase/policy.py: course.toml's one typed reader, its defaults and its errors.
 
 Fast tier: parse_policy on dicts and load_policy on small files in tmp_path.
 Every error names the file and the key and says what is wrong.
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.policy import (
+from coursebase.policy import (
     COLLECT_RANGES,
     DEFAULT_WEIGHTS,
     CollectPolicy,

@@ -72,7 +72,7 @@ def submitted_files(course):
 
 
 def run_worker(course):
-    from autograder.course import Course
+    from coursebase.layout import Course
     from portal.app import portal_url
     from portal.worker import serve_forever
     assert serve_forever(course.root, portal_url(Course.at(course.root)), once=True) == 0
@@ -101,7 +101,7 @@ def test_no_token_bad_token_and_forged_cookie_see_nothing(course):
 
 
 def test_a_revoked_token_signs_the_student_out(course):
-    from autograder.course import Course
+    from coursebase.layout import Course
     from portal.app import portal_url
     from portal.auth import owner_of, revoke
     from portal.store import open_store
@@ -186,7 +186,7 @@ def test_bad_uploads_are_refused_with_the_reason_and_nothing_is_stored(course):
                        files={"notebook": ("ps2.ipynb", b"x" * (MAX_REQUEST_BYTES + 1))})
     assert huge.status_code == 413
     assert submitted_files(course) == []
-    from autograder.course import Course
+    from coursebase.layout import Course
     from portal.app import portal_url
     from portal.store import jobs_of, open_store
     assert jobs_of(open_store(portal_url(Course.at(course.root)))) == []
@@ -265,7 +265,7 @@ def test_the_web_process_never_imports_torch(course):
 
 
 def test_the_portal_database_url_comes_from_course_toml(tmp_path):
-    from autograder.course import Course
+    from coursebase.layout import Course
     from portal.app import portal_url
     (tmp_path / "course.toml").write_text('[portal]\nurl = "sqlite:///state/portal.db"\n')
     assert portal_url(Course.at(tmp_path)) == f"sqlite:///{(tmp_path / 'state' / 'portal.db').resolve()}"
@@ -285,7 +285,7 @@ def test_deeply_nested_json_is_refused_in_plain_words_not_a_server_error(course)
 
 
 def test_a_copied_cookie_stays_dead_after_revoke_even_when_a_new_token_is_issued(course):
-    from autograder.course import Course
+    from coursebase.layout import Course
     from portal.app import portal_url
     from portal.auth import issue_tokens, revoke
     from portal.store import open_store
@@ -391,7 +391,7 @@ def test_a_student_cannot_select_another_students_submission(course):
 
 
 def test_a_job_that_keeps_killing_the_worker_ends_error_and_the_queue_goes_on(course):
-    from autograder.course import Course
+    from coursebase.layout import Course
     from portal.app import portal_url
     from portal.store import (
         MAX_ATTEMPTS,
@@ -460,7 +460,7 @@ def test_student_cookie_gets_nothing_from_admin_routes_even_with_its_own_csrf(co
         assert s1.get(f"/admin/download/{what}").status_code == 403
     assert 'id="private-hidden"' in client_for(course).get("/leaderboard").text
     assert (course.root / ".autograder" / "records.jsonl").read_text() == records
-    from autograder.course import Course
+    from coursebase.layout import Course
     from portal.app import portal_url
     from portal.store import jobs_of, open_store
     assert len(jobs_of(open_store(portal_url(Course.at(course.root))))) == 1     # no regrade queued
@@ -580,7 +580,7 @@ def test_over_real_http_a_forged_x_forwarded_for_does_not_escape_the_sign_in_lim
         port = s.getsockname()[1]
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
-        server = subprocess.Popen([sys.executable, "-m", "autograder.cli", "serve", "--course", str(course.root),
+        server = subprocess.Popen([sys.executable, "-m", "classroom.cli", "serve", "--course", str(course.root),
                                    "--host", "127.0.0.1", "--port", str(port)], start_new_session=True,
                                   stdout=out, stderr=subprocess.STDOUT)
     try:

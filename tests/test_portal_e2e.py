@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from portal_course import ASSIGNMENT, STUDENTS, make_portal_course
 
 pytestmark = pytest.mark.slow
@@ -37,14 +36,14 @@ def _records(root: Path) -> list[dict]:
 
 
 def _jobs(root: Path):
-    from autograder.course import Course
+    from coursebase.layout import Course
     from portal.app import portal_url
     from portal.store import jobs_of, open_store
     return jobs_of(open_store(portal_url(Course.at(root))))
 
 
 def test_killed_worker_restarts_and_grades_every_job_exactly_once(tmp_path):
-    from autograder.course import Course
+    from coursebase.layout import Course
     from portal.app import portal_url
     from portal.service import store_upload
     from portal.store import JobState, enqueue, open_store
@@ -83,7 +82,7 @@ def test_student_uploads_and_sees_score_and_feedback_instructor_reveals(tmp_path
     csv_file = tmp_path / "submission.csv"
     csv_file.write_bytes(course.csv(60, seed=4))
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "autograder.cli", "serve", "--course", str(course.root),
+    server = subprocess.Popen([sys.executable, "-m", "classroom.cli", "serve", "--course", str(course.root),
                                "--port", str(port)], start_new_session=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"

@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from autograder.records import CellResult, Flag, RunResult, Status, load_latest_records
+from autograder.engine.results import CellResult, RunResult
+from autograder.records import load_latest_records
+from coursebase.vocabulary import Flag, Status
 
 
 def test_the_status_words_are_exactly_the_closed_list():

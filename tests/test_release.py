@@ -15,12 +15,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _assignment_helpers import ASSIGNMENTS, REPO, copy_course, is_test_cell, nbgrader_cells, notebook_path
 from rich.console import Console
 
-from _assignment_helpers import (ASSIGNMENTS, REPO, copy_course, is_test_cell, nbgrader_cells,
-                                 notebook_path)
-from autograder.course import Course
 from autograder.release import ReleaseError, check_source_notebook, release
+from coursebase.layout import Course
 
 FORBIDDEN_NUMBERS = ("118282", "570602")
 
@@ -119,7 +118,7 @@ def test_cli_release_works_without_the_venv_on_path(tmp_path):
     course = copy_course(tmp_path / "course")
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
     env.pop("NBGRADER_EXECUTION", None)
-    run = subprocess.run([sys.executable, "-m", "autograder.cli", "--course", str(course), "release", "02_dot_product"],
+    run = subprocess.run([sys.executable, "-m", "classroom.cli", "--course", str(course), "release", "02_dot_product"],
                          env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "released 02_dot_product" in run.stdout
@@ -344,7 +343,7 @@ def test_course_id_mismatch_with_nbgrader_config_is_refused(tmp_path):
 
 
 def test_cli_reports_a_release_error_and_exits_2(tmp_path):
-    from autograder.cli import main
+    from classroom.cli import main
 
     course = copy_course(tmp_path / "course")
     notebook_path(course, "source", "01_tensors").write_text("{", encoding="utf-8")

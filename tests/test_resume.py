@@ -13,12 +13,12 @@ import subprocess
 import time
 
 import pytest
-from nbgrader.api import Gradebook
-
-from autograder.course import Course
-from autograder.grade import grade_batch
 from conftest import BIN, FIXTURES, build_course, copy_course, released, submit, with_answers
+from nbgrader.api import Gradebook
 from test_grade_batch import GOOD
+
+from autograder.grade import grade_batch
+from coursebase.layout import Course
 
 pytestmark = pytest.mark.slow
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.cli import main
-from autograder.course import Course
 from autograder.gradebook import open_gradebook
 from autograder.roster import RosterError, import_roster, parse_roster
+from classroom.cli import main
+from coursebase.layout import Course
 
 
 def digest(path: Path) -> str:

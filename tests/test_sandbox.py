@@ -11,11 +11,11 @@ import random
 from pathlib import Path
 
 import pytest
-
-from autograder.course import Course
-from autograder.grade import grade_batch
 from conftest import FIXTURES, ROOT, build_course, copy_course, released, submit, with_answers
 from test_grade_batch import GOOD
+
+from autograder.grade import grade_batch
+from coursebase.layout import Course
 
 pytestmark = pytest.mark.slow
 
@@ -217,7 +217,7 @@ def test_output_is_captured_at_the_file_descriptor_level(sandbox_batch):
 def test_a_folder_holding_a_course_is_never_bound_even_from_sys_path(tmp_path):
     """If a checkout of this repository (a course: source/ + nbgrader_config.py) or its parent were on
     sys.path, binding it would show the solutions to student code."""
-    from autograder import sandbox
+    from autograder.engine import sandbox
 
     parent = tmp_path / "work"
     course = parent / "course"

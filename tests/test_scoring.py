@@ -1,4 +1,4 @@
-"""autograder/scoring.py: nbgrader's rule for a test cell's value, and manual cells.
+"""autograder/engine/scoring.py: nbgrader's rule for a test cell's value, and manual cells.
 
 Fast tier: pure functions, no kernel.
 """
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograder.scoring import manual_cell_score, partial_credit
+from autograder.engine.scoring import manual_cell_score, partial_credit
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -1,4 +1,4 @@
-"""autograder/submission.py: what a submission folder holds and how the trusted side reads it (no kernels)."""
+"""coursebase/submission.py: what a submission folder holds and how the trusted side reads it (no kernels)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import submission as sub
+from coursebase import submission as sub
 
 UTC = dt.timezone.utc
 

@@ -1,4 +1,4 @@
-"""autograder/timestamp.py: the one parser and formatter of submission times.
+"""coursebase/timestamp.py: the one parser and formatter of submission times.
 
 Fast tier: pure, no files.
 """
@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from autograder.timestamp import format_timestamp, parse_timestamp
+from coursebase.timestamp import format_timestamp, parse_timestamp
 
 UTC = dt.timezone.utc
 MOSCOW = dt.timezone(dt.timedelta(hours=3))

@@ -18,12 +18,12 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
-from autograder.course import Course
-from autograder.grade import grade_batch
-from autograder.records import Flag, Status
 from conftest import FIXTURES, build_course, copy_course, released, submit, with_answers
 from test_grade_batch import GOOD
+
+from autograder.grade import grade_batch
+from coursebase.layout import Course
+from coursebase.vocabulary import Flag, Status
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +64,7 @@ SUBMISSIONS = {
     "a_bomb_objects": bomb_in_double(
         "b'{\"op\":\"value\",\"value\":[' + b'{},' * 20_000_000 + b'{}]}'"),
     "c_audit_global_off": before_double(textwrap.dedent("""
-        import autograder.kernel as k
+        import autograder.engine.kernel as k
         k._quiet = True
         k._AUDIT_EVENTS = {}
         """) + TRY_THINGS),
@@ -80,7 +80,7 @@ SUBMISSIONS = {
     "e_audit_closure_rewritten": before_double(textwrap.dedent("""
         gc = __import__("gc")
         for f in getattr(gc, "get_" + "objects")():
-            if type(f).__name__ == "function" and f.__name__ == "hook" and f.__module__ == "autograder.kernel":
+            if type(f).__name__ == "function" and f.__name__ == "hook" and f.__module__ == "autograder.engine.kernel":
                 for cell in f.__closure__ or ():
                     if isinstance(cell.cell_contents, frozenset):
                         cell.cell_contents = frozenset()

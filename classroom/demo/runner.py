@@ -14,7 +14,7 @@ What it does, in order (each stage prints its progress and how long it took):
 3. **Students.** A cohort (:func:`cohort`) of at least 7 simulated students, each with a
    story: perfect, partial, empty, crash, endless loop, memory hog, cheating attempts,
    late, missing. Their notebooks are the released ones with answer cells filled in
-   from ``source/`` (perfect answers) or ``demo_data/answers.toml`` (everything else).
+   from ``source/`` (perfect answers) or ``data/answers.toml`` (everything else).
    Every honest student runs their MLP notebook the way a student would (nbclient,
    ``data/`` = the competition's public files, training capped by editing the notebook's
    own ``EPOCHS``/``HIDDEN_SIZES`` cell) and uploads the ``submission.csv`` it wrote;
@@ -46,18 +46,17 @@ from pathlib import Path
 
 import numpy as np
 
+from coursebase.layout import ASSIGNMENTS, Course, CourseError
+from coursebase.policy import load_policy
 from leaderboard.standin import reachable, synthetic_fashion
-
-from .course import ASSIGNMENTS, Course, CourseError
-from .policy import load_policy
 
 try:  # Python 3.11+
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-REPO = Path(__file__).resolve().parents[1]
-ANSWERS = Path(__file__).parent / "demo_data" / "answers.toml"
+REPO = Path(__file__).resolve().parents[2]
+ANSWERS = Path(__file__).parent / "data" / "answers.toml"
 MLP = "04_mlp_fashion_mnist"
 # Short limits so the endless loop and the memory hog cost seconds, not minutes.
 DEMO_LIMITS = {"cell_timeout": 10, "notebook_timeout": 60, "memory_mb": 1024}
@@ -639,7 +638,7 @@ def demo(course_dir: Path | None = None, students: int = 12, *, n_train: int = 6
     result.course = course
     console.print(f"course directory: {root}  (limits for the demo: "
                   + ", ".join(f"{k} = {v}" for k, v in DEMO_LIMITS.items()) + ")")
-    from .release import release
+    from autograder.release import release
 
     release(course, None, console=console)
     done("course")
@@ -689,8 +688,8 @@ def demo(course_dir: Path | None = None, students: int = 12, *, n_train: int = 6
 
     # 4. collect -----------------------------------------------------------------------------
     stage("collect")
-    from .collect import collect
-    from .roster import import_roster
+    from autograder.collect import collect
+    from autograder.roster import import_roster
 
     import_roster(course, roster)
     for assignment in ASSIGNMENTS:
@@ -702,7 +701,7 @@ def demo(course_dir: Path | None = None, students: int = 12, *, n_train: int = 6
 
     # 5. grade -------------------------------------------------------------------------------
     stage("grade")
-    from .grade import grade_many
+    from autograder.grade import grade_many
 
     batches = grade_many(course, list(ASSIGNMENTS), quiet=False)  # one warm start for every assignment
     if batches is None:
@@ -715,8 +714,8 @@ def demo(course_dir: Path | None = None, students: int = 12, *, n_train: int = 6
 
     # 6. feedback ----------------------------------------------------------------------------
     stage("feedback")
-    from .export import export
-    from .feedback import write_feedback
+    from autograder.export import export
+    from autograder.feedback import write_feedback
 
     for assignment in ASSIGNMENTS:
         pages = write_feedback(course, assignment, show=False)
@@ -740,7 +739,7 @@ def demo(course_dir: Path | None = None, students: int = 12, *, n_train: int = 6
 
     # 8. final grades ------------------------------------------------------------------------
     stage("final grades")
-    from .grades import final_grades
+    from finalgrades.command import final_grades
 
     final = final_grades(course, None, console=console)
     done("final grades")

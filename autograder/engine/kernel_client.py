@@ -5,7 +5,7 @@ Output is captured at the file-descriptor level (C-level prints and
 so a student who prints forever neither blocks nor floods: past the per-cell
 limit, output is dropped as it arrives.
 
-Replies are read and decoded within :data:`codec.LIMITS`; a reply past a bound,
+Replies are read and decoded within :data:`wire.LIMITS`; a reply past a bound,
 malformed or out of turn ends the kernel and sets :attr:`Channel.protocol_broken`
 (the executor flags ``attack``, the status is ``crashed``).
 
@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import codec, kernel, sandbox
+from autograder.engine import kernel, sandbox, wire
 
 INTERRUPT_GRACE = 3.0      # seconds a cell gets to stop after SIGINT before it is killed
 TOKEN_GRACE = 0.5          # seconds to wait for the end-of-cell marker on the output pipes
@@ -147,7 +147,7 @@ class Channel:
                             os.close(fd)
                         except OSError:
                             pass
-                report = lambda p: codec.write_frame(child_sock, {"op": "pid", "pid": p})  # noqa: E731
+                report = lambda p: wire.write_frame(child_sock, {"op": "pid", "pid": p})  # noqa: E731
                 if sandboxed:
                     sandbox.enter(spec, as_root=os.geteuid() == 0, on_child=report, pid_ns_ready=pid_ns_ready)
                 else:
@@ -174,7 +174,7 @@ class Channel:
                 if ready:
                     os._exit(71)  # student code broke the kernel's own loop (e.g. replaced a builtin it uses)
                 try:
-                    codec.write_frame(child_sock, {"op": "setup_failed", "message": f"{exc}"[:2000]})
+                    wire.write_frame(child_sock, {"op": "setup_failed", "message": f"{exc}"[:2000]})
                 finally:
                     os._exit(70)
             os._exit(0)
@@ -268,11 +268,11 @@ class Channel:
                 try:
                     # a frame that starts must arrive whole before the deadline (plus the grace)
                     self.sock.settimeout(max(0.5, limit - time.monotonic() + INTERRUPT_GRACE))
-                    header, buffers = codec.read_frame(self.sock, codec.LIMITS)
+                    header, buffers = wire.read_frame(self.sock, wire.LIMITS)
                 except EOFError as exc:
                     self._gone(str(exc))
                     raise self._dead() from exc
-                except (OSError, codec.CodecError, RecursionError, MemoryError) as exc:
+                except (OSError, wire.CodecError, RecursionError, MemoryError) as exc:
                     self._broke_protocol(f"{type(exc).__name__}: {exc}")
                 finally:
                     if self.sock.fileno() >= 0:
@@ -307,7 +307,7 @@ class Channel:
         token = b"\x1e" + os.urandom(8).hex().encode() + b"\x1e"
         self._sink = _Sink(self.output_limit, token)
         try:
-            codec.write_pickle(self.sock, ("exec", code, token) if seed is None else ("exec", code, token, seed))
+            wire.write_pickle(self.sock, ("exec", code, token) if seed is None else ("exec", code, token, seed))
             header = self._wait_frame(deadline)
         except KernelGone:
             raise
@@ -329,7 +329,7 @@ class Channel:
     def request(self, req: tuple, deadline: float, make_handle, resolve_module) -> Any:
         """Ask the kernel one question on behalf of the judge; return plain data or raise.
 
-        A reply that is not plain data or is past :data:`codec.LIMITS` ends the kernel
+        A reply that is not plain data or is past :data:`wire.LIMITS` ends the kernel
         (:attr:`protocol_broken` says which bound) and raises :class:`KernelGone`.
         """
         self._ensure_alive()
@@ -339,7 +339,7 @@ class Channel:
             return ("h", ident(obj)) if ident is not None else None
 
         try:
-            codec.write_pickle(self.sock, req, persistent_id=persistent_id)
+            wire.write_pickle(self.sock, req, persistent_id=persistent_id)
             header = self._wait_frame(deadline)
         except OSError as exc:
             self._gone(str(exc))
@@ -355,8 +355,8 @@ class Channel:
         if header.get("op") != "value":
             self._broke_protocol(f"answered {str(header.get('op'))[:40]!r} out of turn")
         try:
-            return codec.decode(header.get("value"), header["_buffers"], make_handle, resolve_module)
-        except codec.CodecError as exc:
+            return wire.decode(header.get("value"), header["_buffers"], make_handle, resolve_module)
+        except wire.CodecError as exc:
             self._broke_protocol(f"{type(exc).__name__}: {exc}")
 
     def _dead(self) -> KernelGone:
@@ -434,7 +434,7 @@ class Channel:
         nonce = os.urandom(8).hex()
         try:
             self._ensure_alive()
-            codec.write_pickle(self.sock, ("audit", nonce))
+            wire.write_pickle(self.sock, ("audit", nonce))
             header = self._wait_frame(deadline, interruptible=False)
         except (KernelGone, OSError):
             return False

@@ -18,7 +18,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .course import Course, CourseError
+from coursebase.layout import Course, CourseError
 
 KIT_VERSION = 1
 
@@ -106,7 +106,7 @@ def build_kit(course: Course, assignment: str) -> Kit:
     import nbformat  # here, not at the top: a grade run with nothing to do never needs it (seconds of imports)
     from nbgrader.api import MissingEntry
 
-    from .gradebook import open_gradebook
+    from autograder.gradebook import open_gradebook
 
     release_nb_path = course.release_notebook(assignment)
     if not release_nb_path.exists():

@@ -38,7 +38,7 @@ same bounds by sending what would not fit as a handle.
 
 Modules: a student value that is a module crosses as its name *and* a handle.
 The judge resolves the name only through the ``resolve_module`` it passes in
-(its own fixed table; see :mod:`autograder.judge`) and otherwise keeps the
+(its own fixed table; see :mod:`autograder.engine.judge`) and otherwise keeps the
 handle: a name the student chose is never imported.
 """
 from __future__ import annotations
@@ -46,8 +46,8 @@ from __future__ import annotations
 import collections
 import json
 import struct
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Callable
 
 MAX_DEPTH = 64

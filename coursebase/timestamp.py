@@ -12,7 +12,7 @@ Contract:
 * :func:`format_timestamp` writes ISO 8601 UTC to the second.
 
 Which file holds a submission's time, and which time is trusted, is
-:mod:`autograder.submission`'s business, not this module's.
+:mod:`coursebase.submission`'s business, not this module's.
 """
 from __future__ import annotations
 

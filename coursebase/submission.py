@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from .timestamp import format_timestamp, parse_timestamp
+from coursebase.timestamp import format_timestamp, parse_timestamp
 
 TIMESTAMP_FILE = "timestamp.txt"
 UPLOADED_TIMESTAMP = "uploaded-timestamp.txt"

@@ -1,9 +1,10 @@
 """Where things live in a course directory (see docs/contracts.md, section 1).
 
 A course is any folder with this layout; the repository itself is one.
-Only paths here: no reading or writing. What is inside one submission folder
+Only paths here: no writing. The one file read is ``nbgrader_config.py``, for
+where the gradebook is (:func:`configured_gradebook`). What is inside one submission folder
 (``timestamp.txt``, the ``.archive`` of earlier submissions, which files count)
-is :mod:`autograder.submission`'s, the one owner of a submission on disk.
+is :mod:`coursebase.submission`'s, the one owner of a submission on disk.
 """
 from __future__ import annotations
 
@@ -52,8 +53,7 @@ class Course:
 
     @property
     def gradebook_path(self) -> Path:
-        """nbgrader_config.py's ``db_url`` (relative to the course), else ``gradebook.db``: see gradebook.py."""
-        from .gradebook import GradebookConfigError, configured_gradebook
+        """nbgrader_config.py's ``db_url`` (relative to the course), else ``gradebook.db``."""
         try:
             return configured_gradebook(self.root)
         except GradebookConfigError as exc:
@@ -113,3 +113,50 @@ class Course:
 
     def submission_dir(self, student: str, assignment: str) -> Path:
         return self.submitted / student / assignment
+
+
+class GradebookConfigError(RuntimeError):
+    """nbgrader_config.py names a gradebook the autograder cannot use."""
+
+
+_CONFIG_CACHE: dict[Path, tuple[float, Path]] = {}
+
+
+def configured_gradebook(root: Path) -> Path:
+    """The SQLite file of the course at ``root``, as its nbgrader_config.py sets it.
+
+    Raises GradebookConfigError (a CourseError's message) for a config that cannot be
+    loaded or a URL that is not a SQLite file.
+    """
+    root = Path(root)
+    config_file = root / "nbgrader_config.py"
+    try:
+        stamp = config_file.stat().st_mtime_ns
+    except OSError:
+        return root / "gradebook.db"
+    cached = _CONFIG_CACHE.get(root)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    from traitlets.config.loader import PyFileConfigLoader
+
+    try:
+        config = PyFileConfigLoader(config_file.name, path=str(root)).load_config()
+    except Exception as exc:  # noqa: BLE001 - the instructor's Python file: any error is theirs to fix
+        raise GradebookConfigError(f"{config_file} cannot be loaded ({type(exc).__name__}: {exc}); "
+                                   f"fix it so nbgrader and the autograder can find the gradebook") from None
+    url = config.get("CourseDirectory", {}).get("db_url") or ""
+    path = gradebook_file(url, root, config_file)
+    _CONFIG_CACHE[root] = (stamp, path)
+    return path
+
+
+def gradebook_file(url: str, root: Path, where: Path | str = "nbgrader_config.py") -> Path:
+    """The file a ``sqlite:///`` URL names; a relative one is relative to the course folder (pure)."""
+    if not url:
+        return root / "gradebook.db"
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        raise GradebookConfigError(f"{where}: db_url = {url!r} is not a SQLite file (sqlite:///gradebook.db); "
+                                   f"the autograder keeps the gradebook in the course folder")
+    name = Path(url[len(prefix):])
+    return name if name.is_absolute() else root / name

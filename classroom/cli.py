@@ -22,9 +22,8 @@ import os
 import sys
 from pathlib import Path
 
-from .course import Course, CourseError
-from .policy import PolicyError
-
+from coursebase.layout import Course, CourseError
+from coursebase.policy import PolicyError
 
 
 def _course(args) -> Course:
@@ -75,7 +74,7 @@ def _print_json(data) -> None:
 
 
 def cmd_release(args) -> int:
-    from .release import release
+    from autograder.release import release
 
     console = None
     if args.quiet:
@@ -88,19 +87,19 @@ def cmd_release(args) -> int:
 
 
 def cmd_students_import(args) -> int:
-    from .roster import import_roster
+    from autograder.roster import import_roster
     import_roster(_course(args), Path(args.roster), args.format, show=not args.quiet)
     return 0
 
 
 def cmd_collect(args) -> int:
-    from .collect import collect
+    from autograder.collect import collect
     collect(_course(args), args.assignment, Path(args.path), times=Path(args.times) if args.times else None)
     return 0
 
 
 def cmd_grade(args) -> int:
-    from .grade import grade
+    from autograder.grade import grade
     if bool(args.assignments) == args.all:
         raise CourseError("name the assignments to grade, or pass --all (not both); "
                           "example: autograder grade 01_tensors 02_dot_product")
@@ -110,7 +109,7 @@ def cmd_grade(args) -> int:
 
 
 def cmd_feedback(args) -> int:
-    from .feedback import write_feedback
+    from autograder.feedback import write_feedback
     write_feedback(_course(args), args.assignment, students=args.student, show=not args.quiet)
     return 0
 
@@ -123,7 +122,7 @@ def _row_json(row) -> dict:
 
 
 def cmd_export(args) -> int:
-    from .export import export
+    from autograder.export import export
     result = export(_course(args), Path(args.out) if args.out else None, show=not (args.quiet or args.json))
     if args.json:
         _print_json([_row_json(r) for r in result.rows])
@@ -131,14 +130,14 @@ def cmd_export(args) -> int:
 
 
 def cmd_override(args) -> int:
-    from .override import override
+    from autograder.override import override
     override(_course(args), args.student, args.assignment, args.cell, args.points, args.reason,
              show=not args.quiet)
     return 0
 
 
 def cmd_review(args) -> int:
-    from .override import review, review_rows
+    from autograder.review import review, review_rows
     if args.json:
         rows = review_rows(_course(args))
         _print_json([_row_json(r) for r in rows])
@@ -147,7 +146,7 @@ def cmd_review(args) -> int:
 
 
 def cmd_grades(args) -> int:
-    from .grades import FinalStatus, final_grades
+    from finalgrades.command import FinalStatus, final_grades
     result = final_grades(_course(args), Path(args.out) if args.out else None, show=not (args.quiet or args.json))
     if args.json:
         _print_json([{"student_id": g.student_id, "student_name": g.student_name, "final_percent": g.percent,
@@ -162,7 +161,7 @@ def cmd_grades(args) -> int:
 def cmd_policy(args) -> int:
     from dataclasses import asdict
 
-    from .policy import load_policy, render_policy
+    from coursebase.policy import load_policy, render_policy
     policy = load_policy(_course(args).root)
     if args.json:
         data = asdict(policy)
@@ -174,7 +173,7 @@ def cmd_policy(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .check import CheckError, report, run_check
+    from autograder.check import CheckError, report, run_check
     try:
         result = run_check(Path(args.notebook), args.timeout)
     except CheckError as exc:
@@ -185,7 +184,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import run_demo
+    from classroom.demo.runner import run_demo
     return run_demo(Path(args.course) if args.course else None, students=args.students)
 
 

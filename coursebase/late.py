@@ -23,7 +23,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from .policy import LatePolicy
+from coursebase.policy import LatePolicy
 
 _DAY = dt.timedelta(days=1)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .kit import Kit, KitCell
+from autograder.engine.grading_kit import Kit, KitCell
 
 
 @dataclass
@@ -45,7 +45,6 @@ def _same(a: str, b: str) -> bool:
 def _answer_unchanged(cell: dict, kit_cell: KitCell) -> bool:
     """nbgrader's test for an unanswered manual cell: its checksum with the released metadata."""
     from nbformat import NotebookNode
-
     from nbgrader.utils import compute_checksum
 
     node = NotebookNode({

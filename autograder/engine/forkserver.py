@@ -1,6 +1,6 @@
 """The warm parent: imports torch once, then forks one trusted executor per submission.
 
-Run as ``python -m autograder.forkserver`` by :class:`ForkServer`. Protocol on
+Run as ``python -m autograder.engine.forkserver`` by :class:`ForkServer`. Protocol on
 stdin/stdout, one JSON object per line:
 
 * in:  ``{"job": <Job>}``   (paths and limits only, never test text)
@@ -32,12 +32,12 @@ import select
 import shutil
 import signal
 import subprocess
-import tempfile
 import sys
+import tempfile
 import threading
-from typing import IO
 import time
 from pathlib import Path
+from typing import IO
 
 THREAD_ENV = {
     "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
@@ -73,8 +73,8 @@ def warm_up(preimport: list[str], scratch: str) -> None:
         fig = plt.figure()
         fig.savefig(os.devnull, format="png")  # builds the font cache now, not in every sandbox
         plt.close(fig)
-    from traitlets.config import Config
     from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
 
     config = Config()
     config.HistoryManager.enabled = False
@@ -89,14 +89,15 @@ def warm_up(preimport: list[str], scratch: str) -> None:
         except ImportError:
             pass
     # the trusted side's modules, so the forked children need no imports from disk
-    from . import attacks, channel, codec, execute, judge, kernel, kit, restore, sandbox, scoring  # noqa: F401
-    from IPython.core import inputtransformer2  # noqa: F401
-    import nbgrader.utils  # noqa: F401
     import nbformat  # noqa: F401
+    import nbgrader.utils  # noqa: F401
+    from IPython.core import inputtransformer2  # noqa: F401
+
+    from autograder.engine import code_scan, executor, grading_kit, judge, kernel, kernel_client, run_plan, sandbox, scoring, wire  # noqa: F401
 
 
 def serve(preimport: list[str], scratch: str) -> None:
-    from .execute import Job, grading_versions, run_job
+    from autograder.engine.executor import Job, grading_versions, run_job
 
     warm_up(preimport, scratch)
     jobs_dir = os.path.join(scratch, "jobs")
@@ -120,7 +121,7 @@ def _say(out, message: dict) -> None:
 
 def _loop(run_job, Job, jobs_dir: str, out) -> None:
     """Fork one executor per job line until the input ends and every executor has been reaped."""
-    from .sandbox import system_binds
+    from autograder.engine.sandbox import system_binds
 
     running: dict[int, tuple[str, float]] = {}
     free_slots = list(range(200))
@@ -262,7 +263,7 @@ class ForkServer:
         Path(self.scratch, "owner").write_text(str(os.getpid()))
         env["TMPDIR"] = self.scratch  # whatever a library of the server puts in "the" temp folder goes here too
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.forkserver",
+            [sys.executable, "-m", "autograder.engine.forkserver",
              json.dumps({"preimport": preimport, "scratch": self.scratch})],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/", text=True, bufsize=1,
         )
@@ -334,7 +335,8 @@ class ForkServer:
 
 def collect_result(job, exit_code: int | None):
     """The executor's RunResult, or one rebuilt from the per-cell log if it died mid-way."""
-    from .records import CellResult, RunResult, Status
+    from autograder.engine.results import CellResult, RunResult
+    from coursebase.vocabulary import Status
 
     path = Path(job.result_path)
     if path.exists():

@@ -21,9 +21,9 @@ import uuid
 from dataclasses import asdict
 from pathlib import Path
 
-from . import submission
-from .execute import Job
-from .records import RunResult
+from autograder.engine.executor import Job
+from autograder.engine.results import RunResult
+from coursebase import submission
 
 _server = None
 _server_lock = threading.Lock()
@@ -38,7 +38,7 @@ def pack(job: Job) -> dict:
 def _fork_server(preimport: list[str], seed: int):
     """One warm parent per worker process, started on first use and restarted if it died."""
     global _server
-    from .forkserver import ForkServer
+    from autograder.engine.forkserver import ForkServer
 
     with _server_lock:
         if _server is None or _server.proc.poll() is not None:
@@ -48,7 +48,7 @@ def _fork_server(preimport: list[str], seed: int):
 
 def grade_remote(payload: dict, preimport: list[str]) -> str:
     """Runs on a worker: unpack the job into a private spool folder, grade it, return the RunResult JSON."""
-    from .forkserver import collect_result
+    from autograder.engine.forkserver import collect_result
 
     server = _fork_server(preimport, int(payload["job"]["seed"]))
     # inside the server's own folder: removed with it even if this worker is killed mid-task

@@ -40,15 +40,16 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import sandbox
-from . import submission
-from .channel import Channel, KernelGone, open_network_counters
-from .attacks import scan_source
-from .judge import Judge, given_imports
-from .kit import Kit
-from .records import CellResult, RunResult, Status
-from .restore import plan
-from .scoring import manual_cell_score
+from autograder.engine import sandbox
+from autograder.engine.code_scan import scan_source
+from autograder.engine.grading_kit import Kit
+from autograder.engine.judge import Judge, given_imports
+from autograder.engine.kernel_client import Channel, KernelGone, open_network_counters
+from autograder.engine.results import CellResult, RunResult
+from autograder.engine.run_plan import plan
+from autograder.engine.scoring import manual_cell_score
+from coursebase import submission
+from coursebase.vocabulary import Status
 
 ENGINE_VERSION = "1"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

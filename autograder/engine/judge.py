@@ -31,7 +31,7 @@ else is full marks.
 
 Files: a test's temporary folders are made in the exchange folder, which the
 student's code sees at the same path; while a test runs, every open of a path
-in it goes through :mod:`autograder.handover` (no links, no FIFOs or devices,
+in it goes through :mod:`autograder.engine.handover` (no links, no FIFOs or devices,
 a size cap). A refused file fails the test with a plain message and is
 reported in :attr:`Judge.suspicions` (the ``attack`` flag), even if the test
 caught the error. Every test also has a wall-clock deadline here, a few
@@ -55,9 +55,9 @@ import time
 import types
 from dataclasses import dataclass
 
-from .channel import INTERRUPT_GRACE, Channel, KernelGone
-from .handover import Guard, JudgeDeadline, wall_clock
-from .scoring import partial_credit
+from autograder.engine.handover import Guard, JudgeDeadline, wall_clock
+from autograder.engine.kernel_client import INTERRUPT_GRACE, Channel, KernelGone
+from autograder.engine.scoring import partial_credit
 
 # packages whose already loaded modules a test may receive by name from the student's namespace
 IMPORTABLE = {

@@ -3,14 +3,14 @@
 It receives one cell at a time from the trusted executor and never sees the
 notebook, the tests or other students' work. It also answers the judge's
 questions about the student's namespace (a variable's value, a call to a
-student function) with plain data through :mod:`autograder.codec`.
+student function) with plain data through :mod:`autograder.engine.wire`.
 
 Nothing this process reports is trusted for scoring: outputs and errors only
 feed the student's feedback; verdicts are computed by the judge. Its audit hook
 reports event names for the ``attack`` flag, best effort: code in this process
 can reach the hook, so the executor checks that it still answers and observes
-what it can from outside (see :func:`_install_audit`, :mod:`autograder.channel`).
-Replies stay within :data:`codec.LIMITS`; what would not fit goes as a handle.
+what it can from outside (see :func:`_install_audit`, :mod:`autograder.engine.kernel_client`).
+Replies stay within :data:`wire.LIMITS`; what would not fit goes as a handle.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import signal
 import sys
 from typing import Any
 
-from . import codec
+from autograder.engine import wire
 
 TEXT_LIMIT = 20_000
 IMAGE_LIMIT = 2_000_000
@@ -81,7 +81,7 @@ def _install_audit(fd: int) -> None:
     close the pipe. So the executor does not trust the hook's silence: it
     asks for :data:`AUDIT_CHECK` with a fresh nonce after the last cell and
     flags a hook that does not answer, and it observes the network from
-    outside the sandbox (see :mod:`autograder.channel`).
+    outside the sandbox (see :mod:`autograder.engine.kernel_client`).
     """
     installed = tuple(sorted({os.path.realpath(p) + "/" for p in (sys.prefix, sys.base_prefix, *sys.path) if p}))
     events = frozenset(AUDIT_EVENTS)
@@ -248,10 +248,10 @@ def serve(sock, seed: int, audit_fd: int | None) -> None:
     handles = _Handles()
     kernel_pid = os.getpid()
     _seed(seed)
-    codec.write_frame(sock, {"op": "ready", "pid": os.getpid()})
+    wire.write_frame(sock, {"op": "ready", "pid": os.getpid()})
     while True:
         try:
-            request = codec.read_pickle(sock, persistent_load=lambda pid: handles.get(pid[1]))
+            request = wire.read_pickle(sock, persistent_load=lambda pid: handles.get(pid[1]))
         except EOFError:
             os._exit(0)
         op = request[0]
@@ -263,7 +263,7 @@ def serve(sock, seed: int, audit_fd: int | None) -> None:
                 sys.audit(AUDIT_CHECK, str(request[1]))
             except Exception:  # noqa: BLE001 - a replaced sys.audit: the executor sees no answer
                 pass
-            codec.write_frame(sock, {"op": "audited"})
+            wire.write_frame(sock, {"op": "audited"})
             continue
         if op == "exec":
             _, code, token = request[:3]
@@ -295,7 +295,7 @@ def serve(sock, seed: int, audit_fd: int | None) -> None:
                     os.write(fd, token)
                 except OSError:
                     pass
-            codec.write_frame(sock, {"op": "done", "results": results,
+            wire.write_frame(sock, {"op": "done", "results": results,
                                      "error": "\n".join(sink["error"])[:TEXT_LIMIT]})
             continue
         try:
@@ -327,7 +327,7 @@ def _answer(sock, request, shell, handles: _Handles) -> None:
             elif op == "iter":
                 value = []
                 for i, item in enumerate(target):
-                    if i >= codec.MAX_ITEMS:
+                    if i >= wire.MAX_ITEMS:
                         raise OverflowError("iteration produced too many items")
                     value.append(item)
             elif op == "len":
@@ -340,14 +340,14 @@ def _answer(sock, request, shell, handles: _Handles) -> None:
                 value = str(repr(target))
             else:
                 raise ValueError(f"unknown request {op!r}")
-        tree = codec.encode(value, handles.add, buffers)
+        tree = wire.encode(value, handles.add, buffers)
         if op == "iter" and tree.get("$") == "handle":
             # the items do not fit in one reply: an error, never an iteration that silently yields nothing
             raise OverflowError("iterating this object gives more data than one reply may carry")
-        codec.write_frame(sock, {"op": "value", "value": tree}, buffers)
+        wire.write_frame(sock, {"op": "value", "value": tree}, buffers)
     except BaseException as exc:  # noqa: BLE001 - the judge decides what an error means
         try:
             message = str(exc)[:2000]
         except Exception:  # noqa: BLE001
             message = "<unprintable>"
-        codec.write_frame(sock, {"op": "raise", "type": type(exc).__name__[:100], "message": message})
+        wire.write_frame(sock, {"op": "raise", "type": type(exc).__name__[:100], "message": message})

@@ -37,10 +37,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .course import Course, CourseError
-from .policy import load_policy
-from .records import Word
-from .spreadsheet import spreadsheet_row
+from coursebase.layout import Course, CourseError
+from coursebase.policy import load_policy
+from coursebase.spreadsheet import spreadsheet_row
+from coursebase.vocabulary import Word
 
 LEADERBOARD = "leaderboard"
 # Flags that ask a person to look before the grade is final. `late` and `override`
@@ -250,7 +250,7 @@ STATUS_COLOURS = {"graded": "#4a7ebb", "timeout": "#e0a030", "crashed": "#c0392b
 def score_histogram(parts: list[Part], title: str) -> str:
     """Base64 PNG: how the share of the maximum is spread, stacked by status; the parts
     without a score are counted in the title, not drawn as zeros."""
-    from matplotlib.figure import Figure   # OO API: no global pyplot state, no display
+    from matplotlib.figure import Figure  # OO API: no global pyplot state, no display
 
     fig = Figure(figsize=(5.2, 2.6), dpi=100)
     ax = fig.add_subplot()
@@ -383,9 +383,8 @@ def _write(path: Path, text: str) -> None:
 
 def collect_grades(course: Course) -> tuple[list[FinalGrade], list[str], list[str]]:
     """(final grades per rostered student, component names, notes) from the course's stores (read-only)."""
+    from autograder.export import grade_rows
     from leaderboard.api import final_results
-
-    from .export import grade_rows
 
     if not course.gradebook_path.exists():
         raise CourseError(f"no gradebook at {course.gradebook_path}: release the assignments, import the roster "
@@ -437,7 +436,7 @@ def final_grades(course: Course, out: Path | None = None, *, console=None, show:
     _write(csv_path, render_csv(grades, names))
     report = course.reports / "course_report.html"
     _write(report, render_report(course, grades, names, policy))
-    from .lms import write_lms_files
+    from autograder.lms import write_lms_files
 
     lms_files = write_lms_files(course, grades, names)
     result = FinalGradesResult(csv_path, report, grades, names, notes, lms_files)

@@ -1,0 +1,1 @@
+"""``autograder demo``: one whole course cycle on simulated students (see :mod:`.runner`)."""
