@@ -24,10 +24,11 @@ from rich.table import Table
 
 from autograder.engine import sandbox
 from autograder.engine.executor import Job
-from autograder.engine.grading_kit import KIT_VERSION, Kit, build_kit, kit_path
+from autograder.engine.grading_kit import KIT_VERSION, Kit
 from autograder.engine.results import CellResult, RunResult
 from autograder.export import foreign_scores, grades_by_submission
 from autograder.gradebook import open_gradebook, refresh_lateness, write_result
+from autograder.kits import build_kit, kit_path
 from autograder.records import load_latest_records
 from coursebase.late import describe as describe_lateness
 from coursebase.late import price_lateness

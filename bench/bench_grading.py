@@ -57,7 +57,7 @@ def own_code_seconds(course: Path, assignment: str) -> float:
     import io
 
     nb = json.loads(next((course / "submitted" / "s000" / assignment).glob("*.ipynb")).read_text())
-    from autograder.engine.grading_kit import build_kit
+    from autograder.kits import build_kit
     from coursebase.layout import Course
 
     kit = build_kit(Course.at(course), assignment).by_id()
@@ -109,8 +109,8 @@ def run_ours(course: Path, assignment: str, workers: int) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from autograder.engine.forkserver import ForkServer, collect_result
-    from autograder.engine.grading_kit import build_kit, kit_path
     from autograder.grade import find_submissions, make_job
+    from autograder.kits import build_kit, kit_path
     from coursebase.layout import Course
     from coursebase.policy import load_policy
 

@@ -9,8 +9,8 @@ import shutil
 import pytest
 from conftest import ROOT, solved, submit
 
-from autograder.engine.grading_kit import build_kit
 from autograder.grade import grade_batch
+from autograder.kits import build_kit
 from autograder.release import release
 from coursebase.layout import ASSIGNMENTS, Course
 

@@ -22,8 +22,8 @@ import pytest
 from conftest import build_course, released, submit, with_answers
 
 from autograder.engine import handover, sandbox
-from autograder.engine.grading_kit import build_kit, kit_path
 from autograder.grade import grade_batch, make_job
+from autograder.kits import build_kit, kit_path
 from coursebase.layout import Course
 from coursebase.policy import load_policy
 from coursebase.vocabulary import Flag, Status

@@ -1,4 +1,4 @@
-"""The grading kit of one assignment: what the judge needs, read from nbgrader's gradebook.
+"""The grading kit of one assignment: what the judge needs (built from nbgrader's gradebook by :mod:`autograder.kits`).
 
 nbgrader stays the source of truth for cell ids, points, locked cells and the
 hidden tests (its ``generate_assignment`` stores them in the gradebook). The
@@ -17,8 +17,6 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-from coursebase.layout import Course, CourseError
 
 KIT_VERSION = 1
 
@@ -99,53 +97,3 @@ def tests_hash(cells: list[KitCell]) -> str:
     """Changes whenever anything that decides a score changes."""
     payload = json.dumps([asdict(c) for c in cells], sort_keys=True).encode()
     return hashlib.sha256(payload).hexdigest()[:16]
-
-
-def build_kit(course: Course, assignment: str) -> Kit:
-    """Read the assignment's cells from the gradebook and its released notebook."""
-    import nbformat  # here, not at the top: a grade run with nothing to do never needs it (seconds of imports)
-    from nbgrader.api import MissingEntry
-
-    from autograder.gradebook import open_gradebook
-
-    release_nb_path = course.release_notebook(assignment)
-    if not release_nb_path.exists():
-        raise CourseError(f"{release_nb_path} does not exist; run `autograder release {assignment}` first")
-    released = nbformat.read(str(release_nb_path), as_version=4)
-    notebook_name = release_nb_path.stem
-    with open_gradebook(course.db_url) as gb:
-        try:
-            nb = gb.find_notebook(notebook_name, assignment)
-        except MissingEntry:
-            raise CourseError(f"the gradebook has no notebook {notebook_name} for {assignment}; "
-                              f"run `autograder release {assignment}`") from None
-        source_cells = {c.name: c for c in nb.source_cells}
-        grade_cells = {c.name: c for c in nb.grade_cells}
-        solution_ids = {c.name for c in nb.solution_cells}
-        cells: list[KitCell] = []
-        for cell in released.cells:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            gid = meta.get("grade_id")
-            if not gid or gid not in source_cells:
-                continue
-            src = source_cells[gid]
-            gc = grade_cells.get(gid)
-            cells.append(KitCell(
-                grade_id=gid, cell_type=src.cell_type, locked=bool(src.locked), grade=gc is not None,
-                solution=gid in solution_ids, points=float(gc.max_score) if gc is not None else None,
-                checksum=src.checksum, source=src.source, visible_source=cell.source,
-            ))
-        missing = set(grade_cells) - {c.grade_id for c in cells}
-        if missing:
-            raise CourseError(f"{release_nb_path} lacks graded cells {sorted(missing)} that the gradebook has; "
-                              f"run `autograder release {assignment}` again")
-    data_files = sorted(
-        str(p.relative_to(release_nb_path.parent)) for p in release_nb_path.parent.rglob("*")
-        if p.is_file() and p.suffix != ".ipynb" and ".ipynb_checkpoints" not in p.parts
-    )
-    return Kit(assignment=assignment, notebook=release_nb_path.name, cells=cells, data_files=data_files,
-               tests_hash=tests_hash(cells))
-
-
-def kit_path(course: Course, assignment: str) -> Path:
-    return course.state / "kits" / f"{assignment}.json"
