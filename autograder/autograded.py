@@ -34,14 +34,11 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_output, new_raw_ce
 
 from autograder.engine.grading_kit import Kit
 from autograder.engine.results import RunResult
+from coursebase.notebook import cell_text
 
 NOTE_FAILED = "**Not graded by the autograder**: {message}"
 
 
-def _text(value) -> str:
-    if isinstance(value, list):
-        return "".join(str(v) for v in value)
-    return "" if value is None else str(value)
 
 
 def _error_output(text: str):
@@ -57,7 +54,7 @@ def _outputs(entry: dict, execution_count: int | None) -> list:
 
     outputs = []
     for name in ("stdout", "stderr"):
-        text = _text(entry.get(name))
+        text = cell_text(entry.get(name))
         if text:
             outputs.append(new_output("stream", name=name, text=text))
     for result in entry.get("results") or []:
@@ -67,13 +64,13 @@ def _outputs(entry: dict, execution_count: int | None) -> list:
             png = _png(result["image/png"])
             data = {"image/png": png} if png else {"text/plain": "[image not shown: not a PNG]"}
         elif "text/plain" in result:
-            data = {"text/plain": _text(result["text/plain"])}
+            data = {"text/plain": cell_text(result["text/plain"])}
         elif "text/html" in result:
-            data = {"text/plain": _text(result["text/html"])}
+            data = {"text/plain": cell_text(result["text/html"])}
         else:
             continue
         outputs.append(new_output("display_data", data=data))
-    error = _text(entry.get("error"))
+    error = cell_text(entry.get("error"))
     if error:
         outputs.append(_error_output(error))
     return outputs
@@ -101,13 +98,13 @@ def autograded_notebook(result: RunResult, kit: Kit, released: dict):
     for entry in result.outputs:
         grade_id = entry.get("grade_id")
         kit_cell = kit_cells.get(grade_id) if grade_id else None
-        source = _text(entry.get("source"))
+        source = cell_text(entry.get("source"))
         if kit_cell is not None and (kit_cell.locked or kit_cell.is_test):
             source = kit_cell.source
         metadata = copy.deepcopy(meta_by_id.get(grade_id, {})) if grade_id else {}
         cell_type = entry.get("cell_type", "code")
         if cell_type == "code":
-            ran = any(_text(entry.get(k)) for k in ("stdout", "stderr", "error")) or entry.get("results")
+            ran = any(cell_text(entry.get(k)) for k in ("stdout", "stderr", "error")) or entry.get("results")
             count += 1
             cell = new_code_cell(source, metadata=metadata, execution_count=count)
             cell.outputs = _outputs(entry, count) if ran else []
@@ -126,7 +123,7 @@ def unanswered(result: RunResult, kit: Kit) -> frozenset[str]:
     found = set()
     for entry in result.outputs:
         cell = kit_cells.get(entry.get("grade_id") or "")
-        if cell is not None and cell.solution and _text(entry.get("source")).strip() == cell.visible_source.strip():
+        if cell is not None and cell.solution and cell_text(entry.get("source")).strip() == cell.visible_source.strip():
             found.add(cell.grade_id)
     return frozenset(found)
 
@@ -135,7 +132,7 @@ def write_autograded(autograded_root: Path, result: RunResult, kit: Kit, release
     """Write the autograded notebook of ``result`` under ``autograded_root`` and return its path."""
     import json
 
-    released = json.loads(released_path.read_text(encoding="utf-8"))
+    released = json.loads(released_path.readcell_text(encoding="utf-8"))
     nb = autograded_notebook(result, kit, released)
     target = autograded_root / result.student_id / result.assignment / f"{Path(kit.notebook).stem}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -47,15 +47,13 @@ from markupsafe import Markup
 from autograder.export import GradeRow, grade_rows
 from autograder.gradebook import open_gradebook
 from coursebase.layout import Course, CourseError
+from coursebase.notebook import cell_text, split_hidden, strip_ansi
 from coursebase.policy import load_policy
 from coursebase.vocabulary import Flag, Status
 
 TEMPLATES = Path(__file__).parent / "templates"
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 # IPython traceback gutters: "----> 3 ", "      2 ", "File <cell>:3"
 _GUTTER = re.compile(r"^\s*(-*>\s*)?\d+\s")
-_BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
-_END_HIDDEN = "END HIDDEN TESTS"
 # Hidden lines this long are also searched for inside other lines (tracebacks
 # quote them with prefixes); shorter ones (")", "pass") only match whole lines.
 _LONG = 10
@@ -170,23 +168,6 @@ class FeedbackResult:
 
 # ---------------------------------------------------------------- hidden tests (pure)
 
-def split_hidden(source: str) -> tuple[str, list[str]]:
-    """(visible part, hidden lines) of a test cell source, as nbgrader's ClearHiddenTests cuts it."""
-    visible, hidden, inside = [], [], False
-    for line in source.splitlines():
-        if _BEGIN_HIDDEN in line:
-            inside = True
-            hidden.append(line)
-        elif _END_HIDDEN in line:
-            inside = False
-            hidden.append(line)
-        elif inside:
-            hidden.append(line)
-        else:
-            visible.append(line)
-    return "\n".join(visible), hidden
-
-
 def hidden_lines(gradebook_sources: list[str], visible_sources: list[str]) -> frozenset[str]:
     """Stripped hidden-test lines that never appear in what students were given."""
     shown = {line.strip() for source in visible_sources for line in source.splitlines()}
@@ -203,7 +184,7 @@ def scrub(text: str, hidden: frozenset[str], note: str = HIDDEN_NOTE) -> str:
     """``text`` (a test cell's own output) with every line that quotes one of its hidden lines replaced by ``note``."""
     if not text:
         return ""
-    text = _ANSI.sub("", text)
+    text = strip_ansi(text)
     if not hidden:
         return text
     long_lines = [h for h in hidden if len(h) >= _LONG]
@@ -231,10 +212,6 @@ def _png(data) -> str | None:
     return compact if raw.startswith(b"\x89PNG\r\n\x1a\n") else None
 
 
-def _text(value) -> str:
-    if isinstance(value, list):
-        return "".join(str(v) for v in value)
-    return "" if value is None else str(value)
 
 
 # ---------------------------------------------------------------- page data
@@ -270,7 +247,7 @@ def _notebook_info(course: Course, assignment: str) -> _Notebook:
         for cell in nbformat.read(release_file, as_version=4).cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if grade_id:
-                released[grade_id] = _text(cell.get("source"))
+                released[grade_id] = cell_text(cell.get("source"))
     locked_source = {}
     for grade_id, (source, locked) in sources.items():
         if locked or grade_id in tests:
@@ -319,16 +296,16 @@ def _cell_views(row: GradeRow, info: _Notebook, words: dict) -> list[CellView]:
             role = "answer"
         else:
             role = "text" if cell_type != "code" else "code"
-        source = info.locked_source[grade_id] if grade_id in info.locked_source else _text(out.get("source"))
+        source = info.locked_source[grade_id] if grade_id in info.locked_source else cell_text(out.get("source"))
         hidden = info.hidden.get(grade_id or "", frozenset()) if role == "test" else frozenset()
 
         def shown(text, hidden=hidden):
-            return scrub(text, hidden, words["hidden"]) if hidden else _ANSI.sub("", text or "")
+            return scrub(text, hidden, words["hidden"]) if hidden else strip_ansi(text or "")
 
         view = CellView(
             index=int(out.get("index", position)), cell_type=cell_type, role=role, grade_id=grade_id,
-            source=source, stdout=shown(_text(out.get("stdout"))), stderr=shown(_text(out.get("stderr"))),
-            error=shown(_text(out.get("error"))), truncated=bool(out.get("truncated")))
+            source=source, stdout=shown(cell_text(out.get("stdout"))), stderr=shown(cell_text(out.get("stderr"))),
+            error=shown(cell_text(out.get("error"))), truncated=bool(out.get("truncated")))
         for result in out.get("results") or []:
             if not isinstance(result, dict):
                 continue
@@ -336,9 +313,9 @@ def _cell_views(row: GradeRow, info: _Notebook, words: dict) -> list[CellView]:
                 png = _png(result["image/png"])
                 view.results.append(Result("image", png) if png else Result("text", words["not_png"]))
             elif "text/plain" in result:
-                view.results.append(Result("text", shown(_text(result["text/plain"]))))
+                view.results.append(Result("text", shown(cell_text(result["text/plain"]))))
             elif "text/html" in result:
-                view.results.append(Result("html", shown(_text(result["text/html"]))))
+                view.results.append(Result("html", shown(cell_text(result["text/html"]))))
         if grade_id in graded:
             cell = graded[grade_id]
             view.score, view.max_score = cell.score, cell.max_score

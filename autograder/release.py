@@ -31,6 +31,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from autograder.gradebook import ensure_alembic_on_path
 from coursebase.layout import Course, CourseError
+from coursebase.notebook import BEGIN_SOLUTION, MARKER_PAIRS
 from coursebase.policy import load_policy
 
 # Files beside a source notebook that must never reach students: the competition data the
@@ -121,11 +122,11 @@ def check_source_notebook(path: Path, root: Path | None = None) -> None:
         meta = cell.get("metadata", {}).get("nbgrader")
         grade_id = (meta or {}).get("grade_id", "?")
         where = f"{shown}, cell {index} (grade_id '{grade_id}')" if meta else f"{shown}, cell {index}"
-        for begin, end in (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")):
+        for begin, end in MARKER_PAIRS:
             problem = _unbalanced(cell.source, begin, end)
             if problem:
                 raise ReleaseError(f"{where}: {problem}. Every `### {begin}` needs its own `### {end}` after it.")
-        if "BEGIN SOLUTION" in cell.source and not (meta or {}).get("solution"):
+        if BEGIN_SOLUTION in cell.source and not (meta or {}).get("solution"):
             raise ReleaseError(f"{where}: has a `### BEGIN SOLUTION` block but is not an answer (solution) cell, "
                                "so nbgrader would refuse it. Mark the cell 'Autograded answer' or remove the markers.")
         if meta is None:

@@ -16,6 +16,15 @@ ASSIGNMENTS = ("01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fas
                "06_one_neuron")
 
 
+# What a course holds that student code must never read: the folders (anywhere in a path) and
+# the files (by name). The kernel's audit hook flags an open of these, the code scan flags their
+# names in a cell, and the sandbox never binds a folder holding them.
+SECRET_DIRS = frozenset({"source", "submitted", "autograded", "feedback", ".autograder", "private"})
+SECRET_FILES = frozenset({"gradebook.db", "solution.csv", "nbgrader_config.py", "course.toml", "records.jsonl"})
+# Every folder a course keeps at its top level (the sandbox binds none of them, not even release/)
+COURSE_FOLDERS = SECRET_DIRS | {"release", "competition", "exports", "reports"}
+
+
 class CourseError(RuntimeError):
     """The course directory is not usable as given."""
 

@@ -12,13 +12,13 @@ from autograder.feedback import (
     HIDDEN_NOTE,
     hidden_lines,
     scrub,
-    split_hidden,
     write_feedback,
 )
 from autograder.gradebook import open_gradebook
 from autograder.override import override
 from classroom.cli import main
 from coursebase.layout import CourseError
+from coursebase.notebook import split_hidden
 
 try:   # the course builder lives with the export tests (same state the grade step leaves)
     from test_export import A, graded_cohort, make_course

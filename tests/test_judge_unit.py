@@ -10,9 +10,11 @@ import pytest
 from nbformat.v4 import new_code_cell
 from nbgrader.preprocessors import ClearHiddenTests
 
-from autograder.engine.judge import bound_names, given_imports, hidden_lines
-from autograder.feedback import HIDDEN_NOTE, scrub, split_hidden
+from autograder.engine.judge import bound_names, given_imports
+from autograder.feedback import HIDDEN_NOTE, scrub
 from autograder.feedback import hidden_lines as feedback_hidden_lines
+from coursebase.notebook import hidden_line_numbers as hidden_lines
+from coursebase.notebook import split_hidden
 
 # ---------------------------------------------------------------- bound_names
 

@@ -1,4 +1,5 @@
-"""autograder/engine/grading_kit.py (and autograder/kits.py for build_kit): cell roles, given cells and their seeds, the kit's JSON form and its hash.
+"""autograder/engine/grading_kit.py (build_kit: autograder/kits.py): cell roles, given cells and their seeds,
+the kit's JSON form and its hash.
 
 Fast tier: hand-built kits, no gradebook (``build_kit`` against a real
 gradebook is covered by the slow story tests).

@@ -9,6 +9,15 @@ from __future__ import annotations
 
 import re
 
+from coursebase.layout import SECRET_DIRS, SECRET_FILES
+
+
+def _course_files() -> str:
+    """A parent folder, the gradebook, a secret file by name, or a secret folder as a path part."""
+    files = [re.escape(name) for name in sorted(SECRET_FILES)]
+    folders = [rf"(?<![\w.-]){re.escape(name)}/" for name in sorted(SECRET_DIRS - {"private", "source"})]
+    return "|".join([r"\.\./", "/source/", "gradebook", *files, *folders])
+
 RULES: list[tuple[re.Pattern, str]] = [(re.compile(p, re.MULTILINE), words) for p, words in [
     (r"input_transformers|ast_transformers|input_splitter", "rewrites cells before they run (IPython transformers)"),
     (r"\bshowtraceback\b|_showtraceback|set_custom_exc|sys\.excepthook", "replaces error reporting"),
@@ -18,8 +27,7 @@ RULES: list[tuple[re.Pattern, str]] = [(re.compile(p, re.MULTILINE), words) for 
      "replaces a function tests use"),
     (r"__builtins__|\bimport\s+builtins|from\s+builtins\s+import", "reaches into builtins"),
     (r"def\s+__(?:eq|ne|bool|float|int|index|hash|len)__\s*\(", "defines an object that can lie in comparisons"),
-    (r"\.\./|/source/|gradebook|nbgrader_config|course\.toml|solution\.csv|submitted/|autograded/|records\.jsonl",
-     "looks for course files"),
+    (_course_files(), "looks for course files"),
     (r"\bimport\s+socket\b|socket\.socket|urllib\.request|\brequests\.(?:get|post)|http\.client",
      "tries the network"),
     (r"subprocess|os\.system|os\.popen|os\.spawn|os\.exec\w*\(|\bnohup\b|os\.setsid|daemon\s*=\s*True",

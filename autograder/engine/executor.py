@@ -30,7 +30,6 @@ import functools
 import json
 import os
 import platform
-import re
 import shutil
 import stat
 import sys
@@ -49,10 +48,10 @@ from autograder.engine.results import CellResult, RunResult
 from autograder.engine.run_plan import plan
 from autograder.engine.scoring import manual_cell_score
 from coursebase import submission
+from coursebase.notebook import strip_ansi
 from coursebase.vocabulary import Status
 
 ENGINE_VERSION = "1"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 ENV_PATH = "/usr/local/bin:/usr/bin:/bin"
 NOTEBOOK_CAP = 256 << 20       # the notebook itself
 
@@ -345,4 +344,4 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
 
 
 def _clean(text: str) -> str:
-    return ANSI.sub("", text or "")
+    return strip_ansi(text or "")

@@ -47,7 +47,6 @@ import importlib
 import io
 import os
 import random
-import re
 import signal
 import sys
 import tempfile
@@ -58,6 +57,7 @@ from dataclasses import dataclass
 from autograder.engine.handover import Guard, JudgeDeadline, wall_clock
 from autograder.engine.kernel_client import INTERRUPT_GRACE, Channel, KernelGone
 from autograder.engine.scoring import partial_credit
+from coursebase.notebook import hidden_line_numbers
 
 # packages whose already loaded modules a test may receive by name from the student's namespace
 IMPORTABLE = {
@@ -74,8 +74,6 @@ STANDARD_ALIASES = {
 # modules the judge imports itself (here, not in the sandbox) when a test needs one by name
 IMPORTABLE_MODULES = frozenset({*IMPORTABLE, *STANDARD_ALIASES.values()})
 # nbgrader's own rule (ClearHiddenTests): a line that contains the marker, whatever comments it with
-HIDDEN_BEGIN = re.compile(r"BEGIN HIDDEN TESTS")
-HIDDEN_END = re.compile(r"END HIDDEN TESTS")
 JUDGE_GRACE = INTERRUPT_GRACE + 2.0   # the judge's own deadline comes after the channel's interrupt-then-kill
 DEFAULT_FILE_CAP = 256 << 20          # largest file a test reads from the exchange folder (file_size_mb)
 
@@ -280,7 +278,7 @@ class Judge:
         """Run one test cell; an exception (or a dead kernel) is 0 points."""
         self.deadline = deadline
         self._seed()
-        hidden = hidden_lines(source)
+        hidden = hidden_line_numbers(source)
         try:
             code = _transform(source)
             tree = ast.parse(code, filename=f"<{name}>")
@@ -436,19 +434,6 @@ def given_imports(sources: list[str]) -> dict[str, str]:
                         continue  # a function or class, not a module
                     names[alias.asname or alias.name] = full
     return names
-
-
-def hidden_lines(source: str) -> set[int]:
-    """1-based line numbers inside ``### BEGIN/END HIDDEN TESTS`` blocks."""
-    lines, inside = set(), False
-    for number, line in enumerate(source.splitlines(), 1):
-        if HIDDEN_BEGIN.search(line):
-            inside = True
-        if inside:
-            lines.add(number)
-        if HIDDEN_END.search(line):
-            inside = False
-    return lines
 
 
 def _transform(source: str) -> str:

@@ -24,6 +24,7 @@ import sys
 from typing import Any
 
 from autograder.engine import wire
+from coursebase.layout import SECRET_DIRS, SECRET_FILES
 
 TEXT_LIMIT = 20_000
 IMAGE_LIMIT = 2_000_000
@@ -44,8 +45,8 @@ AUDIT_EVENTS = {
     "open": "tried to open a course file",
 }
 AUDIT_CHECK = "autograder.audit_check"  # raised by the kernel when the executor asks: proves the hook still reports
-_SECRET_DIRS = frozenset({"source", "submitted", "autograded", "feedback", ".autograder", "private"})
-_SECRET_FILES = frozenset({"gradebook.db", "solution.csv", "nbgrader_config.py", "course.toml", "records.jsonl"})
+_SECRET_DIRS = SECRET_DIRS
+_SECRET_FILES = SECRET_FILES
 
 
 def _looks_for_course_files(path: str, installed: tuple[str, ...],

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from autograder.engine.grading_kit import Kit, KitCell
+from coursebase.notebook import cell_text
 
 
 @dataclass
@@ -34,8 +35,6 @@ class PlannedCell:
     unchanged_answer: bool = False  # manual cells: the student left the answer as released
 
 
-def _text(source) -> str:
-    return "".join(source) if isinstance(source, list) else str(source or "")
 
 
 def _same(a: str, b: str) -> bool:
@@ -48,7 +47,7 @@ def _answer_unchanged(cell: dict, kit_cell: KitCell) -> bool:
     from nbgrader.utils import compute_checksum
 
     node = NotebookNode({
-        "cell_type": kit_cell.cell_type, "source": _text(cell.get("source")),
+        "cell_type": kit_cell.cell_type, "source": cell_text(cell.get("source")),
         "metadata": NotebookNode({"nbgrader": NotebookNode({
             "grade": kit_cell.grade, "solution": kit_cell.solution, "locked": kit_cell.locked,
             "grade_id": kit_cell.grade_id, "points": kit_cell.points or 0.0})}),
@@ -73,7 +72,7 @@ def plan(notebook: dict, kit: Kit) -> tuple[list[PlannedCell], list[str]]:
         meta = raw.get("metadata", {}) if isinstance(raw.get("metadata"), dict) else {}
         nbmeta = meta.get("nbgrader", {}) if isinstance(meta.get("nbgrader"), dict) else {}
         gid = nbmeta.get("grade_id")
-        source = _text(raw.get("source"))
+        source = cell_text(raw.get("source"))
         if not isinstance(gid, str) or (kit_cell := known.get(gid)) is None:
             planned.append((None, _plain(cell_type, source)))
             continue

@@ -45,6 +45,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from coursebase.layout import COURSE_FOLDERS
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
@@ -205,8 +207,7 @@ def _inside(path: str, parent: str) -> bool:
 def _allowed_inside(path: str, course_root: str) -> bool:
     """A path inside the course dir is readable only when it is an installed environment (a venv)."""
     rel = os.path.relpath(path, course_root).split(os.sep)
-    return rel[0] not in ("", ".", "source", "release", "submitted", "autograded", "feedback", "competition",
-                          ".autograder", "exports", "reports") and \
+    return rel[0] not in ("", ".") and rel[0] not in COURSE_FOLDERS and \
         os.path.exists(os.path.join(course_root, rel[0], "pyvenv.cfg"))
 
 
