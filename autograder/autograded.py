@@ -132,7 +132,7 @@ def write_autograded(autograded_root: Path, result: RunResult, kit: Kit, release
     """Write the autograded notebook of ``result`` under ``autograded_root`` and return its path."""
     import json
 
-    released = json.loads(released_path.readcell_text(encoding="utf-8"))
+    released = json.loads(released_path.read_text(encoding="utf-8"))
     nb = autograded_notebook(result, kit, released)
     target = autograded_root / result.student_id / result.assignment / f"{Path(kit.notebook).stem}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
