@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from autograder.collect import CollectError, collect
+from autograder.collect import collect
 from autograder.gradebook import open_gradebook
+from autograder.intake import CollectError
 from classroom.cli import main
 from coursebase.layout import Course
 from coursebase.timestamp import parse_timestamp
