@@ -37,6 +37,7 @@ def write(tmp_path, nb, answers=None) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_a_finished_notebook_passes_its_visible_tests(released, tmp_path, capsys):
     path = write(tmp_path, released, {"answer": "def answer():\n    return 42",
                                       "double": "def double(x):\n    return 2 * x"})
@@ -48,6 +49,7 @@ def test_a_finished_notebook_passes_its_visible_tests(released, tmp_path, capsys
     assert pathlib.Path(path).read_bytes() == before          # only read, never written
 
 
+@pytest.mark.slow
 def test_an_unfinished_notebook_says_which_tests_fail_and_why(released, tmp_path, capsys):
     path = write(tmp_path, released, {"double": "def double(x):\n    return x"})
     assert check_main([path]) == 1

@@ -124,6 +124,7 @@ def test_review_and_export_json_and_exit_codes(tmp_path, tmp_path_factory, capsy
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.slow
 def test_piped_tables_are_not_cut_at_80_columns(tmp_path, tmp_path_factory):
     course = make_course(tmp_path, tmp_path_factory)
     graded_cohort(course)
@@ -135,6 +136,7 @@ def test_piped_tables_are_not_cut_at_80_columns(tmp_path, tmp_path_factory):
     assert max(len(line) for line in run.stdout.splitlines()) > 80
 
 
+@pytest.mark.slow
 def test_grade_exits_1_when_a_submission_needs_review_and_0_when_all_are_graded(tmp_path, tmp_path_factory):
     course = make_course(tmp_path, tmp_path_factory)
     released = json.loads(course.release_notebook(A).read_text())

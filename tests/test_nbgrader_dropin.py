@@ -26,6 +26,9 @@ from autograder.release import release
 from coursebase.layout import Course
 from coursebase.vocabulary import Flag, Status
 
+# real nbgrader commands and a Jupyter Server: the slow tier
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = os.path.dirname(sys.executable)
 A = "01_demo"
