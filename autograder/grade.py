@@ -30,6 +30,7 @@ from autograder.export import foreign_scores, grades_by_submission
 from autograder.gradebook import open_gradebook, refresh_lateness, write_result
 from autograder.kits import build_kit, kit_path
 from autograder.records import load_latest_records
+from coursebase.files import write_atomic
 from coursebase.late import describe as describe_lateness
 from coursebase.late import price_lateness
 from coursebase.layout import Course, CourseError
@@ -173,9 +174,7 @@ def current_kit(course: Course, assignment: str) -> Kit:
         pass  # no stamp yet, or a stale or broken one: build the kit from the source of truth
     kit = build_kit(course, assignment)
     kit.save(path)
-    tmp = stamp_file.with_suffix(".stamp-tmp")
-    tmp.write_text(json.dumps(stamp), encoding="utf-8")
-    os.replace(tmp, stamp_file)
+    write_atomic(stamp_file, json.dumps(stamp))
     return kit
 
 
@@ -206,10 +205,7 @@ def save_gradebook_files(course: Course, assignment: str) -> None:
     """After a run's own gradebook writes: the next run of this assignment reads the gradebook for scores
     we did not write only if its files changed since (nbgrader, the formgrader, a hand edit)."""
     path = _gradebook_stamp_path(course, assignment)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(gradebook_files(course)), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(gradebook_files(course)))
 
 
 def needs_grading(record: RunResult | None, sub: Submission, kit: Kit,

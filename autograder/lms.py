@@ -35,8 +35,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
+
+from coursebase.files import write_atomic
 
 FINAL_COLUMN = "Final grade (%)"
 CANVAS_IDS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -119,10 +120,7 @@ def statuses_csv(grades, names: list[str]) -> str:
 
 
 def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    write_atomic(path, text)
     return path
 
 

@@ -35,12 +35,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.gradebook import open_gradebook
+from coursebase.files import write_atomic
 from coursebase.layout import Course, CourseError
 
 # A student id becomes a folder name under submitted/ and feedback/.
@@ -298,10 +298,7 @@ def import_roster(course: Course, path: Path, fmt: str | None = None, *, show: b
     lms = load_lms_roster(course)
     lms.update({e.student_id: {"format": fmt, "columns": e.columns} for e in entries})
     target = lms_roster_path(course)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    partial.write_text(json.dumps(lms, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(partial, target)
+    write_atomic(target, json.dumps(lms, ensure_ascii=False, indent=1, sort_keys=True))
     if show:
         _print_summary(path, result)
     return result

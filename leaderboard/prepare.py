@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from coursebase.files import write_atomic
 from leaderboard.competition import CompetitionPaths
 from leaderboard.records import LeaderboardError
 from leaderboard.secret import load_secret, new_secret, secret_path, split_seed, write_secret
@@ -92,9 +93,7 @@ def _write_csv(path: Path, header: str, first: np.ndarray, pixels: np.ndarray) -
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def prepare_competition(out_dir, images_train, labels_train, images_test, labels_test,

@@ -16,13 +16,13 @@ import base64
 import csv
 import datetime as dt
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from coursebase.files import write_atomic
 from coursebase.spreadsheet import spreadsheet_cell
 from leaderboard.records import CsvStatus
 from leaderboard.standings import Standings
@@ -234,9 +234,7 @@ def _environment() -> Environment:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def counts_line(standings: Standings) -> str:

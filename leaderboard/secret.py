@@ -28,6 +28,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+from coursebase.files import write_atomic
 from leaderboard.records import LeaderboardError
 
 SECRET_NAME = "secret.txt"
@@ -91,15 +92,7 @@ def load_secret(private_dir: str | Path) -> str:
 def write_secret(private_dir: str | Path, secret: str) -> Path:
     """Write ``secret`` with mode 0600 (atomically)."""
     path = secret_path(private_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, (_parse(secret, path) + "\n").encode("ascii"))
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, (_parse(secret, path) + "\n").encode("ascii"), mode=0o600)
     return path
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from coursebase.files import write_atomic
 
 KIT_VERSION = 1
 
@@ -82,11 +83,7 @@ class Kit:
                    tests_hash=data.get("tests_hash", ""))
 
     def save(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_json(), sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return write_atomic(path, json.dumps(self.to_json(), sort_keys=True))
 
     @classmethod
     def load(cls, path: Path | str) -> "Kit":
