@@ -13,7 +13,7 @@ Hidden tests never reach a page, by cell and line identity, never by matching
 a student's text:
 
 * a locked cell (given code and text, tests) shows the *released* source of
-  that grade_id, read from ``release/<assignment>/``, never the run's source;
+  that grade_id, read from the assignment's grading kit (autograder/kits.py), never the run's source;
 * a student's own cells (answers, free code, Markdown) are shown exactly as
   written: hidden tests were never in them, so a student's line that happens
   to read like a hidden one (``with torch.no_grad():``) is shown;
@@ -45,7 +45,7 @@ from typing import Any
 from markupsafe import Markup
 
 from autograder.export import GradeRow, grade_rows
-from autograder.gradebook import open_gradebook
+from autograder.kits import current_kit
 from coursebase.layout import Course, CourseError
 from coursebase.notebook import cell_text, split_hidden, strip_ansi
 from coursebase.policy import load_policy
@@ -227,35 +227,14 @@ class _Notebook:
 
 
 def _notebook_info(course: Course, assignment: str) -> _Notebook:
-    import nbformat
-
-    with open_gradebook(course.db_url) as gb:
-        found = gb.find_assignment(assignment)
-        notebooks = sorted(found.notebooks, key=lambda n: n.name)
-        if len(notebooks) != 1:
-            raise CourseError(f"{assignment} has {len(notebooks)} notebooks in the gradebook; "
-                              f"feedback expects one per assignment")
-        nb = notebooks[0]
-        sources = {c.name: (c.source or "", bool(c.locked)) for c in nb.source_cells}
-        answers = {c.name for c in nb.solution_cells}
-        tests = {c.name for c in nb.grade_cells if c.name not in answers}
-        name = nb.name
-
-    released: dict[str, str] = {}
-    release_file = course.release / assignment / f"{name}.ipynb"
-    if release_file.exists():
-        for cell in nbformat.read(release_file, as_version=4).cells:
-            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if grade_id:
-                released[grade_id] = cell_text(cell.get("source"))
-    locked_source = {}
-    for grade_id, (source, locked) in sources.items():
-        if locked or grade_id in tests:
-            # What the student was given; without a release folder, cut it as nbgrader does.
-            locked_source[grade_id] = released.get(grade_id, split_hidden(source)[0])
-    hidden = {grade_id: hidden_lines([sources[grade_id][0]], [locked_source[grade_id]])
-              for grade_id in tests if grade_id in sources}
-    return _Notebook(name, hidden, locked_source, tests, answers)
+    """Cell roles and what students were shown, from the assignment's grading kit (the one the grader used)."""
+    kit = current_kit(course, assignment)
+    tests = {c.grade_id for c in kit.cells if c.grade and not c.solution}
+    answers = {c.grade_id for c in kit.cells if c.solution}
+    # what the student was given: the released source (hidden tests already cut by nbgrader)
+    locked_source = {c.grade_id: c.visible_source for c in kit.cells if c.locked or c.grade_id in tests}
+    hidden = {c.grade_id: hidden_lines([c.source], [c.visible_source]) for c in kit.cells if c.grade_id in tests}
+    return _Notebook(Path(kit.notebook).stem, hidden, locked_source, tests, answers)
 
 
 def render_markdown(text: str) -> Markup:

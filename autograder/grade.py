@@ -24,11 +24,11 @@ from rich.table import Table
 
 from autograder.engine import sandbox
 from autograder.engine.executor import Job
-from autograder.engine.grading_kit import KIT_VERSION, Kit
+from autograder.engine.grading_kit import Kit
 from autograder.engine.results import CellResult, RunResult
 from autograder.export import foreign_scores, grades_by_submission
 from autograder.gradebook import open_gradebook, refresh_lateness, write_result
-from autograder.kits import build_kit, kit_path
+from autograder.kits import current_kit, kit_path
 from autograder.records import load_latest_records
 from coursebase.files import write_atomic
 from coursebase.late import describe as describe_lateness
@@ -141,41 +141,6 @@ def store(course: Course, gb, result: RunResult, kit: Kit, sub: Submission, poli
         fh.write(result.dumps() + "\n")
         fh.flush()
         os.fsync(fh.fileno())
-
-
-def release_stamp(course: Course, assignment: str) -> dict:
-    """What the kit of ``assignment`` was built from, as far as a run can tell without the gradebook: the
-    gradebook's address and every file of release/<assignment>/ (name, size, modification time).
-    `autograder release` (nbgrader's generate_assignment) rewrites those files whenever it writes the
-    assignment's cells to the gradebook, so an unchanged stamp means an unchanged kit."""
-    folder = course.release / assignment
-    files = []
-    if folder.is_dir():
-        for path in sorted(folder.rglob("*")):
-            try:
-                info = path.lstat()
-            except OSError:
-                continue
-            files.append([str(path.relative_to(folder)), info.st_size, info.st_mtime_ns, info.st_mode])
-    return {"kit_version": KIT_VERSION, "db_url": course.db_url, "files": files}
-
-
-def current_kit(course: Course, assignment: str) -> Kit:
-    """The assignment's kit, saved at kit_path: the one the last run saved while release/<assignment>/ is
-    unchanged since (see release_stamp), else built again from the gradebook and saved with its stamp.
-    A run with nothing to grade thus neither opens the gradebook nor imports nbgrader."""
-    path = kit_path(course, assignment)
-    stamp_file = path.with_suffix(".stamp")
-    stamp = release_stamp(course, assignment)
-    try:
-        if json.loads(stamp_file.read_text(encoding="utf-8")) == stamp:
-            return Kit.load(path)
-    except (OSError, ValueError, TypeError, KeyError):
-        pass  # no stamp yet, or a stale or broken one: build the kit from the source of truth
-    kit = build_kit(course, assignment)
-    kit.save(path)
-    write_atomic(stamp_file, json.dumps(stamp))
-    return kit
 
 
 def gradebook_files(course: Course) -> list:

@@ -4,13 +4,17 @@ The kit itself (:class:`autograder.engine.grading_kit.Kit`) is the engine's; thi
 is the course side that fills it: cell ids, points, locked cells and hidden tests from
 the gradebook (nbgrader's ``generate_assignment`` stores them there), the visible
 sources and data files from ``release/``. It is stored at :func:`kit_path`, in the
-course's private state folder.
+course's private state folder; :func:`current_kit` reuses the stored kit while
+``release/<assignment>/`` is unchanged (:func:`release_stamp`), so a run with nothing to grade
+neither opens the gradebook nor imports nbgrader.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from autograder.engine.grading_kit import Kit, KitCell, tests_hash
+from autograder.engine.grading_kit import KIT_VERSION, Kit, KitCell, tests_hash
+from coursebase.files import write_atomic
 from coursebase.layout import Course, CourseError
 
 
@@ -62,3 +66,38 @@ def build_kit(course: Course, assignment: str) -> Kit:
 
 def kit_path(course: Course, assignment: str) -> Path:
     return course.state / "kits" / f"{assignment}.json"
+
+
+def release_stamp(course: Course, assignment: str) -> dict:
+    """What the kit of ``assignment`` was built from, as far as a run can tell without the gradebook: the
+    gradebook's address and every file of release/<assignment>/ (name, size, modification time).
+    `autograder release` (nbgrader's generate_assignment) rewrites those files whenever it writes the
+    assignment's cells to the gradebook, so an unchanged stamp means an unchanged kit."""
+    folder = course.release / assignment
+    files = []
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            files.append([str(path.relative_to(folder)), info.st_size, info.st_mtime_ns, info.st_mode])
+    return {"kit_version": KIT_VERSION, "db_url": course.db_url, "files": files}
+
+
+def current_kit(course: Course, assignment: str) -> Kit:
+    """The assignment's kit, saved at kit_path: the one the last run saved while release/<assignment>/ is
+    unchanged since (see release_stamp), else built again from the gradebook and saved with its stamp.
+    A run with nothing to grade thus neither opens the gradebook nor imports nbgrader."""
+    path = kit_path(course, assignment)
+    stamp_file = path.with_suffix(".stamp")
+    stamp = release_stamp(course, assignment)
+    try:
+        if json.loads(stamp_file.read_text(encoding="utf-8")) == stamp:
+            return Kit.load(path)
+    except (OSError, ValueError, TypeError, KeyError):
+        pass  # no stamp yet, or a stale or broken one: build the kit from the source of truth
+    kit = build_kit(course, assignment)
+    kit.save(path)
+    write_atomic(stamp_file, json.dumps(stamp))
+    return kit
