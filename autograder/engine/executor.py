@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import shutil
-import stat
 import sys
 import tempfile
 import time
@@ -103,19 +102,6 @@ def grading_versions() -> dict[str, str]:
 def _extra_files(job: Job) -> dict[str, bytes]:
     """The student's own extra files (e.g. submission.csv), copied into the sandbox's working dir."""
     return submission.extras(Path(job.submission_dir), skip=job.skip_files)
-
-
-def _read_no_follow(path: Path, cap: int) -> bytes:
-    """A regular file's bytes: no link followed, never blocking (a FIFO), at most ``cap`` bytes."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError(f"{path.name} is not a regular file; hand in the file itself")
-        data = fh.read(cap + 1)
-    if len(data) > cap:
-        raise ValueError(f"{path.name} is larger than the {cap >> 20} MB the grader reads")
-    return data
 
 
 def _env(job: Job) -> dict[str, str]:
@@ -262,7 +248,11 @@ def _read_notebook(path: Path) -> dict:
     if not path.exists():
         raise ValueError(f"{path.name} is missing from the submission")
     try:
-        data = json.loads(_read_no_follow(path, NOTEBOOK_CAP))
+        data = json.loads(submission.read_bounded(path, NOTEBOOK_CAP))
+    except submission.NotRegular:
+        raise ValueError(f"{path.name} is not a regular file; hand in the file itself") from None
+    except submission.TooLarge:
+        raise ValueError(f"{path.name} is larger than the {NOTEBOOK_CAP >> 20} MB the grader reads") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path.name} is not a readable notebook (not valid JSON: {exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
