@@ -12,7 +12,9 @@ from conftest import FIXTURES, TEST_POLICY, build_course
 
 from coursebase.layout import Course, CourseError
 from coursebase.policy import DEFAULT_WEIGHTS
-from finalgrades.command import LEADERBOARD, Component, FinalStatus, combine, csv_columns, final_grades, render_csv
+from finalgrades.combine import LEADERBOARD, Component, FinalStatus, combine
+from finalgrades.command import final_grades
+from finalgrades.report import csv_columns, render_csv
 
 A1, A2, A3, A4 = "01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fashion_mnist"
 NAMES = [A1, A2, A3, A4, LEADERBOARD]
