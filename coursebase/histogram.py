@@ -12,8 +12,9 @@ stacked by final status). matplotlib is imported inside the function, through it
 object API (no pyplot, no global state, no display): importing this module costs
 nothing, and a command that draws no picture never loads matplotlib.
 
-Pure but for the drawing: same arguments, same picture. Titles and labels are
-drawn as text in the image, never interpreted as markup by the page.
+Same arguments, same bytes. Every text (title, labels, legend, notes) is drawn
+literally: a ``$`` in a name is a dollar sign, never matplotlib's math markup
+(which raises on what it cannot parse), and the page shows only an image.
 """
 from __future__ import annotations
 
@@ -61,22 +62,25 @@ def histogram_png(series: Sequence[Series], *, bins: int, span: tuple[float, flo
                 color=[s.colour for s in series], edgecolor="white",
                 label=[s.label for s in series] if labelled else None)
         if labelled:
-            ax.legend(fontsize=font - 1, loc="upper left")
+            for text in ax.legend(fontsize=font - 1, loc="upper left").get_texts():
+                text.set_parse_math(False)
     elif empty:
-        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", color="#777")
+        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", color="#777", parse_math=False)
     top = ax.get_ylim()[1]
     for line in lines:
         ax.axvline(line.at, color=line.colour, linestyle=line.style, linewidth=1)
         if line.label:
             ax.text(line.at, top * (0.97 if line.label_at_top else 0.03), f" {line.label}", rotation=90,
-                    va="top" if line.label_at_top else "bottom", fontsize=font - 1, color=line.colour)
+                    va="top" if line.label_at_top else "bottom", fontsize=font - 1, color=line.colour,
+                    parse_math=False)
     if note:
-        ax.text(0.01, 0.97, note, transform=ax.transAxes, va="top", fontsize=font - 1, color="#c0392b")
+        ax.text(0.01, 0.97, note, transform=ax.transAxes, va="top", fontsize=font - 1, color="#c0392b",
+                parse_math=False)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(*span)
-    ax.set_xlabel(xlabel, fontsize=font)
+    ax.set_xlabel(xlabel, fontsize=font, parse_math=False)
     ax.set_ylabel("students", fontsize=font)
-    ax.set_title(title, fontsize=font + 1)
+    ax.set_title(title, fontsize=font + 1, parse_math=False)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
