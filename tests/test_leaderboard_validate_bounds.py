@@ -2,7 +2,9 @@
 memory linear in the file and capped; a submission that is not a regular file is refused, never read."""
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -158,6 +160,53 @@ def test_a_folder_or_fifo_named_submission_csv_is_refused_without_waiting(folder
     make(path)
     read = read_submission(path, MAX_BYTES)    # a FIFO with no writer: never waited on
     assert read.data is None and found in read.problem.message
+
+
+@pytest.mark.timeout(30)
+def test_a_device_is_refused_without_being_read():
+    read = read_submission(Path("/dev/zero"), MAX_BYTES)      # endless: reading it at all would show
+    assert read.data is None and read.size == 0 and read.problem.kind == "not_a_file"
+    assert read.problem.message == "zero is a character device, not a regular file; upload the CSV file itself."
+    # the store deduplicates uploads by this hash: a refused upload's hash is of what was found, and stays so
+    assert read.sha256 == hashlib.sha256(b"a character device\0").hexdigest()
+
+
+@pytest.mark.timeout(120)
+def test_a_file_swapped_for_a_link_while_being_read_never_gives_the_target(folder):
+    """A student process swapping submission.csv for a link to a secret while the scorer reads it:
+    every read is the file's own bytes or a refusal; the secret never comes through."""
+    secret = folder / "secret.txt"
+    secret.write_text("Id,Category\n0,SECRET\n")
+    own = VALID
+    stop = threading.Event()
+
+    def swap() -> None:
+        path, staged_file, staged_link = folder / "submission.csv", folder / ".f", folder / ".l"
+        while not stop.is_set():
+            staged_file.write_bytes(own)
+            os.replace(staged_file, path)
+            staged_link.unlink(missing_ok=True)
+            staged_link.symlink_to(secret)
+            os.replace(staged_link, path)
+
+    (folder / "submission.csv").write_bytes(own)
+    thread = threading.Thread(target=swap, daemon=True)
+    thread.start()
+    outcomes = set()
+    try:
+        for _ in range(2000):
+            read = read_submission(folder / "submission.csv", MAX_BYTES)
+            if read.data is not None:
+                assert read.data == own and read.problem is None
+                outcomes.add("own bytes")
+            else:
+                assert b"SECRET" not in read.problem.message.encode()
+                assert read.problem.kind == "not_a_file", read.problem.message
+                outcomes.add("refused")
+    finally:
+        stop.set()
+        thread.join(30)
+    assert "refused" in outcomes      # the link was met; whether a clean read also happened is up to the scheduler
 
 
 def test_a_regular_file_over_the_cap_is_read_only_to_the_cap(folder):
