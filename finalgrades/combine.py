@@ -117,18 +117,20 @@ def fmt(value: float) -> str:
     return f"{round(value, 4):g}"
 
 
-def _note(component: Component) -> str:
-    c = component
-    bits = []
+def remarks(c: Component, name: str, *, short: bool = False) -> list[str]:
+    """What is worth saying about a part, each fact once: no score (counted as 0), graded in part,
+    late, flagged for review. In full for the message, or in a few words (``short``) for a terminal."""
+    out = []
     if c.score is None:
-        words = NO_SCORE_WORDS.get(c.status, "no score")
-        bits.append(f"{c.name} {c.status} ({words}): counted as 0")
+        out.append(f"{name} {c.status} = 0" if short else
+                   f"{name} {c.status} ({NO_SCORE_WORDS.get(c.status, 'no score')}): counted as 0")
     elif not c.full:
-        bits.append(f"{c.name} {c.status}: {fmt(c.score)}/{fmt(c.max_score)} from the cells that ran")
+        out.append(f"{name} {c.status}" if short else
+                   f"{name} {c.status}: {fmt(c.score)}/{fmt(c.max_score)} from the cells that ran")
     if c.late_penalty:
-        bits.append(f"{c.name} late: -{fmt(c.late_penalty)} points")
-    bits.extend(f"{c.name} flagged {flag}: review" for flag in c.to_review)
-    return "; ".join(bits)
+        out.append(f"{name} late -{fmt(c.late_penalty)}" if short else f"{name} late: -{fmt(c.late_penalty)} points")
+    out.extend(f"{name} {flag}" if short else f"{name} flagged {flag}: review" for flag in c.to_review)
+    return out
 
 
 def combine(student_id: str, student_name: str, components: list[Component],
@@ -162,7 +164,7 @@ def combine(student_id: str, student_name: str, components: list[Component],
             share = 0.0
         else:
             share = min(max(component.score / component.max_score, 0.0), 1.0)
-        note = _note(component)
+        note = "; ".join(remarks(component, component.name))
         if component.score is not None and component.max_score <= 0:
             note = "; ".join(n for n in (note, f"{component.name} has no points to earn") if n)
         parts.append(Part(component, weight, share, 100.0 * weight * share / total, note))

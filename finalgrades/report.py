@@ -31,7 +31,7 @@ from coursebase.histogram import Series, histogram_png
 from coursebase.layout import Course
 from coursebase.spreadsheet import spreadsheet_row
 from coursebase.vocabulary import Status
-from finalgrades.combine import LEADERBOARD, REVIEW_FLAGS, FinalGrade, FinalStatus, Part, fmt
+from finalgrades.combine import LEADERBOARD, REVIEW_FLAGS, FinalGrade, FinalStatus, Part, fmt, remarks
 
 # ================================================================== the CSV (pure)
 
@@ -194,17 +194,8 @@ def _short(name: str) -> str:
 
 def short_notes(grade: FinalGrade) -> str:
     """The message in a few words per part, for the terminal (the CSV and the report have it whole)."""
-    notes = []
-    for part in grade.parts:
-        c, name = part.component, _short(part.component.name)
-        if c.score is None:
-            notes.append(f"{name} {c.status} = 0")
-        elif not c.full:
-            notes.append(f"{name} {c.status}")
-        if c.late_penalty:
-            notes.append(f"{name} late -{fmt(c.late_penalty)}")
-        notes.extend(f"{name} {flag}" for flag in c.to_review)
-    return ", ".join(notes)
+    return ", ".join(note for part in grade.parts
+                     for note in remarks(part.component, _short(part.component.name), short=True))
 
 
 def table(grades: list[FinalGrade], names: list[str], weights) -> object:

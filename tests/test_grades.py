@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, TEST_POLICY, build_course
+from rich.console import Console
 
 from autograder.export import GradeRow
 from coursebase.late import Lateness
@@ -17,7 +18,7 @@ from coursebase.policy import DEFAULT_WEIGHTS
 from coursebase.vocabulary import Status
 from finalgrades.combine import LEADERBOARD, Component, FinalStatus, combine, combine_course
 from finalgrades.command import final_grades
-from finalgrades.report import csv_columns, render_csv
+from finalgrades.report import csv_columns, render_csv, short_notes, table
 from leaderboard.records import CsvStatus, LeaderboardResult
 
 A1, A2, A3, A4 = "01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fashion_mnist"
@@ -185,6 +186,19 @@ def test_csv_header_keeps_every_component_visible():
     for suffix in ("", ":status", ":private_accuracy", ":max_points", ":flags"):
         assert LEADERBOARD + suffix in columns
     assert columns[-3:] == ["final_percent", "final_status", "message"]
+
+
+def test_the_terminal_says_each_remark_in_a_few_words():
+    late = Component(A1, "graded", 11.2, 14.0, raw_score=14.0, late_penalty=2.8, flags={"late": "2 days"})
+    components = full(**{A1: late, A2: graded(A2, 3, 6, status="timeout"), A3: Component(A3, "missing", None, 11.0),
+                         LEADERBOARD: board(10.0, flags={"copy": "same as s2"})})
+    grade = combine("s9", "", components, DEFAULT_WEIGHTS)
+    assert short_notes(grade) == "01 late -2.8, 02 timeout, 03 missing = 0, LB copy"
+    console = Console(record=True, width=200)
+    console.print(table([grade], NAMES, DEFAULT_WEIGHTS))
+    text = console.export_text()
+    assert "11.2/14" in text and "3/6 timeout" in text and "missing" in text and "10/10 !" in text
+    assert f"{grade.percent:.1f}%" in text and "review" in text
 
 
 # ------------------------------------------------------------------ the whole course (pure)
