@@ -21,13 +21,18 @@ VALID = ("Id,Category\n" + "".join(f"{i},{(3 * i) % 10}\n" for i in range(20))).
 MESSAGE_BOUND = 60 * MAX_MESSAGE        # a few kinds of problem, MAX_LISTED lines each, cut messages
 
 
-def _assert_clean_verdict(data: bytes, contract: Contract = CONTRACT):
+def validate_measured(data: bytes, contract: Contract):
+    """(the verdict, the peak memory validate() allocated for it, in bytes)."""
     tracemalloc.start()
     try:
         verdict = validate(data, contract)      # must not raise
-        peak = tracemalloc.get_traced_memory()[1]
+        return verdict, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def _assert_clean_verdict(data: bytes, contract: Contract = CONTRACT):
+    verdict, peak = validate_measured(data, contract)
     assert peak <= 8 * len(data) + (1 << 20), f"peak {peak} bytes for {len(data)} bytes of input"
     message = verdict.message("submission.csv")
     if verdict.ok:
@@ -94,12 +99,7 @@ def test_ten_million_short_rows_stop_at_the_row_cap_in_bounded_memory():
     contract = Contract(np.arange(10_000))
     data = b"Id,Category\n" + b"1,1\n" * (MAX_BYTES // 4 - 4)       # just under the size cap
     assert len(data) <= MAX_BYTES
-    tracemalloc.start()
-    try:
-        verdict = validate(data, contract)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    verdict, peak = validate_measured(data, contract)
     assert not verdict.ok
     assert any("Reading stopped at line" in p.message for p in verdict.problems)
     assert verdict.rows == contract.rows + MAX_EXTRA_LINES
@@ -108,12 +108,7 @@ def test_ten_million_short_rows_stop_at_the_row_cap_in_bounded_memory():
 
 def test_one_huge_line_is_not_held_twice():
     data = b"Id,Category\n0," + b"1" * (MAX_BYTES - 20) + b"\n"
-    tracemalloc.start()
-    try:
-        verdict = validate(data, CONTRACT)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    verdict, peak = validate_measured(data, CONTRACT)
     assert [p.kind for p in verdict.problems][:1] == ["long_line"]
     assert peak < 3 * MAX_BYTES
 
