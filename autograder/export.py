@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +38,6 @@ from autograder.gradebook import cell_score as _cell_score
 from autograder.gradebook import open_gradebook
 from autograder.override import Override, latest_overrides
 from autograder.records import load_latest_records
-from coursebase.atomic import write_text
 from coursebase.late import Lateness, price_lateness
 from coursebase.late import describe as describe_lateness
 from coursebase.layout import Course, CourseError
@@ -370,7 +370,10 @@ def export(course: Course, out: Path | None = None, *, show: bool = True) -> Exp
     rows = grade_rows(course)
     text, cell_columns = render_csv(rows)
     path = Path(out) if out is not None else course.exports / "grades.csv"
-    write_text(path, text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
     from autograder.lms import write_results
 
     results = write_results(course, rows)

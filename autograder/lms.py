@@ -35,9 +35,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
-
-from coursebase.atomic import write_text
 
 FINAL_COLUMN = "Final grade (%)"
 CANVAS_IDS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -119,6 +118,14 @@ def statuses_csv(grades, names: list[str]) -> str:
     return out.getvalue()
 
 
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
 def people_from_gradebook(course) -> dict[str, tuple]:
     from autograder.gradebook import open_gradebook
 
@@ -133,9 +140,9 @@ def write_lms_files(course, grades, names: list[str]) -> dict[str, Path]:
     lms = load_lms_roster(course)
     people = people_from_gradebook(course)
     return {
-        "canvas": write_text(course.exports / "canvas_grades.csv", canvas_csv(grades, names, lms, people)),
-        "moodle": write_text(course.exports / "moodle_grades.csv", moodle_csv(grades, names, lms, people)),
-        "statuses": write_text(course.exports / "final_statuses.csv", statuses_csv(grades, names)),
+        "canvas": _write(course.exports / "canvas_grades.csv", canvas_csv(grades, names, lms, people)),
+        "moodle": _write(course.exports / "moodle_grades.csv", moodle_csv(grades, names, lms, people)),
+        "statuses": _write(course.exports / "final_statuses.csv", statuses_csv(grades, names)),
     }
 
 
@@ -173,5 +180,5 @@ def write_results(course, rows) -> list[Path]:
         if row.status.value == "missing":
             continue
         target = course.exports / "results" / row.assignment / row.student_id / "results.json"
-        written.append(write_text(target, json.dumps(results_json(row), indent=1, ensure_ascii=False, sort_keys=True)))
+        written.append(_write(target, json.dumps(results_json(row), indent=1, ensure_ascii=False, sort_keys=True)))
     return written

@@ -35,12 +35,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.gradebook import open_gradebook
-from coursebase.atomic import write_text
 from coursebase.layout import Course, CourseError
 
 # A student id becomes a folder name under submitted/ and feedback/.
@@ -297,7 +297,11 @@ def import_roster(course: Course, path: Path, fmt: str | None = None, *, show: b
         result.not_in_file = sorted(s.id for s in gb.students if s.id not in wanted)
     lms = load_lms_roster(course)
     lms.update({e.student_id: {"format": fmt, "columns": e.columns} for e in entries})
-    write_text(lms_roster_path(course), json.dumps(lms, ensure_ascii=False, indent=1, sort_keys=True))
+    target = lms_roster_path(course)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(json.dumps(lms, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(partial, target)
     if show:
         _print_summary(path, result)
     return result

@@ -21,11 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coursebase.atomic import write_text
 from coursebase.layout import Course, CourseError
 from coursebase.policy import load_policy
 from finalgrades.combine import LEADERBOARD, FinalGrade, combine_course
-from finalgrades.report import LEGEND, render_csv, render_report, table
+from finalgrades.report import LEGEND, render_csv, render_report, table, write_text
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Everything here turns :class:`finalgrades.combine.FinalGrade` values into text;
 nothing decides a number. :func:`render_csv`, :func:`render_report` and
 :func:`table` are pure (the report's only varying input is its "generated" time);
-the command writes them with :func:`coursebase.atomic.write_text`.
+:func:`write_text` is the one writer, atomic (a reader never sees half a file).
 
 * ``final_grades.csv``: one row per rostered student. A part's own column holds
   its score, or its status word when it has none: never an empty cell or a silent
@@ -171,6 +171,14 @@ def render_report(course: Course, grades: list[FinalGrade], names: list[str], po
         has_leaderboard=LEADERBOARD in names, thresholds=board.thresholds,
         floor_points=board.floor_points, max_points=board.max_points, links=links, feedback=feedback,
         review_flags=REVIEW_FLAGS, leaderboard=LEADERBOARD)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a partial file, then a rename), creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
 
 
 # ================================================================== the terminal

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from coursebase.atomic import write_text
 from leaderboard.competition import CompetitionPaths
 from leaderboard.records import LeaderboardError
 from leaderboard.secret import load_secret, new_secret, secret_path, split_seed, write_secret
@@ -92,6 +91,12 @@ def _write_csv(path: Path, header: str, first: np.ndarray, pixels: np.ndarray) -
     os.replace(tmp, path)
 
 
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def prepare_competition(out_dir, images_train, labels_train, images_test, labels_test,
                         public_fraction: float, seed: int | None = None, force: bool = False,
                         secret: str | None = None) -> Competition:
@@ -126,8 +131,8 @@ def prepare_competition(out_dir, images_train, labels_train, images_test, labels
     pixel_header = ",".join(f"pixel{i}" for i in range(1, SIDE * SIDE + 1))
     _write_csv(paths.train, "label," + pixel_header, np.asarray(labels_train, dtype=np.int64), images_train)
     _write_csv(paths.test, "Id," + pixel_header, ids, images_test[order])
-    write_text(paths.sample, "Id,Category\n" + "".join(f"{i},0\n" for i in ids))
-    write_text(paths.solution, solution)
+    _write_text(paths.sample, "Id,Category\n" + "".join(f"{i},0\n" for i in ids))
+    _write_text(paths.solution, solution)
     return Competition(paths, int(images_train.shape[0]), int(images_test.shape[0]), int(public.sum()))
 
 

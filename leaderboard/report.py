@@ -16,13 +16,13 @@ import base64
 import csv
 import datetime as dt
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from coursebase.atomic import write_text
 from coursebase.histogram import Line, Series
 from coursebase.histogram import histogram_png as draw_histogram
 from coursebase.spreadsheet import spreadsheet_cell
@@ -217,6 +217,12 @@ def _environment() -> Environment:
                        autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
 
 
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def counts_line(standings: Standings) -> str:
     counts = {status: 0 for status in CsvStatus}
     for s in standings.students:
@@ -237,9 +243,9 @@ def write_reports(standings: Standings, out_dir: str | Path, policy, n_public: i
     writer.writeheader()
     # OWASP: no cell a spreadsheet would evaluate (=, +, -, @, tab, CR); see coursebase/spreadsheet.py
     writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in csv_rows(standings))
-    write_text(paths.csv, buffer.getvalue())
-    write_text(paths.markdown, markdown_instructor(standings))
-    write_text(paths.public_markdown, markdown_public(standings))
+    _write(paths.csv, buffer.getvalue())
+    _write(paths.markdown, markdown_instructor(standings))
+    _write(paths.public_markdown, markdown_public(standings))
 
     env = _environment()
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -250,13 +256,13 @@ def write_reports(standings: Standings, out_dir: str | Path, policy, n_public: i
                                 policy.thresholds, [(b.name, b.public.value) for b in standings.baselines],
                                 "Best public accuracy per participant (thresholds apply to private accuracy)",
                                 policy.floor_points)
-    write_text(paths.public_html, env.get_template("public.html.j2").render(
+    _write(paths.public_html, env.get_template("public.html.j2").render(
         title=f"Leaderboard — {name}", subtitle="Public leaderboard", histogram=public_hist,
         rows=standings.public, pseudonyms=policy.pseudonyms, **common))
     private_hist = histogram_svg([s.final.private_score.value for s in standings.students if s.final],
                                  policy.thresholds, [(b.name, b.private.value) for b in standings.baselines],
                                  "Private accuracy of the submission that counts", policy.floor_points)
-    write_text(paths.instructor_html, env.get_template("instructor.html.j2").render(
+    _write(paths.instructor_html, env.get_template("instructor.html.j2").render(
         title=f"Leaderboard — {name} (instructor)", subtitle="Private scores, grades and flags",
         histogram=private_hist, rows=standings.instructor,
         unranked=[s for s in standings.students if s.rank is None],
