@@ -146,7 +146,8 @@ def cmd_review(args) -> int:
 
 
 def cmd_grades(args) -> int:
-    from finalgrades.command import FinalStatus, final_grades
+    from finalgrades.combine import FinalStatus
+    from finalgrades.command import final_grades
     result = final_grades(_course(args), Path(args.out) if args.out else None, show=not (args.quiet or args.json))
     if args.json:
         _print_json([{"student_id": g.student_id, "student_name": g.student_name, "final_percent": g.percent,

@@ -16,7 +16,7 @@ Contract, for every reader in the system (collect, grade, the executor, Dask, th
 * **Regular files only.** Folders are walked with ``lstat``; a symbolic link,
   FIFO, device or socket is never followed, opened or waited on: walkers list it
   as :class:`Refused`, openers raise :class:`NotRegular`. A file is opened with
-  ``O_NOFOLLOW | O_NONBLOCK`` and checked with ``fstat`` to be the same regular
+  ``O_NOFOLLOW | O_NONBLOCK | O_NOCTTY`` and checked with ``fstat`` to be the same regular
   file ``lstat`` saw, so swapping it for a link or a FIFO in between is caught.
 * **Bounded reads.** Hashing streams in 1 MiB chunks (memory does not grow with
   the file). Reading a whole file takes a limit and raises :class:`TooLarge`
@@ -38,6 +38,7 @@ Pure path helpers and small readers only: no policy, no gradebook.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import os
 import stat
@@ -60,7 +61,15 @@ UTC = dt.timezone.utc
 
 
 class NotRegular(OSError):
-    """The path is a link, FIFO, device, socket or folder where a regular file was expected."""
+    """The path is a link, FIFO, device, socket or folder where a regular file was expected.
+
+    ``mode`` is the ``st_mode`` of what was found there (``stat.S_IFLNK`` for a link),
+    so a caller can say what it was in its own words.
+    """
+
+    def __init__(self, message: str, *, mode: int = 0) -> None:
+        super().__init__(message)
+        self.mode = mode
 
 
 class TooLarge(OSError):
@@ -159,16 +168,24 @@ def is_folder(path: Path) -> bool:
 def open_regular(path: Path) -> BinaryIO:
     """Open a regular file for reading without following a link, opening a device or waiting on a FIFO.
 
-    Raises NotRegular (saying what it is instead) or the OSError of the open.
+    Raises NotRegular (saying what it is instead, its ``mode`` set) or the OSError of the open.
     """
     before = os.lstat(path)
     if not stat.S_ISREG(before.st_mode):
-        raise NotRegular(f"{path} is a {kind_of(before.st_mode)}, not a regular file; it was not opened")
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        raise NotRegular(f"{path} is a {kind_of(before.st_mode)}, not a regular file; it was not opened",
+                         mode=before.st_mode)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:     # swapped for a link since the lstat: never followed
+            raise NotRegular(f"{path} changed into a symbolic link while being opened; it was not read",
+                             mode=stat.S_IFLNK) from None
+        raise
     try:
         after = os.fstat(fd)
         if not stat.S_ISREG(after.st_mode) or (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
-            raise NotRegular(f"{path} changed into a {kind_of(after.st_mode)} while being opened; it was not read")
+            raise NotRegular(f"{path} changed into a {kind_of(after.st_mode)} while being opened; it was not read",
+                             mode=after.st_mode)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)

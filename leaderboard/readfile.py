@@ -2,15 +2,18 @@
 
 A submission is whatever a student uploaded, so the name ``submission.csv`` may be
 a symbolic link (to ``/etc/passwd``), a folder, a FIFO that never answers, a device
-or a file of many gigabytes. :func:`read_submission` never follows a link, never
-waits on anything but a regular file, and never reads more than ``max_bytes + 1``
-bytes. It is total: every outcome is a :class:`FileRead`; anything that is not a
-readable regular file within the size cap comes back with a :class:`Problem`
-saying what was found, and no bytes.
+or a file of many gigabytes. Opening it is :func:`coursebase.submission.open_regular`,
+the one owner of "open a file a student could have touched" (never follows a link,
+never waits on anything but a regular file, checks the file it opened is the one it
+looked at). :func:`read_submission` adds what the leaderboard needs on top: it never
+reads more than ``max_bytes + 1`` bytes, and it is total: every outcome is a
+:class:`FileRead`; anything that is not a readable regular file within the size cap
+comes back with a :class:`Problem` saying what was found, and no bytes.
 
-``sha256`` identifies the upload for deduplication: of the bytes for a normal
-file; of the first ``max_bytes + 1`` bytes and the size for a file over the cap;
-of what was found (and a link's target) for anything else.
+``sha256`` identifies the upload for deduplication (the store keeps it: these rules
+and the words below must not change): of the bytes for a normal file; of the first
+``max_bytes + 1`` bytes and the size for a file over the cap; of what was found (and
+a link's target) for anything else.
 """
 from __future__ import annotations
 
@@ -21,12 +24,12 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from coursebase.submission import NotRegular, open_regular
 from leaderboard.validate import MAX_QUOTE, Problem, quote, too_large
 
-CHUNK = 1 << 20
-
+# What was found instead of a file, in the words of the message and of the hash of a refused upload.
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"))
 
 
 @dataclass(frozen=True)
@@ -48,48 +51,32 @@ def _refused(path: Path, found: str, detail: str = "") -> FileRead:
                                                            f"upload the CSV file itself."))
 
 
+def _not_regular(path: Path, mode: int) -> FileRead:
+    if stat.S_ISLNK(mode):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            return _refused(path, "a symbolic link")      # swapped for a link while being opened
+        return _refused(path, "a symbolic link", f" (to {quote(target[:4 * MAX_QUOTE])})")
+    if stat.S_ISREG(mode):                                 # replaced by another file while being opened
+        return _refused(path, "unreadable", " (it was replaced while being read)")
+    return _refused(path, _what(mode))
+
+
 def read_submission(path: str | Path, max_bytes: int) -> FileRead:
     """The file's bytes (at most ``max_bytes``), its hash and size; never follows a link."""
     path = Path(path)
     try:
-        info = os.lstat(path)
+        with open_regular(path) as fh:
+            data = fh.read(max_bytes + 1)
+            size = os.fstat(fh.fileno()).st_size
+    except NotRegular as exc:
+        return _not_regular(path, exc.mode)
     except OSError as exc:
         return _refused(path, "unreadable", f" ({os.strerror(exc.errno or errno.EIO)})")
-    if stat.S_ISLNK(info.st_mode):
-        try:
-            target = os.readlink(path)
-        except OSError:
-            target = "?"
-        return _refused(path, "a symbolic link", f" (to {quote(target[:4 * MAX_QUOTE])})")
-    if not stat.S_ISREG(info.st_mode):
-        return _refused(path, _what(info.st_mode))
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) \
-        | getattr(os, "O_NOCTTY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:       # replaced by a link or a FIFO since lstat: still refused, never followed
-        if exc.errno == errno.ELOOP:
-            return _refused(path, "a symbolic link")
-        return _refused(path, "unreadable", f" ({os.strerror(exc.errno or errno.EIO)})")
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return _refused(path, _what(info.st_mode))
-        digest = hashlib.sha256()
-        chunks, total = [], 0
-        while total <= max_bytes:
-            chunk = os.read(fd, min(CHUNK, max_bytes + 1 - total))
-            if not chunk:
-                break
-            digest.update(chunk)
-            chunks.append(chunk)
-            total += len(chunk)
-    except OSError as exc:
-        return _refused(path, "unreadable", f" ({os.strerror(exc.errno or errno.EIO)})")
-    finally:
-        os.close(fd)
-    if total > max_bytes:
-        size = max(info.st_size, total)
+    digest = hashlib.sha256(data)
+    if len(data) > max_bytes:
+        size = max(size, len(data))
         digest.update(f"\0size={size}".encode())
         return FileRead(None, digest.hexdigest(), size, too_large(size, max_bytes))
-    return FileRead(b"".join(chunks), digest.hexdigest(), total)
+    return FileRead(data, digest.hexdigest(), len(data))

@@ -23,6 +23,8 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from coursebase.files import write_atomic
+from coursebase.histogram import Line, Series
+from coursebase.histogram import histogram_png as draw_histogram
 from coursebase.spreadsheet import spreadsheet_cell
 from leaderboard.records import CsvStatus
 from leaderboard.standings import Standings
@@ -128,40 +130,24 @@ def markdown_public(standings: Standings) -> str:
     return "\n".join(lines) + "\n"
 
 
-def histogram_png(accuracies: list[float], thresholds, baselines: list[tuple[str, float]], title: str,
-                  floor_points: float) -> str:
-    """A base64 PNG histogram with the grade thresholds (and baselines) drawn as lines."""
-    from matplotlib.figure import Figure  # the OO API: no global pyplot state, no display needed
-
-    fig = Figure(figsize=(8, 3.2), dpi=100)
-    ax = fig.add_subplot()
+def accuracy_span(accuracies: list[float], thresholds, baselines: list[tuple[str, float]]) -> tuple[float, float]:
+    """The x range of an accuracy histogram: every value, threshold and baseline, at least 0.7 to 0.95."""
     marks = [t for t, _ in thresholds] + [v for _, v in baselines]
     low = min(accuracies + marks + [0.7]) - 0.01
     high = min(max(accuracies + marks + [0.95]) + 0.01, 1.0)
-    if accuracies:
-        ax.hist(accuracies, bins=30, range=(low, high), color="#4a7ebb", edgecolor="white")
-    else:
-        ax.text(0.5, 0.5, "no scored submissions yet", transform=ax.transAxes, ha="center", color="#777")
-    top = ax.get_ylim()[1]
-    for threshold, points in thresholds:
-        ax.axvline(threshold, color="#c0392b", linestyle="--", linewidth=1)
-        ax.text(threshold, top * 0.97, f" ≥{threshold:.2f}: {points:g} pts", rotation=90, va="top",
-                fontsize=7, color="#c0392b")
-    ax.text(0.01, 0.97, f"below {thresholds[0][0]:.2f}: {floor_points:g} pts" if thresholds else "",
-            transform=ax.transAxes, va="top", fontsize=7, color="#c0392b")
-    for name, value in baselines:
-        ax.axvline(value, color="#555", linestyle=":", linewidth=1)
-        ax.text(value, top * 0.03, f" {name}", rotation=90, va="bottom", fontsize=7, color="#555")
-    from matplotlib.ticker import MaxNLocator
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlim(low, high)
-    ax.set_xlabel("accuracy")
-    ax.set_ylabel("students")
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return low, high
+
+
+def histogram_png(accuracies: list[float], thresholds, baselines: list[tuple[str, float]], title: str,
+                  floor_points: float) -> str:
+    """A base64 PNG histogram with the grade thresholds (and baselines) drawn as lines
+    (:func:`coursebase.histogram.histogram_png`; for the course report)."""
+    lines = [Line(threshold, "#c0392b", "--", f"≥{threshold:.2f}: {points:g} pts") for threshold, points in thresholds]
+    lines += [Line(value, "#555", ":", name, label_at_top=False) for name, value in baselines]
+    return draw_histogram([Series(accuracies, "#4a7ebb")], bins=30, span=accuracy_span(accuracies, thresholds, baselines),
+                          title=title, xlabel="accuracy", size=(8, 3.2), font=9, lines=lines,
+                          note=f"below {thresholds[0][0]:.2f}: {floor_points:g} pts" if thresholds else "",
+                          empty="no scored submissions yet")
 
 
 def histogram_svg(accuracies: list[float], thresholds, baselines: list[tuple[str, float]], title: str,
@@ -176,9 +162,7 @@ def histogram_svg(accuracies: list[float], thresholds, baselines: list[tuple[str
     from html import escape
 
     width, height, left, right, top, bottom = 800, 320, 50, 15, 30, 40
-    marks = [t for t, _ in thresholds] + [v for _, v in baselines]
-    low = min(accuracies + marks + [0.7]) - 0.01
-    high = min(max(accuracies + marks + [0.95]) + 0.01, 1.0)
+    low, high = accuracy_span(accuracies, thresholds, baselines)
     span = max(high - low, 1e-9)
     counts = np.histogram(accuracies, bins=bins, range=(low, high))[0] if accuracies else np.zeros(bins, int)
     peak = max(int(counts.max()), 1)

@@ -29,6 +29,7 @@ import subprocess
 from pathlib import Path
 
 from coursebase.files import write_atomic
+from coursebase.submission import NotRegular, TooLarge, read_bounded
 from leaderboard.records import LeaderboardError
 
 SECRET_NAME = "secret.txt"
@@ -65,13 +66,12 @@ def _parse(text: str, where: Path) -> str:
 
 
 def _read_small(path: Path) -> str:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    """The secret file's text: a regular file (never a link, FIFO or device), at most 200 bytes."""
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise LeaderboardError(f"{path} is not a regular file; the course secret must be one.")
-        return os.read(fd, 200).decode("ascii", errors="replace")
-    finally:
-        os.close(fd)
+        return read_bounded(path, 200).decode("ascii", errors="replace")
+    except (NotRegular, TooLarge) as exc:
+        raise LeaderboardError(f"{exc}. The course secret must be a regular file holding 64 hexadecimal digits; "
+                               f"make a new one with `leaderboard secret --rotate` (pseudonyms change).") from None
 
 
 def load_secret(private_dir: str | Path) -> str:

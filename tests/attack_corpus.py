@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from _notebooks import with_prelude
+from conftest import with_answers
+
 ASSIGNMENT = "hw"
 NOTEBOOK = "hw.ipynb"
 SOURCE = Path(__file__).parent / "fixtures" / "attack_course" / NOTEBOOK
@@ -100,15 +103,7 @@ class Attack:
     links: dict[str, str] = field(default_factory=dict)  # extra files as symbolic links: name -> target
 
     def notebook(self, released: dict, target: Target) -> dict:
-        nb = json.loads(json.dumps(released))
-        for cell in nb["cells"]:
-            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if gid in self.answers:
-                cell["source"] = self.answers[gid]
-        first_answer = next(i for i, c in enumerate(nb["cells"])
-                            if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
-        nb["cells"].insert(first_answer, {"cell_type": "code", "execution_count": None, "metadata": {},
-                                          "outputs": [], "source": prelude(target)})
+        nb = with_prelude(with_answers(released, self.answers), prelude(target))
         return self.edit(nb) if self.edit else nb
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _notebooks import tiny_source_notebook
 
 from autograder.engine.results import CellResult, RunResult
 from autograder.export import export, grade_rows, render_csv
@@ -50,31 +50,6 @@ s003 = { 01_demo = "2026-12-20T23:59:00+00:00" }
 ROSTER = ["s001", "s002", "s003", "s004", "s005", "s006"]
 
 
-def _meta(**nbgrader) -> dict:
-    base = {"schema_version": 3, "solution": False, "grade": False, "locked": False}
-    base.update(nbgrader)
-    return {"nbgrader": base}
-
-
-def source_notebook():
-    """A tiny nbgrader assignment: two answers, two test cells with hidden tests."""
-    nb = new_notebook()
-    nb.cells = [
-        new_markdown_cell("# Демо\nНапишите `answer()`.", metadata=_meta(grade_id="intro", locked=True)),
-        new_code_cell("def answer():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION",
-                      metadata=_meta(grade_id="answer", solution=True)),
-        new_code_cell("assert answer() is not None\n### BEGIN HIDDEN TESTS\n"
-                      "assert answer() == 42  # HIDDEN-MARKER-t1\n### END HIDDEN TESTS",
-                      metadata=_meta(grade_id="t1", grade=True, locked=True, points=2)),
-        new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-                      metadata=_meta(grade_id="double", solution=True)),
-        new_code_cell("print('visible check of double')\nassert double(1) == 2\n### BEGIN HIDDEN TESTS\n"
-                      "assert double(21) == 42  # HIDDEN-MARKER-t2\n### END HIDDEN TESTS",
-                      metadata=_meta(grade_id="t2", grade=True, locked=True, points=3)),
-    ]
-    return nb
-
-
 _TEMPLATE: Path | None = None
 
 
@@ -89,7 +64,7 @@ def _template(base: Path) -> Path:
 
     root = base / "template-course"
     (root / "source" / A).mkdir(parents=True)
-    nbformat.write(source_notebook(), root / "source" / A / "demo.ipynb")
+    nbformat.write(tiny_source_notebook("# Демо\nНапишите `answer()`."), root / "source" / A / "demo.ipynb")
     (root / "source" / A / "data.csv").write_text("x\n1\n")
     (root / "course.toml").write_text(COURSE_TOML)
     (root / "nbgrader_config.py").write_text(

@@ -9,10 +9,17 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, TEST_POLICY, build_course
+from rich.console import Console
 
+from autograder.export import GradeRow
+from coursebase.late import Lateness
 from coursebase.layout import Course, CourseError
 from coursebase.policy import DEFAULT_WEIGHTS
-from finalgrades.command import LEADERBOARD, Component, FinalStatus, combine, csv_columns, final_grades, render_csv
+from coursebase.vocabulary import Status
+from finalgrades.combine import LEADERBOARD, Component, FinalStatus, combine, combine_course
+from finalgrades.command import final_grades
+from finalgrades.report import csv_columns, render_csv, short_notes, table
+from leaderboard.records import CsvStatus, LeaderboardResult
 
 A1, A2, A3, A4 = "01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fashion_mnist"
 NAMES = [A1, A2, A3, A4, LEADERBOARD]
@@ -179,6 +186,74 @@ def test_csv_header_keeps_every_component_visible():
     for suffix in ("", ":status", ":private_accuracy", ":max_points", ":flags"):
         assert LEADERBOARD + suffix in columns
     assert columns[-3:] == ["final_percent", "final_status", "message"]
+
+
+def test_the_terminal_says_each_remark_in_a_few_words():
+    late = Component(A1, "graded", 11.2, 14.0, raw_score=14.0, late_penalty=2.8, flags={"late": "2 days"})
+    components = full(**{A1: late, A2: graded(A2, 3, 6, status="timeout"), A3: Component(A3, "missing", None, 11.0),
+                         LEADERBOARD: board(10.0, flags={"copy": "same as s2"})})
+    grade = combine("s9", "", components, DEFAULT_WEIGHTS)
+    assert short_notes(grade) == "01 late -2.8, 02 timeout, 03 missing = 0, LB copy"
+    console = Console(record=True, width=200)
+    console.print(table([grade], NAMES, DEFAULT_WEIGHTS))
+    text = console.export_text()
+    assert "11.2/14" in text and "3/6 timeout" in text and "missing" in text and "10/10 !" in text
+    assert f"{grade.percent:.1f}%" in text and "review" in text
+
+
+# ------------------------------------------------------------------ the whole course (pure)
+
+def row(student, assignment, status=Status.GRADED, raw=None, max_score=10.0, penalty=0.0, flags=None):
+    return GradeRow(student, student.upper(), assignment, status, flags or {}, raw,
+                    Lateness(penalty > 0, 1 if penalty else 0, penalty), max_score, "")
+
+
+def result(student, status=CsvStatus.SCORED, points=8.0, accuracy=0.87, flags=()):
+    return LeaderboardResult(student, status, accuracy, accuracy, points, 10.0, list(flags))
+
+
+def test_course_parts_follow_the_weights_then_unweighted_assignments_with_a_note():
+    rows = [row("s2", "b", raw=5.0), row("s1", "a", raw=10.0), row("s1", "b", raw=2.0, penalty=1.0),
+            row("s2", "a", Status.MISSING), row("s1", "c", raw=1.0), row("s2", "c", raw=1.0)]
+    grades, names, notes = combine_course(rows, {"s1": result("s1")}, {"b": 50, "leaderboard": 25, "a": 25},
+                                          10.0, "course.toml")
+    assert names == ["b", "leaderboard", "a", "c"]
+    assert notes == ["c has no weight in course.toml [weights]: shown, but it does not count"]
+    assert [g.student_id for g in grades] == ["s1", "s2"]                    # sorted, whatever the rows' order
+    s1, s2 = grades
+    assert [p.component.name for p in s1.parts] == names
+    assert s1.student_name == "S1"
+    assert s1.part("b").component.score == 1.0 and s1.part("b").component.late_penalty == 1.0
+    assert s1.percent == pytest.approx(50 * 0.1 + 25 * 0.8 + 25 * 1.0)
+    assert s1.part("c").weight == 0 and s1.status == FinalStatus.COMPLETE
+    # s2: no leaderboard entry at all is `missing`, counted as 0 and said
+    assert s2.part(LEADERBOARD).component.status == "missing" and s2.part(LEADERBOARD).counted_as_zero
+    assert s2.percent == pytest.approx(50 * 0.5) and s2.status == FinalStatus.INCOMPLETE
+    assert "leaderboard missing (nothing submitted): counted as 0" in s2.message
+    assert "a missing (nothing submitted): counted as 0" in s2.message
+
+
+def test_course_leaderboard_flags_and_statuses_come_through():
+    rows = [row("s1", "a", raw=10.0), row("s2", "a", raw=10.0)]
+    board = {"s1": result("s1", flags=["copy"]), "s2": result("s2", CsvStatus.OVER_LIMIT, 0.0, None),
+             "ghost": result("ghost")}
+    grades, names, notes = combine_course(rows, board, {"a": 50, "leaderboard": 50}, 10.0, "course.toml")
+    s1, s2 = grades
+    assert s1.status == FinalStatus.REVIEW and s1.percent == pytest.approx(90.0)
+    assert s2.part(LEADERBOARD).component.status == "over_limit" and s2.percent == pytest.approx(50.0)
+    assert notes == ["on the leaderboard but not on the roster (left out): ghost"]
+    assert "ghost" not in [g.student_id for g in grades]
+
+
+def test_course_without_the_leaderboard_reads_no_board():
+    grades, names, notes = combine_course([row("s1", "a", raw=4.0)], {"s1": result("s1")}, {"a": 100}, 10.0, "x")
+    assert names == ["a"] and notes == [] and grades[0].percent == pytest.approx(40.0)
+
+
+def test_a_weight_naming_an_unknown_assignment_names_the_file_and_the_fix():
+    with pytest.raises(CourseError, match=r"/c/course\.toml: \[weights\] names zz, which the gradebook does not "
+                                          r"know \(assignments: a\)\. Release it, or fix the weight's name\."):
+        combine_course([row("s1", "a", raw=1.0)], {}, {"a": 50, "zz": 50}, 10.0, Path("/c/course.toml"))
 
 
 # ------------------------------------------------------------------ the I/O edge, on a real gradebook

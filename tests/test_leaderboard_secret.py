@@ -90,3 +90,22 @@ def test_a_private_secret_file_reproduces_the_split(tmp_path):
     one = prepare_competition(tmp_path / "one", *_args(), public_fraction=0.3, secret=secret)
     two = prepare_competition(tmp_path / "two", *_args(), public_fraction=0.3, secret=secret)
     assert one.paths.solution.read_bytes() == two.paths.solution.read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["link", "fifo", "folder", "too long"])
+@pytest.mark.timeout(30)
+def test_a_secret_that_is_not_a_small_regular_file_is_refused_unread(tmp_path, kind):
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("ef" * 32)
+    private = tmp_path / "private"
+    private.mkdir()
+    path = private / SECRET_NAME
+    {"link": lambda: path.symlink_to(elsewhere), "fifo": lambda: os.mkfifo(path), "folder": path.mkdir,
+     "too long": lambda: path.write_text("ef" * 32 + " " * 500)}[kind]()
+    with pytest.raises(LeaderboardError) as info:
+        load_secret(private)                       # a FIFO with no writer: never waited on
+    said = str(info.value)
+    expected = {"link": "is a symbolic link", "fifo": "is a FIFO", "folder": "is a folder",
+                "too long": "larger than 200 bytes"}[kind]
+    assert expected in said and "leaderboard secret --rotate" in said and "ef" * 32 not in said
+    assert elsewhere.read_text() == "ef" * 32     # nothing the instructor gave is changed

@@ -2,7 +2,9 @@
 memory linear in the file and capped; a submission that is not a regular file is refused, never read."""
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -19,13 +21,18 @@ VALID = ("Id,Category\n" + "".join(f"{i},{(3 * i) % 10}\n" for i in range(20))).
 MESSAGE_BOUND = 60 * MAX_MESSAGE        # a few kinds of problem, MAX_LISTED lines each, cut messages
 
 
-def _assert_clean_verdict(data: bytes, contract: Contract = CONTRACT):
+def validate_measured(data: bytes, contract: Contract):
+    """(the verdict, the peak memory validate() allocated for it, in bytes)."""
     tracemalloc.start()
     try:
         verdict = validate(data, contract)      # must not raise
-        peak = tracemalloc.get_traced_memory()[1]
+        return verdict, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def _assert_clean_verdict(data: bytes, contract: Contract = CONTRACT):
+    verdict, peak = validate_measured(data, contract)
     assert peak <= 8 * len(data) + (1 << 20), f"peak {peak} bytes for {len(data)} bytes of input"
     message = verdict.message("submission.csv")
     if verdict.ok:
@@ -92,12 +99,7 @@ def test_ten_million_short_rows_stop_at_the_row_cap_in_bounded_memory():
     contract = Contract(np.arange(10_000))
     data = b"Id,Category\n" + b"1,1\n" * (MAX_BYTES // 4 - 4)       # just under the size cap
     assert len(data) <= MAX_BYTES
-    tracemalloc.start()
-    try:
-        verdict = validate(data, contract)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    verdict, peak = validate_measured(data, contract)
     assert not verdict.ok
     assert any("Reading stopped at line" in p.message for p in verdict.problems)
     assert verdict.rows == contract.rows + MAX_EXTRA_LINES
@@ -106,12 +108,7 @@ def test_ten_million_short_rows_stop_at_the_row_cap_in_bounded_memory():
 
 def test_one_huge_line_is_not_held_twice():
     data = b"Id,Category\n0," + b"1" * (MAX_BYTES - 20) + b"\n"
-    tracemalloc.start()
-    try:
-        verdict = validate(data, CONTRACT)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    verdict, peak = validate_measured(data, CONTRACT)
     assert [p.kind for p in verdict.problems][:1] == ["long_line"]
     assert peak < 3 * MAX_BYTES
 
@@ -158,6 +155,53 @@ def test_a_folder_or_fifo_named_submission_csv_is_refused_without_waiting(folder
     make(path)
     read = read_submission(path, MAX_BYTES)    # a FIFO with no writer: never waited on
     assert read.data is None and found in read.problem.message
+
+
+@pytest.mark.timeout(30)
+def test_a_device_is_refused_without_being_read():
+    read = read_submission(Path("/dev/zero"), MAX_BYTES)      # endless: reading it at all would show
+    assert read.data is None and read.size == 0 and read.problem.kind == "not_a_file"
+    assert read.problem.message == "zero is a character device, not a regular file; upload the CSV file itself."
+    # the store deduplicates uploads by this hash: a refused upload's hash is of what was found, and stays so
+    assert read.sha256 == hashlib.sha256(b"a character device\0").hexdigest()
+
+
+@pytest.mark.timeout(120)
+def test_a_file_swapped_for_a_link_while_being_read_never_gives_the_target(folder):
+    """A student process swapping submission.csv for a link to a secret while the scorer reads it:
+    every read is the file's own bytes or a refusal; the secret never comes through."""
+    secret = folder / "secret.txt"
+    secret.write_text("Id,Category\n0,SECRET\n")
+    own = VALID
+    stop = threading.Event()
+
+    def swap() -> None:
+        path, staged_file, staged_link = folder / "submission.csv", folder / ".f", folder / ".l"
+        while not stop.is_set():
+            staged_file.write_bytes(own)
+            os.replace(staged_file, path)
+            staged_link.unlink(missing_ok=True)
+            staged_link.symlink_to(secret)
+            os.replace(staged_link, path)
+
+    (folder / "submission.csv").write_bytes(own)
+    thread = threading.Thread(target=swap, daemon=True)
+    thread.start()
+    outcomes = set()
+    try:
+        for _ in range(2000):
+            read = read_submission(folder / "submission.csv", MAX_BYTES)
+            if read.data is not None:
+                assert read.data == own and read.problem is None
+                outcomes.add("own bytes")
+            else:
+                assert b"SECRET" not in read.problem.message.encode()
+                assert read.problem.kind == "not_a_file", read.problem.message
+                outcomes.add("refused")
+    finally:
+        stop.set()
+        thread.join(30)
+    assert "refused" in outcomes      # the link was met; whether a clean read also happened is up to the scheduler
 
 
 def test_a_regular_file_over_the_cap_is_read_only_to_the_cap(folder):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _notebooks import tiny_source_notebook
 
 from autograder.export import grade_rows
 from autograder.grade import grade_batch
@@ -68,33 +68,6 @@ ext = {{ {A} = "2026-12-20T23:59:00+00:00" }}
 """
 
 
-def _meta(**nbgrader) -> dict:
-    base = {"schema_version": 3, "solution": False, "grade": False, "locked": False}
-    base.update(nbgrader)
-    return {"nbgrader": base}
-
-
-def source_notebook():
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [
-        new_markdown_cell("# Demo\nWrite `answer()`.", metadata=_meta(grade_id="intro", locked=True)),
-        new_code_cell("def answer():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION",
-                      metadata=_meta(grade_id="answer", solution=True)),
-        new_code_cell("assert answer() is not None\n### BEGIN HIDDEN TESTS\n"
-                      "assert answer() == 42  # HIDDEN-MARKER-t1\n### END HIDDEN TESTS",
-                      metadata=_meta(grade_id="t1", grade=True, locked=True, points=2)),
-        new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-                      metadata=_meta(grade_id="double", solution=True)),
-        new_code_cell("print('visible check of double')\nassert double(1) == 2\n### BEGIN HIDDEN TESTS\n"
-                      "assert double(21) == 42  # HIDDEN-MARKER-t2\n### END HIDDEN TESTS",
-                      metadata=_meta(grade_id="t2", grade=True, locked=True, points=3)),
-        new_markdown_cell("Why is 42 the answer?\n\nYOUR ANSWER HERE",
-                          metadata=_meta(grade_id="why", solution=True, grade=True, points=1)),
-    ]
-    return nb
-
-
 STUDENTS = {
     # student: (answers, submitted at)
     "good": ({"answer": "def answer():\n    return 42", "double": "def double(x):\n    return 2 * x",
@@ -128,7 +101,7 @@ def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
 def graded(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("dropin") / "course"
     (root / "source" / A).mkdir(parents=True)
-    nbformat.write(source_notebook(), root / "source" / A / "demo.ipynb")
+    nbformat.write(tiny_source_notebook(written_answer=True), root / "source" / A / "demo.ipynb")
     (root / "course.toml").write_text(POLICY)
     shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     course = Course.at(root)

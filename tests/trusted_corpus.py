@@ -35,12 +35,14 @@ one ``autograder collect`` + one ``autograder grade``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from _notebooks import code_cell, with_prelude
+from conftest import with_answers
 
 ASSIGNMENT = "tr"
 NOTEBOOK = "tr.ipynb"
@@ -127,24 +129,13 @@ class Hostile:
     tail: str = ""                                   # an ungraded cell added at the end (reports)
 
     def notebook(self, released: dict, target: HostTarget) -> dict:
-        nb = json.loads(json.dumps(released))
-        for cell in nb["cells"]:
-            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if gid in self.answers:
-                cell["source"] = self.answers[gid]
-        first_answer = next(i for i, c in enumerate(nb["cells"])
-                            if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
-        nb["cells"].insert(first_answer, _code_cell(prelude(target)))
+        nb = with_prelude(with_answers(released, self.answers), prelude(target))
         if self.tail:
-            nb["cells"].append(_code_cell(self.tail))
+            nb["cells"].append(code_cell(self.tail))
         return self.edit(nb) if self.edit else nb
 
     def expected_score(self) -> float:
         return sum(p for gid, p in POINTS.items() if gid in self.solves)
-
-
-def _code_cell(source: str) -> dict:
-    return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
 
 
 def prelude(target: HostTarget) -> str:
