@@ -23,21 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from classroom.demo.runner import (
-    DEMO_LIMITS,
-    DemoError,
-    Training,
-    Work,
-    _rewrite_limits,
-    answer_sources,
-    cohort,
-    find_dataset,
-    run_demo,
-    set_training,
-    synthetic_fashion,
-)
+from classroom.demo import DemoError
+from classroom.demo.cohort import Training, Work, answer_sources, cohort
+from classroom.demo.course import DEMO_LIMITS, rewrite_limits
+from classroom.demo.dataset import find_dataset
+from classroom.demo.runner import run_demo
+from classroom.demo.students import set_training
 from coursebase.layout import Course
 from coursebase.policy import load_policy, parse_policy
+from leaderboard.standin import synthetic_fashion
 
 ROOT = Path(__file__).resolve().parents[1]
 A1, A2, A3, A4 = "01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fashion_mnist"
@@ -318,14 +312,14 @@ def test_too_few_students_is_refused_before_anything_is_written(tmp_path, capsys
 def test_demo_limits_are_rewritten_and_everything_else_kept():
     text = (ROOT / "course.toml").read_text(encoding="utf-8")
     original = load_policy(ROOT)
-    rewritten = parse_policy(tomllib.loads(_rewrite_limits(text, DEMO_LIMITS)))
+    rewritten = parse_policy(tomllib.loads(rewrite_limits(text, DEMO_LIMITS)))
     for key, value in DEMO_LIMITS.items():
         assert getattr(rewritten.limits, key) == value
     assert rewritten.limits.cpu_time == original.limits.cpu_time
     assert rewritten.weights == original.weights and rewritten.due == original.due
     assert rewritten.leaderboard == original.leaderboard
     # a file without a [limits] table gets one
-    assert parse_policy(tomllib.loads(_rewrite_limits("[course]\nid = 'x'\n", DEMO_LIMITS))).limits.memory_mb == 1024
+    assert parse_policy(tomllib.loads(rewrite_limits("[course]\nid = 'x'\n", DEMO_LIMITS))).limits.memory_mb == 1024
 
 
 def _source(assignment):
@@ -382,3 +376,26 @@ def test_offline_without_data_falls_back_to_the_labelled_stand_in(tmp_path, monk
     assert not data.real and "SYNTHETIC" in data.label and "not real Fashion-MNIST" in data.label
     assert any("did not answer" in line for line in said)
     assert data.images_train.shape == (30, 28, 28)
+
+
+# ------------------------------------------------------------------ the course ships with the package
+
+def test_the_course_files_are_the_repositorys_own_in_a_checkout():
+    from classroom.demo.course import COURSE_FILES, course_files
+
+    where = course_files()
+    assert where == COURSE_FILES
+    for name in ("source", "course.toml", "nbgrader_config.py"):        # links, not a second copy to keep in step
+        assert (where / name).is_symlink() and (where / name).resolve() == (ROOT / name).resolve()
+
+
+def test_missing_course_files_are_named_and_nothing_is_written(tmp_path):
+    from classroom.demo.course import make_course
+
+    broken = tmp_path / "course-files"
+    (broken / "source").mkdir(parents=True)
+    (broken / "course.toml").write_text("[course]\n")
+    target = tmp_path / "new"
+    with pytest.raises(DemoError, match=r"course files are missing \(nbgrader_config.py\).*reinstall"):
+        make_course(target, broken)
+    assert not target.exists()
