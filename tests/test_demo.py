@@ -14,6 +14,8 @@ import csv
 import datetime as dt
 import json
 import math
+import os
+import shutil
 
 try:  # Python 3.11+
     import tomllib
@@ -399,3 +401,63 @@ def test_missing_course_files_are_named_and_nothing_is_written(tmp_path):
     with pytest.raises(DemoError, match=r"course files are missing \(nbgrader_config.py\).*reinstall"):
         make_course(target, broken)
     assert not target.exists()
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_finds_and_copies_its_course_outside_the_checkout(tmp_path):
+    """`pip install .` (not editable) runs the demo: the wheel carries the course's real files."""
+    import subprocess
+    import sys
+
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, timeout=60)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: the wheel is built from the checkout's own files")
+    # Build from a copy of the checkout's files (links kept as links), so the build writes nothing into it.
+    src = tmp_path / "src"
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        if name.split("/", 1)[0] in ("tests", "bench", "docs", "release") or not os.path.lexists(ROOT / name):
+            continue
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT / name).is_symlink():
+            (src / name).symlink_to(os.readlink(ROOT / name))
+        else:
+            shutil.copy2(ROOT / name, src / name)
+    pip = [sys.executable, "-m", "pip"]
+    run = subprocess.run([*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"),
+                          str(src)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    site = tmp_path / "site"
+    run = subprocess.run([*pip, "install", "-q", "--no-deps", "--no-compile", "--target", str(site), str(wheel)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    probe = ("import json, sys\n"
+             "import classroom.demo.course as c\n"
+             "from pathlib import Path\n"
+             "where = c.course_files()\n"
+             "course = c.make_course(Path(sys.argv[1]))\n"
+             "print(json.dumps({'module': c.__file__, 'where': str(where),\n"
+             "  'links': [str(p) for p in where.rglob('*') if p.is_symlink()],\n"
+             "  'copied': sorted(str(p.relative_to(course.root)) for p in course.root.rglob('*') if p.is_file())}))\n")
+    run = subprocess.run([sys.executable, "-c", probe, str(outside / "course")], cwd=outside, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["module"].startswith(str(site)) and seen["where"].startswith(str(site))   # not the checkout
+    assert seen["links"] == []                                                            # real files
+    notebooks = sorted(f"source/{a}/{a}.ipynb" for a in ASSIGNMENTS)
+    assert seen["copied"] == sorted([*notebooks, "course.toml", "nbgrader_config.py"])
+    for name in notebooks + ["nbgrader_config.py"]:
+        assert (outside / "course" / name).read_bytes() == (ROOT / name).read_bytes(), name
+    assert load_policy(outside / "course").limits.memory_mb == DEMO_LIMITS["memory_mb"]
+
+    # the installed command itself answers (its entry point imports the installed package)
+    run = subprocess.run([sys.executable, "-c", "import sys; from classroom.cli import main; sys.exit(main())",
+                          "demo", "--help"], cwd=outside, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "--students" in run.stdout
