@@ -461,3 +461,40 @@ def test_an_installed_wheel_finds_and_copies_its_course_outside_the_checkout(tmp
                           "demo", "--help"], cwd=outside, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "--students" in run.stdout
+
+
+# ------------------------------------------------------------------ the students' kernels
+
+@pytest.mark.slow
+def test_a_student_kernel_starts_every_notebook_afresh_in_its_own_folder(tmp_path):
+    """One kernel runs several notebooks (the demo pays torch's import once), yet each sees a fresh start:
+    no name, figure or folder of the notebook before, and a failing notebook does not stop the next one."""
+    import nbformat
+
+    from classroom.demo.students import StudentKernel
+
+    def notebook(folder: str, *sources: str) -> Path:
+        path = tmp_path / folder / "nb.ipynb"
+        path.parent.mkdir()
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]), path)
+        return path
+
+    pid = "import os\nopen('pid.txt', 'w').write(str(os.getpid()))"
+    first = notebook("a", "import matplotlib.pyplot as plt\nsecret = 41\nplt.figure()", pid)
+    second = notebook("b", "import os, matplotlib.pyplot as plt\nprint(os.getcwd(), 'secret' in dir(), len(plt.get_fignums()))",
+                      pid)
+    failing = notebook("c", "import os\nprint(os.getpid())\nraise ValueError('a student bug')", "print('never run')")
+    after = notebook("d", pid)
+    with StudentKernel(timeout=120) as kernel:
+        kernel.run(first)
+        kernel.run(second)
+        with pytest.raises(Exception, match="a student bug"):
+            kernel.run(failing)
+        kernel.run(after)
+    pids = {name: (tmp_path / name / "pid.txt").read_text() for name in ("a", "b", "d")}
+    assert pids["a"] == pids["b"] != pids["d"]           # one kernel for both; a new one after the failure
+    outputs = nbformat.read(second, as_version=4).cells[0].outputs
+    assert outputs[0]["text"].split() == [str(second.parent), "False", "0"]    # own folder, no name, no figure
+    failed = nbformat.read(failing, as_version=4).cells
+    assert failed[0].outputs[-1]["ename"] == "ValueError" and not failed[1].get("outputs")   # saved as it failed
+    assert failed[0].outputs[0]["text"].strip() == pids["a"]       # the failing one also ran in the warm kernel

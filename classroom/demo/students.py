@@ -8,7 +8,9 @@
   ``days_late`` after it).
 - :func:`run_mlp_notebooks` runs each honest student's MLP notebook the way a student's Jupyter
   would (nbclient, ``data/`` = the competition's public files, outside the grading switch, one
-  thread per kernel), ``workers`` at a time; each run writes ``submission.csv`` beside the notebook.
+  thread per kernel), ``workers`` at a time, each worker one :class:`StudentKernel` that starts
+  every notebook afresh but imports torch only once; each run writes ``submission.csv`` beside
+  the notebook.
   A notebook that fails is a result, not an error: it comes back as ``student id -> one line``
   and the student simply has no CSV of their own.
 - :func:`attach_csvs` decides each MLP upload's ``submission.csv``: their own, the sample, a
@@ -21,10 +23,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import threading
 from pathlib import Path
 
 from classroom.demo import DemoError
@@ -74,25 +77,84 @@ def timestamp_for(policy, student: SimStudent, assignment: str, index: int) -> d
     return due - SUBMITTED_BEFORE_DUE + dt.timedelta(minutes=7 * index)
 
 
-def run_notebook(path: Path, timeout: float = 300.0) -> None:
-    """Execute a notebook in place in its own folder, as a student's Jupyter would (outputs saved).
+STUDENT_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+# Between two students a kernel forgets the last one: names, history, open figures; the next one starts in its folder.
+FRESH_START = ("%reset -f\nimport os as _os\nimport sys as _sys\n_os.chdir({folder!r})\n"
+               "if 'matplotlib.pyplot' in _sys.modules:\n    _sys.modules['matplotlib.pyplot'].close('all')\n"
+               "del _os, _sys\n")
 
-    The kernel gets a student's environment: no NBGRADER_EXECUTION (so training is not
-    capped by the grading switch) and one thread (two kernels share the machine).
+
+class StudentKernel:
+    """One student-side Jupyter kernel that runs notebooks one after another, each as if freshly started.
+
+    The kernel gets a student's environment: no NBGRADER_EXECUTION (so training is not capped by
+    the grading switch) and one thread (two kernels share the machine). Before each notebook the
+    kernel's namespace and history are reset, open figures closed and its working directory moved to
+    the notebook's folder, so a notebook sees what a new kernel would show it, except that the
+    modules an earlier notebook imported (torch, pandas, matplotlib) are already loaded: the demo pays
+    that start-up once per kernel instead of once per student. A notebook that fails takes its kernel
+    with it: the next notebook gets a new one. Use as a context manager, in one thread.
     """
-    import nbformat
-    from nbclient import NotebookClient
 
-    nb = nbformat.read(path, as_version=4)
-    env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}
-    env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    try:
+    def __init__(self, timeout: float = 300.0):
+        self.timeout = timeout
+        self.km = None
+
+    def __enter__(self) -> StudentKernel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop()
+
+    def _client(self, nb, folder: Path):
+        from nbclient import NotebookClient
+
+        return NotebookClient(nb, km=self.km, timeout=self.timeout, kernel_name="python3",
+                              resources={"metadata": {"path": str(folder)}})
+
+    def _start(self, folder: Path) -> None:
+        import nbformat
+
+        env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}
+        client = self._client(nbformat.v4.new_notebook(), folder)
+        self.km = client.create_kernel_manager()
         # The kernel's own stderr is start-up chatter (transport warnings), not the student's output.
-        client.execute(env=env, stderr=subprocess.DEVNULL)
-    finally:
-        nbformat.write(nb, path)
+        client.start_new_kernel(env={**env, **STUDENT_ENV}, stderr=subprocess.DEVNULL)
+
+    def _stop(self) -> None:
+        if self.km is not None:
+            from jupyter_core.utils import run_sync
+
+            km, self.km = self.km, None
+            try:
+                run_sync(km.shutdown_kernel)(now=True)
+            finally:
+                run_sync(km.cleanup_resources)()
+
+    def _execute(self, nb, folder: Path) -> None:
+        client = self._client(nb, folder)
+        try:
+            client.execute()
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
+
+    def run(self, path: Path) -> None:
+        """Execute the notebook at ``path`` in place, in its own folder, outputs saved (also when it fails)."""
+        import nbformat
+
+        nb = nbformat.read(path, as_version=4)
+        try:
+            if self.km is None:
+                self._start(path.parent)
+            self._execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+                FRESH_START.format(folder=str(path.parent)))]), path.parent)
+            self._execute(nb, path.parent)
+        except BaseException:
+            self._stop()
+            raise
+        finally:
+            nbformat.write(nb, path)
 
 
 def prepare_students(course: Course, students: list[SimStudent], workspace: Path) -> dict[str, list[Upload]]:
@@ -124,10 +186,11 @@ def prepare_students(course: Course, students: list[SimStudent], workspace: Path
 
 
 def run_mlp_notebooks(course: Course, uploads: list[Upload], progress, workers: int = 2) -> dict[str, str]:
-    """Run each honest student's MLP notebook with data/ = the competition's public files.
+    """Run each honest student's MLP notebook with data/ = the competition's public files, ``workers`` at a time.
 
-    Each run writes ``submission.csv`` beside the notebook. Returns student id -> error
-    for runs that failed (their students then have no CSV of their own).
+    Each worker is one :class:`StudentKernel`. Each run writes ``submission.csv`` beside the
+    notebook. Returns student id -> error for runs that failed (their students then have no CSV
+    of their own).
     """
     runs = [u for u in uploads if u.student.csv == Csv.OWN]
     errors: dict[str, str] = {}
@@ -136,23 +199,31 @@ def run_mlp_notebooks(course: Course, uploads: list[Upload], progress, workers: 
         data = upload.notebook.parent / "data"
         if not data.exists():
             data.symlink_to(course.competition_public, target_is_directory=True)
+    todo: queue.SimpleQueue[Upload] = queue.SimpleQueue()
+    for upload in runs:
+        todo.put(upload)
 
-    def one(upload: Upload) -> None:
-        run_notebook(upload.notebook)
+    def worker() -> None:
+        with StudentKernel() as kernel:
+            while True:
+                try:
+                    upload = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    kernel.run(upload.notebook)
+                    if not (upload.notebook.parent / "submission.csv").is_file():
+                        errors[upload.student.student_id] = "the notebook ran but wrote no submission.csv"
+                except Exception as exc:   # a student's notebook may fail; the demo reports it and goes on
+                    text = ANSI.sub("", str(exc)).strip()
+                    errors[upload.student.student_id] = text.splitlines()[-1][:200] if text else type(exc).__name__
+                progress.advance(task)
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(one, u): u for u in runs}
-        for future in as_completed(futures):
-            upload = futures[future]
-            try:
-                future.result()
-                csv_path = upload.notebook.parent / "submission.csv"
-                if not csv_path.is_file():
-                    errors[upload.student.student_id] = "the notebook ran but wrote no submission.csv"
-            except Exception as exc:   # a student's notebook may fail; the demo reports it and goes on
-                text = ANSI.sub("", str(exc)).strip()
-                errors[upload.student.student_id] = text.splitlines()[-1][:200] if text else type(exc).__name__
-            progress.advance(task)
+    threads = [threading.Thread(target=worker, name=f"student-kernel-{i}") for i in range(max(1, workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return errors
 
 
