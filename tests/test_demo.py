@@ -498,3 +498,5 @@ def test_a_student_kernel_starts_every_notebook_afresh_in_its_own_folder(tmp_pat
     failed = nbformat.read(failing, as_version=4).cells
     assert failed[0].outputs[-1]["ename"] == "ValueError" and not failed[1].get("outputs")   # saved as it failed
     assert failed[0].outputs[0]["text"].strip() == pids["a"]       # the failing one also ran in the warm kernel
+    for pid in set(pids.values()):                                  # no kernel outlives its StudentKernel
+        assert not Path(f"/proc/{pid}").exists(), pid

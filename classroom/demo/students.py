@@ -126,10 +126,13 @@ class StudentKernel:
             from jupyter_core.utils import run_sync
 
             km, self.km = self.km, None
-            try:
-                run_sync(km.shutdown_kernel)(now=True)
-            finally:
-                run_sync(km.cleanup_resources)()
+            # Best effort, never a traceback: shutdown(now=True) kills the kernel's process; a kernel that
+            # already died (the failure that brought us here) leaves only its files to clean up.
+            for step, kwargs in ((km.shutdown_kernel, {"now": True}), (km.cleanup_resources, {})):
+                try:
+                    run_sync(step)(**kwargs)
+                except Exception:   # nothing more to do for a kernel that is gone
+                    pass
 
     def _execute(self, nb, folder: Path) -> None:
         client = self._client(nb, folder)
