@@ -27,7 +27,6 @@ class Upload:
     csv: Path | None = None
 
 
-
 def lms_zip(path: Path, uploads: list[Upload]) -> Path:
     """One zip the way an LMS exports an assignment: ``<id>_<Name>/`` with the notebook and any
     attachment, each entry dated with the upload time (Info-ZIP UTC field, as Moodle's download does)."""

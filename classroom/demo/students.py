@@ -46,9 +46,6 @@ SUBMITTED_BEFORE_DUE = dt.timedelta(days=2)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-SETTINGS_KEYS = ("EPOCHS", "LEARNING_RATE", "HIDDEN_SIZES")
-
-
 def set_training(nb: dict, training: Training) -> None:
     """Edit the MLP notebook's settings cell (``EPOCHS = ...``) in place, as a student would."""
     values = {"EPOCHS": str(training.epochs), "LEARNING_RATE": repr(training.learning_rate),
@@ -64,7 +61,6 @@ def set_training(nb: dict, training: Training) -> None:
             cell["source"] = text
             return
     raise DemoError("the MLP notebook has no settings cell starting with `EPOCHS = ...`")
-
 
 
 def timestamp_for(policy, student: SimStudent, assignment: str, index: int) -> dt.datetime:
