@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from classroom.demo.runner import reference_answers, student_notebook
+from coursebase.answers import reference_answers, student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT.parent / "shared" / "peer" / "nbgrader"  # optional: tests using it skip without it
@@ -87,7 +87,7 @@ def released(course: Path, assignment: str) -> dict:
     return json.loads(next((course / "release" / assignment).glob("*.ipynb")).read_text())
 
 
-# A copy of a notebook whose cells with these grade_ids have this source (the demo's students use it too).
+# A copy of a notebook whose cells with these grade_ids have this source (coursebase.answers owns it; the demo uses it too).
 with_answers = student_notebook
 
 

@@ -21,7 +21,7 @@ from conftest import submit
 
 from autograder.grade import grade_batch
 from autograder.release import release
-from classroom.demo.runner import reference_answers, student_notebook
+from coursebase.answers import reference_answers, student_notebook
 from coursebase.layout import Course
 
 pytestmark = pytest.mark.slow

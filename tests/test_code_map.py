@@ -33,8 +33,8 @@ def modules_in_tree() -> set[str]:
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
             rel = path.relative_to(ROOT)
-            if path.name == "__init__.py" or "migrations" in rel.parts:
-                continue
+            if path.name == "__init__.py" or "migrations" in rel.parts or not (path.parent / "__init__.py").exists():
+                continue   # package modules only (classroom/demo/course/ links to the course's files)
             found.add(f"{rel.parent.as_posix()}/{path.name}")
     return found
 

@@ -14,6 +14,8 @@ import csv
 import datetime as dt
 import json
 import math
+import os
+import shutil
 
 try:  # Python 3.11+
     import tomllib
@@ -23,21 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from classroom.demo.runner import (
-    DEMO_LIMITS,
-    DemoError,
-    Training,
-    Work,
-    _rewrite_limits,
-    answer_sources,
-    cohort,
-    find_dataset,
-    run_demo,
-    set_training,
-    synthetic_fashion,
-)
+from classroom.demo import DemoError
+from classroom.demo.cohort import Training, Work, answer_sources, cohort
+from classroom.demo.course import DEMO_LIMITS, rewrite_limits
+from classroom.demo.dataset import find_dataset
+from classroom.demo.runner import run_demo
+from classroom.demo.students import set_training
 from coursebase.layout import Course
 from coursebase.policy import load_policy, parse_policy
+from leaderboard.standin import synthetic_fashion
 
 ROOT = Path(__file__).resolve().parents[1]
 A1, A2, A3, A4 = "01_tensors", "02_dot_product", "03_parameter_count", "04_mlp_fashion_mnist"
@@ -318,14 +314,14 @@ def test_too_few_students_is_refused_before_anything_is_written(tmp_path, capsys
 def test_demo_limits_are_rewritten_and_everything_else_kept():
     text = (ROOT / "course.toml").read_text(encoding="utf-8")
     original = load_policy(ROOT)
-    rewritten = parse_policy(tomllib.loads(_rewrite_limits(text, DEMO_LIMITS)))
+    rewritten = parse_policy(tomllib.loads(rewrite_limits(text, DEMO_LIMITS)))
     for key, value in DEMO_LIMITS.items():
         assert getattr(rewritten.limits, key) == value
     assert rewritten.limits.cpu_time == original.limits.cpu_time
     assert rewritten.weights == original.weights and rewritten.due == original.due
     assert rewritten.leaderboard == original.leaderboard
     # a file without a [limits] table gets one
-    assert parse_policy(tomllib.loads(_rewrite_limits("[course]\nid = 'x'\n", DEMO_LIMITS))).limits.memory_mb == 1024
+    assert parse_policy(tomllib.loads(rewrite_limits("[course]\nid = 'x'\n", DEMO_LIMITS))).limits.memory_mb == 1024
 
 
 def _source(assignment):
@@ -382,3 +378,125 @@ def test_offline_without_data_falls_back_to_the_labelled_stand_in(tmp_path, monk
     assert not data.real and "SYNTHETIC" in data.label and "not real Fashion-MNIST" in data.label
     assert any("did not answer" in line for line in said)
     assert data.images_train.shape == (30, 28, 28)
+
+
+# ------------------------------------------------------------------ the course ships with the package
+
+def test_the_course_files_are_the_repositorys_own_in_a_checkout():
+    from classroom.demo.course import COURSE_FILES, course_files
+
+    where = course_files()
+    assert where == COURSE_FILES
+    for name in ("source", "course.toml", "nbgrader_config.py"):        # links, not a second copy to keep in step
+        assert (where / name).is_symlink() and (where / name).resolve() == (ROOT / name).resolve()
+
+
+def test_missing_course_files_are_named_and_nothing_is_written(tmp_path):
+    from classroom.demo.course import make_course
+
+    broken = tmp_path / "course-files"
+    (broken / "source").mkdir(parents=True)
+    (broken / "course.toml").write_text("[course]\n")
+    target = tmp_path / "new"
+    with pytest.raises(DemoError, match=r"course files are missing \(nbgrader_config.py\).*reinstall"):
+        make_course(target, broken)
+    assert not target.exists()
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_finds_and_copies_its_course_outside_the_checkout(tmp_path):
+    """`pip install .` (not editable) runs the demo: the wheel carries the course's real files."""
+    import subprocess
+    import sys
+
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, timeout=60)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: the wheel is built from the checkout's own files")
+    # Build from a copy of the checkout's files (links kept as links), so the build writes nothing into it.
+    src = tmp_path / "src"
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        if name.split("/", 1)[0] in ("tests", "bench", "docs", "release") or not os.path.lexists(ROOT / name):
+            continue
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT / name).is_symlink():
+            (src / name).symlink_to(os.readlink(ROOT / name))
+        else:
+            shutil.copy2(ROOT / name, src / name)
+    pip = [sys.executable, "-m", "pip"]
+    run = subprocess.run([*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"),
+                          str(src)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    site = tmp_path / "site"
+    run = subprocess.run([*pip, "install", "-q", "--no-deps", "--no-compile", "--target", str(site), str(wheel)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    probe = ("import json, sys\n"
+             "import classroom.demo.course as c\n"
+             "from pathlib import Path\n"
+             "where = c.course_files()\n"
+             "course = c.make_course(Path(sys.argv[1]))\n"
+             "print(json.dumps({'module': c.__file__, 'where': str(where),\n"
+             "  'links': [str(p) for p in where.rglob('*') if p.is_symlink()],\n"
+             "  'copied': sorted(str(p.relative_to(course.root)) for p in course.root.rglob('*') if p.is_file())}))\n")
+    run = subprocess.run([sys.executable, "-c", probe, str(outside / "course")], cwd=outside, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["module"].startswith(str(site)) and seen["where"].startswith(str(site))   # not the checkout
+    assert seen["links"] == []                                                            # real files
+    notebooks = sorted(f"source/{a}/{a}.ipynb" for a in ASSIGNMENTS)
+    assert seen["copied"] == sorted([*notebooks, "course.toml", "nbgrader_config.py"])
+    for name in notebooks + ["nbgrader_config.py"]:
+        assert (outside / "course" / name).read_bytes() == (ROOT / name).read_bytes(), name
+    assert load_policy(outside / "course").limits.memory_mb == DEMO_LIMITS["memory_mb"]
+
+    # the installed command itself answers (its entry point imports the installed package)
+    run = subprocess.run([sys.executable, "-c", "import sys; from classroom.cli import main; sys.exit(main())",
+                          "demo", "--help"], cwd=outside, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "--students" in run.stdout
+
+
+# ------------------------------------------------------------------ the students' kernels
+
+@pytest.mark.slow
+def test_a_student_kernel_starts_every_notebook_afresh_in_its_own_folder(tmp_path):
+    """One kernel runs several notebooks (the demo pays torch's import once), yet each sees a fresh start:
+    no name, figure or folder of the notebook before, and a failing notebook does not stop the next one."""
+    import nbformat
+
+    from classroom.demo.students import StudentKernel
+
+    def notebook(folder: str, *sources: str) -> Path:
+        path = tmp_path / folder / "nb.ipynb"
+        path.parent.mkdir()
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]), path)
+        return path
+
+    pid = "import os\nopen('pid.txt', 'w').write(str(os.getpid()))"
+    first = notebook("a", "import matplotlib.pyplot as plt\nsecret = 41\nplt.figure()", pid)
+    second = notebook("b", "import os, matplotlib.pyplot as plt\nprint(os.getcwd(), 'secret' in dir(), len(plt.get_fignums()))",
+                      pid)
+    failing = notebook("c", "import os\nprint(os.getpid())\nraise ValueError('a student bug')", "print('never run')")
+    after = notebook("d", pid)
+    with StudentKernel(timeout=120) as kernel:
+        kernel.run(first)
+        kernel.run(second)
+        with pytest.raises(Exception, match="a student bug"):
+            kernel.run(failing)
+        kernel.run(after)
+    pids = {name: (tmp_path / name / "pid.txt").read_text() for name in ("a", "b", "d")}
+    assert pids["a"] == pids["b"] != pids["d"]           # one kernel for both; a new one after the failure
+    outputs = nbformat.read(second, as_version=4).cells[0].outputs
+    assert outputs[0]["text"].split() == [str(second.parent), "False", "0"]    # own folder, no name, no figure
+    failed = nbformat.read(failing, as_version=4).cells
+    assert failed[0].outputs[-1]["ename"] == "ValueError" and not failed[1].get("outputs")   # saved as it failed
+    assert failed[0].outputs[0]["text"].strip() == pids["a"]       # the failing one also ran in the warm kernel
+    for pid in set(pids.values()):                                  # no kernel outlives its StudentKernel
+        assert not Path(f"/proc/{pid}").exists(), pid

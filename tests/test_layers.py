@@ -24,7 +24,7 @@ def project_modules() -> dict[str, Path]:
     found = {}
     for package in LAYERS:
         for path in (ROOT / package).rglob("*.py"):
-            if "migrations" not in path.parts:
+            if "migrations" not in path.parts and (path.parent / "__init__.py").exists():
                 found[module_name(path)] = path
     return found
 
