@@ -64,21 +64,21 @@ _LONG = 10
 WORDS: dict[str, dict[str, Any]] = {
     "ru": {
         "status": {
-            "graded": "проверено",
-            "timeout": "превышен лимит времени: баллы за ячейки, которые успели выполниться, сохранены, "
-                       "остальные получили 0",
-            "crashed": "ядро Python аварийно завершилось: баллы за ячейки до сбоя сохранены, остальные получили 0",
-            "failed": "ноутбук не удалось прочитать или запустить, баллы не выставлены",
-            "missing": "работа не сдана",
+            Status.GRADED: "проверено",
+            Status.TIMEOUT: "превышен лимит времени: баллы за ячейки, которые успели выполниться, сохранены, "
+                            "остальные получили 0",
+            Status.CRASHED: "ядро Python аварийно завершилось: баллы за ячейки до сбоя сохранены, остальные получили 0",
+            Status.FAILED: "ноутбук не удалось прочитать или запустить, баллы не выставлены",
+            Status.MISSING: "работа не сдана",
         },
         "flag": {
-            "late": "работа сдана после срока",
-            "tampered": "ячейки с тестами были изменены; проверка шла по исходным тестам",
-            "attack": "код пытался вмешаться в проверку; преподаватель увидит подробности",
-            "override": "преподаватель изменил оценку вручную",
-            "unsandboxed": "проверка шла без изоляции",
-            "copy": "работа совпадает с работой другого студента",
-            "implausible": "результат неправдоподобно высок",
+            Flag.LATE: "работа сдана после срока",
+            Flag.TAMPERED: "ячейки с тестами были изменены; проверка шла по исходным тестам",
+            Flag.ATTACK: "код пытался вмешаться в проверку; преподаватель увидит подробности",
+            Flag.OVERRIDE: "преподаватель изменил оценку вручную",
+            Flag.UNSANDBOXED: "проверка шла без изоляции",
+            Flag.COPY: "работа совпадает с работой другого студента",
+            Flag.IMPLAUSIBLE: "результат неправдоподобно высок",
         },
         "state": {"none": "нет оценки", "not_run": "не выполнялась", "passed": "пройдено",
                   "partial": "частично", "failed": "не пройдено"},
@@ -98,20 +98,20 @@ WORDS: dict[str, dict[str, Any]] = {
     },
     "en": {
         "status": {
-            "graded": "graded",
-            "timeout": "over the time limit: cells that ran keep their points, the rest scored 0",
-            "crashed": "the Python kernel crashed: cells before the crash keep their points, the rest scored 0",
-            "failed": "the notebook could not be read or run; no points were given",
-            "missing": "not handed in",
+            Status.GRADED: "graded",
+            Status.TIMEOUT: "over the time limit: cells that ran keep their points, the rest scored 0",
+            Status.CRASHED: "the Python kernel crashed: cells before the crash keep their points, the rest scored 0",
+            Status.FAILED: "the notebook could not be read or run; no points were given",
+            Status.MISSING: "not handed in",
         },
         "flag": {
-            "late": "handed in after the due date",
-            "tampered": "test cells were edited; the original tests were used",
-            "attack": "the code tried to interfere with grading; your instructor sees the details",
-            "override": "your instructor changed a score by hand",
-            "unsandboxed": "graded without isolation",
-            "copy": "the work matches another student's",
-            "implausible": "the result is implausibly high",
+            Flag.LATE: "handed in after the due date",
+            Flag.TAMPERED: "test cells were edited; the original tests were used",
+            Flag.ATTACK: "the code tried to interfere with grading; your instructor sees the details",
+            Flag.OVERRIDE: "your instructor changed a score by hand",
+            Flag.UNSANDBOXED: "graded without isolation",
+            Flag.COPY: "the work matches another student's",
+            Flag.IMPLAUSIBLE: "the result is implausibly high",
         },
         "state": {"none": "no score", "not_run": "not run", "passed": "passed", "partial": "partly",
                   "failed": "failed"},
@@ -363,14 +363,14 @@ def _days(n: int, language: str) -> str:
     return f"{n} дней"
 
 
-def _page_flags(row: GradeRow) -> dict[str, str]:
+def _page_flags(row: GradeRow) -> dict[Flag, str]:
     """The row's flags as a student sees them: a crash is the status, not an `attack`."""
     flags = dict(row.flags)
-    attack = flags.get(Flag.ATTACK.value)
+    attack = flags.get(Flag.ATTACK)
     if attack is not None and row.status == Status.CRASHED:
         parts = [p for p in attack.split("; ") if p.strip()]
         if all(any(words in p for words in _CRASH_ONLY) for p in parts):
-            del flags[Flag.ATTACK.value]
+            del flags[Flag.ATTACK]
     return flags
 
 
@@ -378,7 +378,7 @@ def page_context(row: GradeRow, info: _Notebook, language: str = "ru") -> dict:
     """Everything the template shows for one row (pure)."""
     words = WORDS[language]
     # late and override have their own lines below; repeating their details here only adds noise
-    flags = [(name, words["flag"].get(name, name), "" if name in ("late", "override") else (detail or ""))
+    flags = [(name, words["flag"].get(name, name), "" if name in (Flag.LATE, Flag.OVERRIDE) else (detail or ""))
              for name, detail in _page_flags(row).items()]
     late = None
     if row.lateness.late:
@@ -404,7 +404,7 @@ def page_context(row: GradeRow, info: _Notebook, language: str = "ru") -> dict:
     return {
         "t": words, "language": language, "highlight_css": _highlight_css(),
         "student_id": row.student_id, "student_name": row.student_name, "assignment": row.assignment,
-        "notebook": info.name, "status": row.status.value, "status_words": words["status"][row.status.value],
+        "notebook": info.name, "status": row.status.value, "status_words": words["status"][row.status],
         "raw_score": row.raw_score, "score": row.score, "max_score": row.max_score, "late": late,
         "submitted_at": row.submitted_at.strftime("%Y-%m-%d %H:%M UTC") if row.submitted_at else None,
         "flags": flags, "overrides": [q for q in questions if q["override_reason"]],
@@ -457,7 +457,7 @@ def write_feedback(course: Course, assignment: str, students: list[str] | None =
     language = load_policy(course.root).language
     result = FeedbackResult()
     for row in rows:
-        if row.status.value == "missing":
+        if row.status == Status.MISSING:
             result.skipped[row.student_id] = "nothing submitted"
             continue
         if row.record is None and row.raw_score is None:

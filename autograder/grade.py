@@ -34,14 +34,12 @@ from coursebase.late import price_lateness
 from coursebase.layout import Course, CourseError
 from coursebase.policy import Policy, load_policy
 from coursebase.submission import UPLOADED_TIMESTAMP_DETAIL, content_hash, has_uploaded_timestamp, time_of
-from coursebase.vocabulary import Flag, Status
+from coursebase.vocabulary import REVIEW_FLAGS, Flag, Status
 
 if TYPE_CHECKING:
     from autograder.engine.forkserver import ForkServer
 
 console = Console(stderr=True)
-# what makes a graded run need a person besides its status (the exit code of `grade`)
-REVIEW_FLAGS = (Flag.ATTACK, Flag.TAMPERED)
 
 
 @dataclass
@@ -111,17 +109,17 @@ def finish_result(result: RunResult, kit: Kit, sub: Submission, policy: Policy, 
     result.cells.sort(key=lambda c: order.get(c.grade_id, 10**6))
     result.sandbox = "namespaces" if sandboxed else "none"
     if not sandboxed:
-        result.flags.setdefault("unsandboxed", "graded without isolation (--unsandboxed)")
+        result.flags.setdefault(Flag.UNSANDBOXED, "graded without isolation (--unsandboxed)")
     if has_uploaded_timestamp(sub.folder):
         # a student's own timestamp.txt: kept by collect, never the time (which came from the LMS or the file)
-        attack = result.flags.get(Flag.ATTACK.value)
-        result.flags[Flag.ATTACK.value] = f"{attack}; {UPLOADED_TIMESTAMP_DETAIL}" if attack else UPLOADED_TIMESTAMP_DETAIL
+        attack = result.flags.get(Flag.ATTACK)
+        result.flags[Flag.ATTACK] = f"{attack}; {UPLOADED_TIMESTAMP_DETAIL}" if attack else UPLOADED_TIMESTAMP_DETAIL
     submitted_at = time_of(sub.folder)
     due = policy.due_for(sub.student_id, kit.assignment)
     if submitted_at is not None and due is not None:
         lateness = price_lateness(submitted_at, due, policy.late, kit.max_score, result.score)
         if lateness.late:
-            result.flags["late"] = describe_lateness(lateness, due)
+            result.flags[Flag.LATE] = describe_lateness(lateness, due)
     result.audit.update({"submission_hash": sub.hash, "tests_hash": kit.tests_hash, "seed": policy.grading_seed,
                          "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     return result

@@ -40,18 +40,17 @@ from pathlib import Path
 from coursebase.layout import Course, CourseError
 from coursebase.policy import load_policy
 from coursebase.spreadsheet import spreadsheet_row
-from coursebase.vocabulary import Word
+from coursebase.vocabulary import REVIEW_FLAGS, Flag, Status, Word
+from leaderboard.records import CsvStatus
 
 LEADERBOARD = "leaderboard"
-# Flags that ask a person to look before the grade is final. `late` and `override`
-# are settled already (the penalty is priced, the override has a reason).
-REVIEW_FLAGS = ("attack", "tampered", "copy", "implausible")
-FULL_STATUSES = ("graded", "scored")
-NO_SCORE_WORDS = {
-    "missing": "nothing submitted",
-    "failed": "could not be graded",
-    "invalid": "no valid submission",
-    "over_limit": "over the daily limit, not scored",
+# a part graded in full: every cell of a notebook ran, a leaderboard file was scored
+FULL_STATUSES: tuple[Word, ...] = (Status.GRADED, CsvStatus.SCORED)
+NO_SCORE_WORDS: dict[Word, str] = {
+    Status.MISSING: "nothing submitted",          # the leaderboard's missing is the same word
+    Status.FAILED: "could not be graded",
+    CsvStatus.INVALID: "no valid submission",
+    CsvStatus.OVER_LIMIT: "over the daily limit, not scored",
 }
 
 
@@ -70,12 +69,12 @@ class Component:
     was seen.
     """
     name: str                          # an assignment, or "leaderboard"
-    status: str                        # a status word of docs/contracts.md
+    status: Word                       # a Status (notebook) or CsvStatus (leaderboard) of docs/contracts.md
     score: float | None
     max_score: float
     raw_score: float | None = None     # before the late penalty
     late_penalty: float | None = None
-    flags: dict[str, str] = field(default_factory=dict)
+    flags: dict[Flag, str] = field(default_factory=dict)
     message: str = ""
     accuracy: float | None = None      # leaderboard: the private accuracy that decided the points
 
@@ -182,7 +181,7 @@ def combine(student_id: str, student_name: str, components: list[Component],
 
 def notebook_component(row) -> Component:
     """A :class:`Component` from one :class:`autograder.export.GradeRow`."""
-    return Component(name=row.assignment, status=row.status.value, score=row.score, max_score=row.max_score,
+    return Component(name=row.assignment, status=row.status, score=row.score, max_score=row.max_score,
                      raw_score=row.raw_score, late_penalty=row.late_penalty, flags=dict(row.flags),
                      message=row.message)
 
@@ -190,8 +189,8 @@ def notebook_component(row) -> Component:
 def leaderboard_component(result, max_points: float) -> Component:
     """A :class:`Component` from a :class:`leaderboard.records.LeaderboardResult` (None: never scored)."""
     if result is None:
-        return Component(LEADERBOARD, "missing", None, max_points, message="no leaderboard entry")
-    scored = result.status == "scored"
+        return Component(LEADERBOARD, CsvStatus.MISSING, None, max_points, message="no leaderboard entry")
+    scored = result.status == CsvStatus.SCORED
     return Component(name=LEADERBOARD, status=result.status, score=float(result.points) if scored else None,
                      max_score=float(result.max_points), raw_score=float(result.points) if scored else None,
                      flags={f: result.message or "see the leaderboard" for f in result.flags}, message=result.message,
@@ -244,7 +243,7 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-STATUS_COLOURS = {"graded": "#4a7ebb", "timeout": "#e0a030", "crashed": "#c0392b"}
+STATUS_COLOURS = {Status.GRADED: "#4a7ebb", Status.TIMEOUT: "#e0a030", Status.CRASHED: "#c0392b"}
 
 
 def score_histogram(parts: list[Part], title: str) -> str:
@@ -286,8 +285,8 @@ def final_histogram(grades: list[FinalGrade]) -> str:
 
     fig = Figure(figsize=(7, 2.6), dpi=100)
     ax = fig.add_subplot()
-    colours = {"complete": "#4a7ebb", "incomplete": "#e0a030", "review": "#c0392b"}
-    stacks = [[g.percent for g in grades if g.status.value == s] for s in colours]
+    colours = {FinalStatus.COMPLETE: "#4a7ebb", FinalStatus.INCOMPLETE: "#e0a030", FinalStatus.REVIEW: "#c0392b"}
+    stacks = [[g.percent for g in grades if g.status == s] for s in colours]
     ax.hist(stacks, bins=20, range=(0, 100), stacked=True, color=list(colours.values()), edgecolor="white",
             label=[f"{s} ({len(v)})" for s, v in zip(colours, stacks)])
     ax.legend(fontsize=7, loc="upper left")
@@ -359,7 +358,7 @@ def render_report(course: Course, grades: list[FinalGrade], names: list[str], po
         final_image=final_histogram(grades) if grades else None, leaderboard_rows=leaderboard_rows,
         has_leaderboard=LEADERBOARD in names, thresholds=board.thresholds,
         floor_points=board.floor_points, max_points=board.max_points, links=links, feedback=feedback,
-        review_flags=REVIEW_FLAGS, leaderboard=LEADERBOARD)
+        review_flags=REVIEW_FLAGS, full_statuses=FULL_STATUSES, late=Flag.LATE, leaderboard=LEADERBOARD)
 
 
 # ================================================================== the command

@@ -10,7 +10,7 @@ import pytest
 
 from autograder.engine.results import CellResult, RunResult
 from autograder.records import load_latest_records
-from coursebase.vocabulary import Flag, Status
+from coursebase.vocabulary import REVIEW_FLAGS, Flag, Status
 
 
 def test_the_status_words_are_exactly_the_closed_list():
@@ -18,7 +18,22 @@ def test_the_status_words_are_exactly_the_closed_list():
 
 
 def test_the_flag_words_are_exactly_the_closed_list():
-    assert [f.value for f in Flag] == ["late", "tampered", "attack", "override", "unsandboxed"]
+    assert [f.value for f in Flag] == ["late", "tampered", "attack", "override", "unsandboxed", "copy", "implausible"]
+
+
+def test_the_flags_that_ask_for_review_are_the_suspicious_ones():
+    # late and override are settled (priced, reasoned); unsandboxed is the instructor's own choice
+    assert REVIEW_FLAGS == (Flag.ATTACK, Flag.TAMPERED, Flag.COPY, Flag.IMPLAUSIBLE)
+    assert "copy" in REVIEW_FLAGS and "late" not in REVIEW_FLAGS
+
+
+def test_every_status_and_flag_has_a_phrase_in_every_feedback_language():
+    from autograder.feedback import WORDS
+
+    for language, words in WORDS.items():
+        assert set(words["status"]) == set(Status), language
+        assert set(words["flag"]) == set(Flag), language
+        assert all(isinstance(key, (Status, Flag)) for key in [*words["status"], *words["flag"]]), language
 
 
 def test_a_word_prints_and_compares_as_itself():
@@ -55,6 +70,21 @@ def test_a_record_survives_its_json_form():
     back = RunResult.from_json(data)
     assert back == r and back.status is Status.GRADED
     assert back.cells[2].score is None and back.cells[3].ran is False
+    assert data["flags"] == {"tampered": "test cell 't1' was edited; restored"}   # the word on disk
+    assert [type(name) for name in back.flags] == [Flag]                          # a member in memory
+
+
+def test_a_record_with_a_flag_outside_the_closed_list_is_refused_and_the_file_kept(tmp_path):
+    good = record(student_id="s2")
+    bad = json.loads(record().dumps())
+    bad["flags"] = {"cheating": "not a word of the list"}
+    with pytest.raises(ValueError, match="cheating"):
+        RunResult.from_json(bad)
+    path = tmp_path / "records.jsonl"
+    text = json.dumps(bad) + "\n" + good.dumps() + "\n"
+    path.write_text(text, encoding="utf-8")
+    assert set(load_latest_records(path)) == {("s2", "a1")}   # s1 has no valid record: it is graded again
+    assert path.read_text(encoding="utf-8") == text              # reading never rewrites the file
 
 
 def test_latest_records_keeps_the_newest_line_and_skips_a_torn_one(tmp_path):

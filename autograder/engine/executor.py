@@ -49,7 +49,7 @@ from autograder.engine.results import CellResult, RunResult
 from autograder.engine.run_plan import plan
 from autograder.engine.scoring import manual_cell_score
 from coursebase import submission
-from coursebase.vocabulary import Status
+from coursebase.vocabulary import Flag, Status
 
 ENGINE_VERSION = "1"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -189,7 +189,7 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
             result.message = str(exc)
             return _finish(result, channel, started)  # every graded cell gets 0, "not run", from grade.finish_result
         if findings:
-            result.flags["tampered"] = "; ".join(findings)
+            result.flags[Flag.TAMPERED] = "; ".join(findings)
         # module names bound by the instructor's given (locked) code always mean those modules in tests
         given = given_imports([c.source for c in kit.cells if c.locked and not c.is_test and c.cell_type == "code"])
         if private:
@@ -223,16 +223,16 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
                                      "plan": round((cells_start - sandbox_ready) * 1000, 1),
                                      "cells": round((time.monotonic() - cells_start) * 1000, 1)}
         if channel.protocol_broken:
-            result.flags["attack"] = _join(result.flags.get("attack"),
+            result.flags[Flag.ATTACK] = _join(result.flags.get(Flag.ATTACK),
                                            f"broke the grading protocol ({channel.protocol_broken})")
         if channel.audit:
             seen = "; ".join(sorted({f"{a['what']}" + (f" ({a['detail']})" if a["detail"] else "")
                                      for a in channel.audit}))
-            result.flags["attack"] = _join(result.flags.get("attack"), f"seen in the sandbox: {seen}")
+            result.flags[Flag.ATTACK] = _join(result.flags.get(Flag.ATTACK), f"seen in the sandbox: {seen}")
         sample()
         used = peak[0]
         if used >= 0.9 * (job.disk_mb << 20):
-            result.flags["attack"] = _join(result.flags.get("attack"),
+            result.flags[Flag.ATTACK] = _join(result.flags.get(Flag.ATTACK),
                                            f"filled its private disk ({used >> 20} MB of {job.disk_mb} MB)")
         return _finish(result, channel, started)
 
@@ -290,7 +290,7 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
             continue
         if cell.kind in ("code", "manual") and cell.cell_type == "code":
             for finding in scan_source(cell.source):
-                result.flags["attack"] = _join(result.flags.get("attack"), f"cell {cell.index}: {finding}")
+                result.flags[Flag.ATTACK] = _join(result.flags.get(Flag.ATTACK), f"cell {cell.index}: {finding}")
         cell_deadline = min(time.monotonic() + job.cell_timeout, deadline)
         verdict = None
         if cell.kind == "test" and channel.dead is None:
@@ -341,7 +341,7 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
         result.status = Status.TIMEOUT
         result.message = _join(result.message or None, f"timeout: a cell ran past its {job.cell_timeout:g} s limit")
     if judge.suspicions:
-        result.flags["attack"] = _join(result.flags.get("attack"), "; ".join(sorted(judge.suspicions)))
+        result.flags[Flag.ATTACK] = _join(result.flags.get(Flag.ATTACK), "; ".join(sorted(judge.suspicions)))
 
 
 def _clean(text: str) -> str:

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from coursebase.vocabulary import Status
+from coursebase.vocabulary import Flag, Status
 
 
 @dataclass
@@ -34,7 +34,7 @@ class RunResult:
     assignment: str
     status: Status
     cells: list[CellResult] = field(default_factory=list)
-    flags: dict[str, str] = field(default_factory=dict)   # flag -> what was seen
+    flags: dict[Flag, str] = field(default_factory=dict)   # flag -> what was seen
     message: str = ""
     duration: float = 0.0
     outputs: list[dict[str, Any]] = field(default_factory=list)  # per notebook cell, for feedback
@@ -63,6 +63,7 @@ class RunResult:
         data.pop("max_score", None)
         data["status"] = Status(data["status"])
         data["cells"] = [CellResult(**c) for c in data.get("cells", [])]
+        data["flags"] = {Flag(name): detail for name, detail in data.get("flags", {}).items()}
         return cls(**data)
 
     def dumps(self) -> str:
