@@ -14,7 +14,7 @@ import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,10 +90,8 @@ def make_job(course: Course, policy: Policy, kit: Kit, kit_file: Path, sub: Subm
     return Job(
         job_id=f"{kit.assignment}/{sub.student_id}", student_id=sub.student_id, assignment=kit.assignment,
         submission_dir=str(sub.folder), notebook=kit.notebook, kit_path=str(kit_file), result_path=str(result_path),
-        seed=policy.grading_seed, cell_timeout=limits.cell_timeout,
-        notebook_timeout=timeout or limits.notebook_timeout, cpu_time=limits.cpu_time, memory_mb=limits.memory_mb,
-        processes=limits.processes, file_size_mb=limits.file_size_mb, disk_mb=limits.disk_mb,
-        output_kb=limits.output_kb, sandboxed=sandboxed, data_dir=str(data_dir) if data_dir else None,
+        seed=policy.grading_seed, limits=replace(limits, notebook_timeout=timeout or limits.notebook_timeout),
+        sandboxed=sandboxed, data_dir=str(data_dir) if data_dir else None,
         hide=[str(course.root)], skip_files=[Path(f).name for f in kit.data_files],
     )
 

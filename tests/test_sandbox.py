@@ -16,6 +16,7 @@ from test_grade_batch import GOOD
 
 from autograder.grade import grade_batch
 from coursebase.layout import Course
+from coursebase.policy import Limits
 
 pytestmark = pytest.mark.slow
 
@@ -224,8 +225,7 @@ def test_a_folder_holding_a_course_is_never_bound_even_from_sys_path(tmp_path):
     (course / "source").mkdir(parents=True)
     (course / "nbgrader_config.py").write_text("c = get_config()\n")
     (parent / "venvlike").mkdir()
-    spec = sandbox.SandboxSpec(uid=1, memory_bytes=1, cpu_seconds=1, processes=1, file_size_bytes=1, disk_bytes=1,
-                               readable=[str(course), str(parent), str(parent / "venvlike")])
+    spec = sandbox.SandboxSpec(uid=1, limits=Limits(), readable=[str(course), str(parent), str(parent / "venvlike")])
     binds = sandbox._system_binds(spec)
     assert str(course) not in binds and str(parent) not in binds
     assert str(parent / "venvlike") in binds  # an ordinary folder is still allowed

@@ -186,7 +186,7 @@ def _loop(run_job, Job, jobs_dir: str, out) -> None:
                             sys.stdout.flush()
                         finally:
                             os._exit(code)
-                running[pid] = (job.job_id, time.monotonic() + job.notebook_timeout + HARD_MARGIN)
+                running[pid] = (job.job_id, time.monotonic() + job.limits.notebook_timeout + HARD_MARGIN)
                 slot_of[pid] = slot
                 dir_of[pid] = job_dir
                 result_of[pid] = job.result_path
