@@ -308,9 +308,9 @@ def _cell_views(row: GradeRow, info: _Notebook, words: dict) -> list[CellView]:
     graded = {c.grade_id: c for c in row.cells}
     verdicts = {c.grade_id: c for c in (row.record.cells if row.record else [])}
     views = []
-    for position, out in enumerate(row.record.outputs if row.record else []):
-        grade_id = out.get("grade_id")
-        cell_type = out.get("cell_type", "code")
+    for out in row.record.outputs if row.record else []:
+        grade_id = out.grade_id
+        cell_type = out.cell_type
         if grade_id in info.tests:
             role = "test"
         elif grade_id in info.locked_source:
@@ -319,19 +319,17 @@ def _cell_views(row: GradeRow, info: _Notebook, words: dict) -> list[CellView]:
             role = "answer"
         else:
             role = "text" if cell_type != "code" else "code"
-        source = info.locked_source[grade_id] if grade_id in info.locked_source else _text(out.get("source"))
+        source = info.locked_source[grade_id] if grade_id in info.locked_source else out.source
         hidden = info.hidden.get(grade_id or "", frozenset()) if role == "test" else frozenset()
 
         def shown(text, hidden=hidden):
             return scrub(text, hidden, words["hidden"]) if hidden else _ANSI.sub("", text or "")
 
         view = CellView(
-            index=int(out.get("index", position)), cell_type=cell_type, role=role, grade_id=grade_id,
-            source=source, stdout=shown(_text(out.get("stdout"))), stderr=shown(_text(out.get("stderr"))),
-            error=shown(_text(out.get("error"))), truncated=bool(out.get("truncated")))
-        for result in out.get("results") or []:
-            if not isinstance(result, dict):
-                continue
+            index=out.index, cell_type=cell_type, role=role, grade_id=grade_id,
+            source=source, stdout=shown(out.stdout), stderr=shown(out.stderr),
+            error=shown(out.error), truncated=out.truncated)
+        for result in out.results:
             if "image/png" in result:
                 png = _png(result["image/png"])
                 view.results.append(Result("image", png) if png else Result("text", words["not_png"]))

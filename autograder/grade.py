@@ -25,7 +25,7 @@ from rich.table import Table
 from autograder.engine import sandbox
 from autograder.engine.executor import Job
 from autograder.engine.grading_kit import KIT_VERSION, Kit, build_kit, kit_path
-from autograder.engine.results import CellResult, RunResult
+from autograder.engine.results import CellKind, CellResult, RunResult
 from autograder.export import foreign_scores, grades_by_submission
 from autograder.gradebook import open_gradebook, refresh_lateness, write_result
 from autograder.records import load_latest_records
@@ -102,7 +102,7 @@ def finish_result(result: RunResult, kit: Kit, sub: Submission, policy: Policy, 
     for cell in kit.cells:
         if cell.grade and cell.grade_id not in have:
             result.cells.append(CellResult(cell.grade_id, cell.points or 0.0, 0.0, ran=False, error="not run",
-                                           kind="manual" if cell.is_manual else "test"))
+                                           kind=CellKind.MANUAL if cell.is_manual else CellKind.TEST))
     order = {c.grade_id: i for i, c in enumerate(kit.cells)}
     result.cells.sort(key=lambda c: order.get(c.grade_id, 10**6))
     result.sandbox = "namespaces" if sandboxed else "none"

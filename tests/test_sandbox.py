@@ -120,10 +120,10 @@ def sandbox_batch(tmp_path_factory):
 
 def _printed(result, marker: str):
     for out in result.outputs:
-        for line in out["stdout"].splitlines():
+        for line in out.stdout.splitlines():
             if line.startswith(marker):
                 return json.loads(line[len(marker):]) if line[len(marker):].startswith("{") else line
-    raise AssertionError(f"{marker} not printed: {[o['stdout'] for o in result.outputs]}")
+    raise AssertionError(f"{marker} not printed: {[o.stdout for o in result.outputs]}")
 
 
 def test_student_code_cannot_read_the_course_or_write_outside_its_folder(sandbox_batch):
@@ -166,7 +166,7 @@ def test_grading_mode_is_visible_and_environment_is_clean(sandbox_batch):
 
 def test_each_submission_starts_clean(sandbox_batch):
     _, results = sandbox_batch
-    assert "WROTE" in "".join(o["stdout"] for o in results["b_state_writer"].outputs)
+    assert "WROTE" in "".join(o.stdout for o in results["b_state_writer"].outputs)
     state = _printed(results["c_state_reader"], "STATE")
     assert state == {"torch_ones": True, "abs": 2, "global": False, "env": None, "cwd_file": False,
                      "tmp_file": False, "cwd": "/home/student"}
@@ -205,11 +205,11 @@ def test_threads_are_pinned_and_parallel_ops_do_not_hang(sandbox_batch):
 def test_output_is_captured_at_the_file_descriptor_level(sandbox_batch):
     _, results = sandbox_batch
     result = results["f_outputs"]
-    stdout = "".join(o["stdout"] for o in result.outputs)
+    stdout = "".join(o.stdout for o in result.outputs)
     assert "c-level-print" in stdout and "shell-print" in stdout
     assert "late-import torchvision sklearn.metrics" in stdout
-    assert "to-stderr" in "".join(o["stderr"] for o in result.outputs)
-    rich = [r for o in result.outputs for r in o["results"]]
+    assert "to-stderr" in "".join(o.stderr for o in result.outputs)
+    rich = [r for o in result.outputs for r in o.results]
     assert any("shown-by-display" in r.get("text/plain", "") for r in rich)
     assert any("image/png" in r for r in rich)
     assert result.score == 8.0

@@ -45,7 +45,7 @@ from autograder.engine.code_scan import scan_source
 from autograder.engine.grading_kit import Kit
 from autograder.engine.judge import Judge, given_imports
 from autograder.engine.kernel_client import Channel, KernelGone, open_network_counters
-from autograder.engine.results import CellResult, RunResult
+from autograder.engine.results import CellKind, CellResult, RecordedOutput, RunResult
 from autograder.engine.run_plan import plan
 from autograder.engine.scoring import manual_cell_score
 from coursebase import submission
@@ -283,51 +283,50 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
     seeds = {grade_id: seed for grade_id, _, seed in given_cells}
     judge.after_ask = sample_disk
     for cell in planned:
-        out: dict = {"index": cell.index, "cell_type": cell.cell_type, "grade_id": cell.grade_id,
-                     "source": cell.shown_source, "stdout": "", "stderr": "", "error": "", "results": [],
-                     "truncated": False, "score": None, "max_score": cell.points}
+        out = RecordedOutput(index=cell.index, cell_type=cell.cell_type, grade_id=cell.grade_id,
+                             source=cell.shown_source, max_score=cell.points)
         result.outputs.append(out)
-        if cell.kind == "text":
+        if cell.kind == CellKind.TEXT:
             continue
-        if cell.kind in ("code", "manual") and cell.cell_type == "code":
+        if cell.kind in (CellKind.CODE, CellKind.MANUAL) and cell.cell_type == "code":
             for finding in scan_source(cell.source):
                 result.flags[Flag.ATTACK] = _join(result.flags.get(Flag.ATTACK), f"cell {cell.index}: {finding}")
         cell_deadline = min(time.monotonic() + job.limits.cell_timeout, deadline)
         verdict = None
-        if cell.kind == "test" and channel.dead is None:
+        if cell.kind == CellKind.TEST and channel.dead is None:
             verdict = judge.run_test(cell.judge_source, cell.points or 0.0, cell_deadline,
                                      name=f"test:{cell.grade_id}")
         if verdict is not None and verdict.timed_out:
             # the student's code already ran out of time in this test: running it again would too
-            out["error"] = verdict.error
+            out.error = verdict.error
         elif channel.dead is None and cell.cell_type == "code" and time.monotonic() < deadline:
             try:
                 got = channel.run_cell(cell.source, cell_deadline,
                                        seed=seeds.get(cell.grade_id) if cell.given else None)
-                out.update(stdout=_clean(got.stdout), stderr=_clean(got.stderr), error=_clean(got.error),
-                           results=got.results, truncated=got.truncated)
+                out.stdout, out.stderr, out.error = _clean(got.stdout), _clean(got.stderr), _clean(got.error)
+                out.results, out.truncated = got.results, got.truncated
                 if got.interrupted:
-                    out["error"] = (out["error"] + "\n" if out["error"] else "") + \
+                    out.error = (out.error + "\n" if out.error else "") + \
                         f"Interrupted: the cell ran past its {job.limits.cell_timeout:g} s limit."
             except KernelGone as exc:
-                out["error"] = f"The kernel stopped here: {exc.reason}."
+                out.error = f"The kernel stopped here: {exc.reason}."
             sample_disk()
         elif channel.dead is None and time.monotonic() >= deadline:
             channel.kill("stopped at the notebook time limit", timed_out=True)
-        if cell.kind == "test":
+        if cell.kind == CellKind.TEST:
             if verdict is None:
                 cr = CellResult(cell.grade_id, cell.points or 0.0, 0.0, ran=False,
                                 error="not run: " + (channel.dead.reason if channel.dead else "no time left"))
             else:
                 cr = CellResult(cell.grade_id, cell.points or 0.0, verdict.score, error=verdict.error)
-                if verdict.error and not out["error"]:
-                    out["error"] = verdict.error
-        elif cell.kind == "manual":
+                if verdict.error and not out.error:
+                    out.error = verdict.error
+        elif cell.kind == CellKind.MANUAL:
             cr = CellResult(cell.grade_id, cell.points or 0.0, manual_cell_score(cell.unchanged_answer),
-                            kind="manual")
+                            kind=CellKind.MANUAL)
         else:
             continue
-        out["score"] = cr.score
+        out.score = cr.score
         result.cells.append(cr)
         log.write(json.dumps(cr.to_json()) + "\n")
         log.flush()

@@ -346,7 +346,7 @@ def collect_result(job, exit_code: int | None):
     if log.exists():
         for line in log.read_text(encoding="utf-8").splitlines():
             try:
-                cells.append(CellResult(**json.loads(line)))
+                cells.append(CellResult.from_json(json.loads(line)))
             except (ValueError, TypeError):
                 pass
     error = Path(job.result_path + ".error")
