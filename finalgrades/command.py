@@ -478,7 +478,7 @@ def print_table(result: FinalGradesResult, policy, console=None) -> None:
     table.add_column("final", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("notes", overflow="fold", ratio=1)
-    colours = {"complete": "green", "incomplete": "yellow", "review": "red"}
+    colours = {FinalStatus.COMPLETE: "green", FinalStatus.INCOMPLETE: "yellow", FinalStatus.REVIEW: "red"}
     for grade in result.grades:
         cells = []
         for part in grade.parts:
@@ -494,7 +494,7 @@ def print_table(result: FinalGradesResult, policy, console=None) -> None:
             if c.late_penalty:
                 text += " [magenta]late[/magenta]"
             cells.append(text)
-        colour = colours[grade.status.value]
+        colour = colours[grade.status]
         table.add_row(escape(grade.student_id), *cells, f"{grade.percent:.1f}%",
                       f"[{colour}]{grade.status.value}[/{colour}]", escape(short_notes(grade)))
     console.print(table)
