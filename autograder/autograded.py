@@ -33,7 +33,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output, new_raw_cell
 
 from autograder.engine.grading_kit import Kit
-from autograder.engine.results import RunResult
+from autograder.engine.results import RecordedOutput, RunResult
 from coursebase.notebook import cell_text
 
 NOTE_FAILED = "**Not graded by the autograder**: {message}"
@@ -49,17 +49,14 @@ def _error_output(text: str):
     return new_output("error", ename=name, evalue=value, traceback=text.splitlines())
 
 
-def _outputs(entry: dict, execution_count: int | None) -> list:
+def _outputs(entry: RecordedOutput) -> list:
     from autograder.feedback import _png
 
     outputs = []
-    for name in ("stdout", "stderr"):
-        text = cell_text(entry.get(name))
+    for name, text in (("stdout", entry.stdout), ("stderr", entry.stderr)):
         if text:
             outputs.append(new_output("stream", name=name, text=text))
-    for result in entry.get("results") or []:
-        if not isinstance(result, dict):
-            continue
+    for result in entry.results:
         if "image/png" in result:
             png = _png(result["image/png"])
             data = {"image/png": png} if png else {"text/plain": "[image not shown: not a PNG]"}
@@ -70,9 +67,8 @@ def _outputs(entry: dict, execution_count: int | None) -> list:
         else:
             continue
         outputs.append(new_output("display_data", data=data))
-    error = cell_text(entry.get("error"))
-    if error:
-        outputs.append(_error_output(error))
+    if entry.error:
+        outputs.append(_error_output(entry.error))
     return outputs
 
 
@@ -96,19 +92,17 @@ def autograded_notebook(result: RunResult, kit: Kit, released: dict):
     cells = []
     count = 0
     for entry in result.outputs:
-        grade_id = entry.get("grade_id")
+        grade_id = entry.grade_id
         kit_cell = kit_cells.get(grade_id) if grade_id else None
-        source = cell_text(entry.get("source"))
+        source = entry.source
         if kit_cell is not None and (kit_cell.locked or kit_cell.is_test):
             source = kit_cell.source
         metadata = copy.deepcopy(meta_by_id.get(grade_id, {})) if grade_id else {}
-        cell_type = entry.get("cell_type", "code")
-        if cell_type == "code":
-            ran = any(cell_text(entry.get(k)) for k in ("stdout", "stderr", "error")) or entry.get("results")
+        if entry.cell_type == "code":
             count += 1
             cell = new_code_cell(source, metadata=metadata, execution_count=count)
-            cell.outputs = _outputs(entry, count) if ran else []
-        elif cell_type == "markdown":
+            cell.outputs = _outputs(entry) if entry.ran else []
+        elif entry.cell_type == "markdown":
             cell = new_markdown_cell(source, metadata=metadata)
         else:
             cell = new_raw_cell(source, metadata=metadata)
@@ -122,8 +116,8 @@ def unanswered(result: RunResult, kit: Kit) -> frozenset[str]:
     kit_cells = kit.by_id()
     found = set()
     for entry in result.outputs:
-        cell = kit_cells.get(entry.get("grade_id") or "")
-        if cell is not None and cell.solution and cell_text(entry.get("source")).strip() == cell.visible_source.strip():
+        cell = kit_cells.get(entry.grade_id or "")
+        if cell is not None and cell.solution and entry.source.strip() == cell.visible_source.strip():
             found.add(cell.grade_id)
     return frozenset(found)
 

@@ -69,7 +69,7 @@ class GradeRow:
     student_name: str
     assignment: str
     status: Status
-    flags: dict[str, str]         # flag -> what was seen, in a stable order
+    flags: dict[Flag, str]        # flag -> what was seen, in a stable order
     raw_score: float | None       # None for missing and failed work
     lateness: Lateness
     max_score: float
@@ -197,10 +197,10 @@ def _submission_time(course: Course, student: str, assignment: str,
     return time_of(course.submission_dir(student, assignment))
 
 
-def _ordered_flags(record_flags: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
+def _ordered_flags(record_flags: dict[Flag, str], extra: dict[Flag, str]) -> dict[Flag, str]:
     flags = dict(record_flags)
     for name, seen in extra.items():
-        if name == Flag.LATE.value:
+        if name == Flag.LATE:
             flags[name] = seen  # priced here with overrides included: it replaces the record's
         else:
             flags[name] = f"{flags[name]}; {seen}" if name in flags else seen
@@ -304,23 +304,23 @@ def _row(course, policy, student_id, full_name, assignment, cells, max_score, gr
     if waiting:
         messages.append(f"waiting for a manual grade: {', '.join(waiting)}")
 
-    extra_flags: dict[str, str] = {}
+    extra_flags: dict[Flag, str] = {}
     lateness = Lateness.on_time()
     if submitted_at is None:
         messages.append("submission time unknown: lateness not priced")
     else:
         lateness = price_lateness(submitted_at, due, policy.late, max_score, raw)
     if lateness.late:
-        extra_flags[Flag.LATE.value] = describe_lateness(lateness, due)
+        extra_flags[Flag.LATE] = describe_lateness(lateness, due)
     overridden = [c for c in graded if c.override_reason is not None]
     if overridden:
-        extra_flags[Flag.OVERRIDE.value] = "; ".join(
+        extra_flags[Flag.OVERRIDE] = "; ".join(
             f"{c.grade_id} = {c.manual_score:g}: {c.override_reason}" for c in overridden)
         messages.extend(f"override {c.grade_id} = {c.manual_score:g} ({c.override_reason})" for c in overridden)
     if lateness.late:
-        messages.append(extra_flags[Flag.LATE.value])
+        messages.append(extra_flags[Flag.LATE])
     if foreign:
-        extra_flags[Flag.TAMPERED.value] = foreign
+        extra_flags[Flag.TAMPERED] = foreign
         messages.append(foreign)
     base["lateness"] = lateness
     return GradeRow(status=status, flags=_ordered_flags(record.flags if record else {}, extra_flags),
@@ -385,18 +385,18 @@ def print_summary(rows: list[GradeRow], path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    statuses = [s.value for s in Status]
+    statuses = list(Status)
     table = Table(title="grades")
     table.add_column("assignment")
     for status in statuses:
-        table.add_column(status, justify="right")
+        table.add_column(str(status), justify="right")
     table.add_column("flagged", justify="right")
     table.add_column("mean score", justify="right")
     for assignment in sorted({r.assignment for r in rows}):
         mine = [r for r in rows if r.assignment == assignment]
         scored = [r.score for r in mine if r.score is not None]
         mean = f"{sum(scored) / len(scored):.2f} / {mine[0].max_score:g}" if scored else "—"
-        table.add_row(assignment, *[str(sum(r.status.value == s for r in mine)) for s in statuses],
+        table.add_row(assignment, *[str(sum(r.status == s for r in mine)) for s in statuses],
                       str(sum(bool(r.flags) for r in mine)), mean)
     console = Console()
     console.print(table)

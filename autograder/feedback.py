@@ -62,21 +62,21 @@ _LONG = 10
 WORDS: dict[str, dict[str, Any]] = {
     "ru": {
         "status": {
-            "graded": "проверено",
-            "timeout": "превышен лимит времени: баллы за ячейки, которые успели выполниться, сохранены, "
-                       "остальные получили 0",
-            "crashed": "ядро Python аварийно завершилось: баллы за ячейки до сбоя сохранены, остальные получили 0",
-            "failed": "ноутбук не удалось прочитать или запустить, баллы не выставлены",
-            "missing": "работа не сдана",
+            Status.GRADED: "проверено",
+            Status.TIMEOUT: "превышен лимит времени: баллы за ячейки, которые успели выполниться, сохранены, "
+                            "остальные получили 0",
+            Status.CRASHED: "ядро Python аварийно завершилось: баллы за ячейки до сбоя сохранены, остальные получили 0",
+            Status.FAILED: "ноутбук не удалось прочитать или запустить, баллы не выставлены",
+            Status.MISSING: "работа не сдана",
         },
         "flag": {
-            "late": "работа сдана после срока",
-            "tampered": "ячейки с тестами были изменены; проверка шла по исходным тестам",
-            "attack": "код пытался вмешаться в проверку; преподаватель увидит подробности",
-            "override": "преподаватель изменил оценку вручную",
-            "unsandboxed": "проверка шла без изоляции",
-            "copy": "работа совпадает с работой другого студента",
-            "implausible": "результат неправдоподобно высок",
+            Flag.LATE: "работа сдана после срока",
+            Flag.TAMPERED: "ячейки с тестами были изменены; проверка шла по исходным тестам",
+            Flag.ATTACK: "код пытался вмешаться в проверку; преподаватель увидит подробности",
+            Flag.OVERRIDE: "преподаватель изменил оценку вручную",
+            Flag.UNSANDBOXED: "проверка шла без изоляции",
+            Flag.COPY: "работа совпадает с работой другого студента",
+            Flag.IMPLAUSIBLE: "результат неправдоподобно высок",
         },
         "state": {"none": "нет оценки", "not_run": "не выполнялась", "passed": "пройдено",
                   "partial": "частично", "failed": "не пройдено"},
@@ -96,20 +96,20 @@ WORDS: dict[str, dict[str, Any]] = {
     },
     "en": {
         "status": {
-            "graded": "graded",
-            "timeout": "over the time limit: cells that ran keep their points, the rest scored 0",
-            "crashed": "the Python kernel crashed: cells before the crash keep their points, the rest scored 0",
-            "failed": "the notebook could not be read or run; no points were given",
-            "missing": "not handed in",
+            Status.GRADED: "graded",
+            Status.TIMEOUT: "over the time limit: cells that ran keep their points, the rest scored 0",
+            Status.CRASHED: "the Python kernel crashed: cells before the crash keep their points, the rest scored 0",
+            Status.FAILED: "the notebook could not be read or run; no points were given",
+            Status.MISSING: "not handed in",
         },
         "flag": {
-            "late": "handed in after the due date",
-            "tampered": "test cells were edited; the original tests were used",
-            "attack": "the code tried to interfere with grading; your instructor sees the details",
-            "override": "your instructor changed a score by hand",
-            "unsandboxed": "graded without isolation",
-            "copy": "the work matches another student's",
-            "implausible": "the result is implausibly high",
+            Flag.LATE: "handed in after the due date",
+            Flag.TAMPERED: "test cells were edited; the original tests were used",
+            Flag.ATTACK: "the code tried to interfere with grading; your instructor sees the details",
+            Flag.OVERRIDE: "your instructor changed a score by hand",
+            Flag.UNSANDBOXED: "graded without isolation",
+            Flag.COPY: "the work matches another student's",
+            Flag.IMPLAUSIBLE: "the result is implausibly high",
         },
         "state": {"none": "no score", "not_run": "not run", "passed": "passed", "partial": "partly",
                   "failed": "failed"},
@@ -264,9 +264,9 @@ def _cell_views(row: GradeRow, info: _Notebook, words: dict) -> list[CellView]:
     graded = {c.grade_id: c for c in row.cells}
     verdicts = {c.grade_id: c for c in (row.record.cells if row.record else [])}
     views = []
-    for position, out in enumerate(row.record.outputs if row.record else []):
-        grade_id = out.get("grade_id")
-        cell_type = out.get("cell_type", "code")
+    for out in row.record.outputs if row.record else []:
+        grade_id = out.grade_id
+        cell_type = out.cell_type
         if grade_id in info.tests:
             role = "test"
         elif grade_id in info.locked_source:
@@ -275,19 +275,17 @@ def _cell_views(row: GradeRow, info: _Notebook, words: dict) -> list[CellView]:
             role = "answer"
         else:
             role = "text" if cell_type != "code" else "code"
-        source = info.locked_source[grade_id] if grade_id in info.locked_source else cell_text(out.get("source"))
+        source = info.locked_source[grade_id] if grade_id in info.locked_source else out.source
         hidden = info.hidden.get(grade_id or "", frozenset()) if role == "test" else frozenset()
 
         def shown(text, hidden=hidden):
             return scrub(text, hidden, words["hidden"]) if hidden else strip_ansi(text or "")
 
         view = CellView(
-            index=int(out.get("index", position)), cell_type=cell_type, role=role, grade_id=grade_id,
-            source=source, stdout=shown(cell_text(out.get("stdout"))), stderr=shown(cell_text(out.get("stderr"))),
-            error=shown(cell_text(out.get("error"))), truncated=bool(out.get("truncated")))
-        for result in out.get("results") or []:
-            if not isinstance(result, dict):
-                continue
+            index=out.index, cell_type=cell_type, role=role, grade_id=grade_id,
+            source=source, stdout=shown(out.stdout), stderr=shown(out.stderr),
+            error=shown(out.error), truncated=out.truncated)
+        for result in out.results:
             if "image/png" in result:
                 png = _png(result["image/png"])
                 view.results.append(Result("image", png) if png else Result("text", words["not_png"]))
@@ -319,14 +317,14 @@ def _days(n: int, language: str) -> str:
     return f"{n} дней"
 
 
-def _page_flags(row: GradeRow) -> dict[str, str]:
+def _page_flags(row: GradeRow) -> dict[Flag, str]:
     """The row's flags as a student sees them: a crash is the status, not an `attack`."""
     flags = dict(row.flags)
-    attack = flags.get(Flag.ATTACK.value)
+    attack = flags.get(Flag.ATTACK)
     if attack is not None and row.status == Status.CRASHED:
         parts = [p for p in attack.split("; ") if p.strip()]
         if all(any(words in p for words in _CRASH_ONLY) for p in parts):
-            del flags[Flag.ATTACK.value]
+            del flags[Flag.ATTACK]
     return flags
 
 
@@ -334,7 +332,7 @@ def page_context(row: GradeRow, info: _Notebook, language: str = "ru") -> dict:
     """Everything the template shows for one row (pure)."""
     words = WORDS[language]
     # late and override have their own lines below; repeating their details here only adds noise
-    flags = [(name, words["flag"].get(name, name), "" if name in ("late", "override") else (detail or ""))
+    flags = [(name, words["flag"].get(name, name), "" if name in (Flag.LATE, Flag.OVERRIDE) else (detail or ""))
              for name, detail in _page_flags(row).items()]
     late = None
     if row.lateness.late:
@@ -360,7 +358,7 @@ def page_context(row: GradeRow, info: _Notebook, language: str = "ru") -> dict:
     return {
         "t": words, "language": language, "highlight_css": _highlight_css(),
         "student_id": row.student_id, "student_name": row.student_name, "assignment": row.assignment,
-        "notebook": info.name, "status": row.status.value, "status_words": words["status"][row.status.value],
+        "notebook": info.name, "status": row.status.value, "status_words": words["status"][row.status],
         "raw_score": row.raw_score, "score": row.score, "max_score": row.max_score, "late": late,
         "submitted_at": row.submitted_at.strftime("%Y-%m-%d %H:%M UTC") if row.submitted_at else None,
         "flags": flags, "overrides": [q for q in questions if q["override_reason"]],
@@ -413,7 +411,7 @@ def write_feedback(course: Course, assignment: str, students: list[str] | None =
     language = load_policy(course.root).language
     result = FeedbackResult()
     for row in rows:
-        if row.status.value == "missing":
+        if row.status == Status.MISSING:
             result.skipped[row.student_id] = "nothing submitted"
             continue
         if row.record is None and row.raw_score is None:

@@ -14,7 +14,7 @@ import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +25,7 @@ from rich.table import Table
 from autograder.engine import sandbox
 from autograder.engine.executor import Job
 from autograder.engine.grading_kit import Kit
-from autograder.engine.results import CellResult, RunResult
+from autograder.engine.results import CellKind, CellResult, RunResult
 from autograder.export import foreign_scores, grades_by_submission
 from autograder.gradebook import open_gradebook, refresh_lateness, write_result
 from autograder.kits import current_kit, kit_path
@@ -36,14 +36,12 @@ from coursebase.late import price_lateness
 from coursebase.layout import Course, CourseError
 from coursebase.policy import Policy, load_policy
 from coursebase.submission import UPLOADED_TIMESTAMP_DETAIL, content_hash, has_uploaded_timestamp, time_of
-from coursebase.vocabulary import Flag, Status
+from coursebase.vocabulary import REVIEW_FLAGS, Flag, Status
 
 if TYPE_CHECKING:
     from autograder.engine.forkserver import ForkServer
 
 console = Console(stderr=True)
-# what makes a graded run need a person besides its status (the exit code of `grade`)
-REVIEW_FLAGS = (Flag.ATTACK, Flag.TAMPERED)
 
 
 @dataclass
@@ -94,10 +92,8 @@ def make_job(course: Course, policy: Policy, kit: Kit, kit_file: Path, sub: Subm
     return Job(
         job_id=f"{kit.assignment}/{sub.student_id}", student_id=sub.student_id, assignment=kit.assignment,
         submission_dir=str(sub.folder), notebook=kit.notebook, kit_path=str(kit_file), result_path=str(result_path),
-        seed=policy.grading_seed, cell_timeout=limits.cell_timeout,
-        notebook_timeout=timeout or limits.notebook_timeout, cpu_time=limits.cpu_time, memory_mb=limits.memory_mb,
-        processes=limits.processes, file_size_mb=limits.file_size_mb, disk_mb=limits.disk_mb,
-        output_kb=limits.output_kb, sandboxed=sandboxed, data_dir=str(data_dir) if data_dir else None,
+        seed=policy.grading_seed, limits=replace(limits, notebook_timeout=timeout or limits.notebook_timeout),
+        sandboxed=sandboxed, data_dir=str(data_dir) if data_dir else None,
         hide=[str(course.root)], skip_files=[Path(f).name for f in kit.data_files],
     )
 
@@ -108,22 +104,22 @@ def finish_result(result: RunResult, kit: Kit, sub: Submission, policy: Policy, 
     for cell in kit.cells:
         if cell.grade and cell.grade_id not in have:
             result.cells.append(CellResult(cell.grade_id, cell.points or 0.0, 0.0, ran=False, error="not run",
-                                           kind="manual" if cell.is_manual else "test"))
+                                           kind=CellKind.MANUAL if cell.is_manual else CellKind.TEST))
     order = {c.grade_id: i for i, c in enumerate(kit.cells)}
     result.cells.sort(key=lambda c: order.get(c.grade_id, 10**6))
     result.sandbox = "namespaces" if sandboxed else "none"
     if not sandboxed:
-        result.flags.setdefault("unsandboxed", "graded without isolation (--unsandboxed)")
+        result.flags.setdefault(Flag.UNSANDBOXED, "graded without isolation (--unsandboxed)")
     if has_uploaded_timestamp(sub.folder):
         # a student's own timestamp.txt: kept by collect, never the time (which came from the LMS or the file)
-        attack = result.flags.get(Flag.ATTACK.value)
-        result.flags[Flag.ATTACK.value] = f"{attack}; {UPLOADED_TIMESTAMP_DETAIL}" if attack else UPLOADED_TIMESTAMP_DETAIL
+        attack = result.flags.get(Flag.ATTACK)
+        result.flags[Flag.ATTACK] = f"{attack}; {UPLOADED_TIMESTAMP_DETAIL}" if attack else UPLOADED_TIMESTAMP_DETAIL
     submitted_at = time_of(sub.folder)
     due = policy.due_for(sub.student_id, kit.assignment)
     if submitted_at is not None and due is not None:
         lateness = price_lateness(submitted_at, due, policy.late, kit.max_score, result.score)
         if lateness.late:
-            result.flags["late"] = describe_lateness(lateness, due)
+            result.flags[Flag.LATE] = describe_lateness(lateness, due)
     result.audit.update({"submission_hash": sub.hash, "tests_hash": kit.tests_hash, "seed": policy.grading_seed,
                          "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     return result

@@ -38,6 +38,7 @@ import json
 from pathlib import Path
 
 from coursebase.files import write_atomic
+from coursebase.vocabulary import Status
 
 FINAL_COLUMN = "Final grade (%)"
 CANVAS_IDS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -175,7 +176,7 @@ def write_results(course, rows) -> list[Path]:
     """results.json of every submission that has one (not ``missing``) under ``exports/results/``."""
     written = []
     for row in rows:
-        if row.status.value == "missing":
+        if row.status == Status.MISSING:
             continue
         target = course.exports / "results" / row.assignment / row.student_id / "results.json"
         written.append(_write(target, json.dumps(results_json(row), indent=1, ensure_ascii=False, sort_keys=True)))

@@ -30,6 +30,12 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
+    """``[limits]``: what one submission's run may use.
+
+    The grader passes this record whole to the sandbox (``executor.Job.limits``, JSON field by
+    field): a new limit is one field here plus its use in ``autograder/engine/sandbox.py``. The
+    properties below are the one place where the course's units become the kernel's.
+    """
     cell_timeout: float = 60.0
     notebook_timeout: float = 600.0
     cpu_time: float = 600.0
@@ -43,6 +49,26 @@ class Limits:
     @property
     def effective_workers(self) -> int:
         return self.workers or (os.cpu_count() or 1)
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.memory_mb << 20
+
+    @property
+    def cpu_seconds(self) -> int:
+        return int(self.cpu_time)
+
+    @property
+    def file_size_bytes(self) -> int:
+        return self.file_size_mb << 20
+
+    @property
+    def disk_bytes(self) -> int:
+        return self.disk_mb << 20
+
+    @property
+    def output_bytes(self) -> int:
+        return self.output_kb << 10
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,21 @@ class Status(Word):
 
 
 class Flag(Word):
+    """A flag: any set of them on a record, each with a detail for people. Only ``late`` changes a score.
+
+    The first five are a notebook submission's; ``copy`` and ``implausible`` are set by the
+    leaderboard on a CSV submission. One list, because the final grades and the portal show both.
+    """
     LATE = "late"
     TAMPERED = "tampered"
     ATTACK = "attack"
     OVERRIDE = "override"
     UNSANDBOXED = "unsandboxed"
+    COPY = "copy"
+    IMPLAUSIBLE = "implausible"
+
+
+# The flags that ask a person to look before a grade is final. ``late`` and ``override`` are
+# settled already (the penalty is priced, the override has a reason); ``unsandboxed`` is the
+# instructor's own choice.
+REVIEW_FLAGS: tuple[Flag, ...] = (Flag.ATTACK, Flag.TAMPERED, Flag.COPY, Flag.IMPLAUSIBLE)

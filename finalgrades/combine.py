@@ -29,21 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coursebase.layout import CourseError
-from coursebase.vocabulary import Flag, Status, Word
-from leaderboard.integrity import COPY, IMPLAUSIBLE
+from coursebase.vocabulary import REVIEW_FLAGS, Flag, Status, Word
 from leaderboard.records import CsvStatus
 
 LEADERBOARD = "leaderboard"
-# Flags that ask a person to look before the grade is final. `late` and `override`
-# are settled already (the penalty is priced, the override has a reason); `copy` and
-# `implausible` are the leaderboard's.
-REVIEW_FLAGS = (Flag.ATTACK.value, Flag.TAMPERED.value, COPY, IMPLAUSIBLE)
-FULL_STATUSES = (Status.GRADED.value, CsvStatus.SCORED.value)
-NO_SCORE_WORDS = {
-    Status.MISSING.value: "nothing submitted",
-    Status.FAILED.value: "could not be graded",
-    CsvStatus.INVALID.value: "no valid submission",
-    CsvStatus.OVER_LIMIT.value: "over the daily limit, not scored",
+# a part graded in full: every cell of a notebook ran, a leaderboard file was scored.
+# Flags that ask a person to look before the grade is final: coursebase.vocabulary.REVIEW_FLAGS
+FULL_STATUSES: tuple[Word, ...] = (Status.GRADED, CsvStatus.SCORED)
+NO_SCORE_WORDS: dict[Word, str] = {
+    Status.MISSING: "nothing submitted",          # the leaderboard's missing is the same word
+    Status.FAILED: "could not be graded",
+    CsvStatus.INVALID: "no valid submission",
+    CsvStatus.OVER_LIMIT: "over the daily limit, not scored",
 }
 
 
@@ -62,12 +59,12 @@ class Component:
     was seen.
     """
     name: str                          # an assignment, or "leaderboard"
-    status: str                        # a status word of docs/contracts.md
+    status: Word                       # a Status (notebook) or CsvStatus (leaderboard) of docs/contracts.md
     score: float | None
     max_score: float
     raw_score: float | None = None     # before the late penalty
     late_penalty: float | None = None
-    flags: dict[str, str] = field(default_factory=dict)
+    flags: dict[Flag, str] = field(default_factory=dict)
     message: str = ""
     accuracy: float | None = None      # leaderboard: the private accuracy that decided the points
 
@@ -185,7 +182,7 @@ def combine(student_id: str, student_name: str, components: list[Component],
 
 def notebook_component(row) -> Component:
     """A :class:`Component` from one :class:`autograder.export.GradeRow`."""
-    return Component(name=row.assignment, status=row.status.value, score=row.score, max_score=row.max_score,
+    return Component(name=row.assignment, status=row.status, score=row.score, max_score=row.max_score,
                      raw_score=row.raw_score, late_penalty=row.late_penalty, flags=dict(row.flags),
                      message=row.message)
 
@@ -193,9 +190,9 @@ def notebook_component(row) -> Component:
 def leaderboard_component(result, max_points: float) -> Component:
     """A :class:`Component` from a :class:`leaderboard.records.LeaderboardResult` (None: never scored)."""
     if result is None:
-        return Component(LEADERBOARD, Status.MISSING.value, None, max_points, message="no leaderboard entry")
+        return Component(LEADERBOARD, Status.MISSING, None, max_points, message="no leaderboard entry")
     scored = result.status == CsvStatus.SCORED
-    return Component(name=LEADERBOARD, status=str(result.status), score=float(result.points) if scored else None,
+    return Component(name=LEADERBOARD, status=result.status, score=float(result.points) if scored else None,
                      max_score=float(result.max_points), raw_score=float(result.points) if scored else None,
                      flags={f: result.message or "see the leaderboard" for f in result.flags}, message=result.message,
                      accuracy=result.private_accuracy)

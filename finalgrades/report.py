@@ -30,8 +30,8 @@ from pathlib import Path
 from coursebase.histogram import Series, histogram_png
 from coursebase.layout import Course
 from coursebase.spreadsheet import spreadsheet_row
-from coursebase.vocabulary import Status
-from finalgrades.combine import LEADERBOARD, REVIEW_FLAGS, FinalGrade, FinalStatus, Part, fmt, remarks
+from coursebase.vocabulary import REVIEW_FLAGS, Status, Word
+from finalgrades.combine import LEADERBOARD, FinalGrade, FinalStatus, Part, fmt, remarks
 
 # ================================================================== the CSV (pure)
 
@@ -75,7 +75,7 @@ def render_csv(grades: list[FinalGrade], names: list[str]) -> str:
 # ================================================================== the histograms
 
 # A notebook part with a score is graded, timed out or crashed; the others have no score and are not drawn.
-STATUS_COLOURS = {Status.GRADED.value: "#4a7ebb", Status.TIMEOUT.value: "#e0a030", Status.CRASHED.value: "#c0392b"}
+STATUS_COLOURS = {Status.GRADED: "#4a7ebb", Status.TIMEOUT: "#e0a030", Status.CRASHED: "#c0392b"}
 FINAL_COLOURS = {FinalStatus.COMPLETE: "#4a7ebb", FinalStatus.INCOMPLETE: "#e0a030", FinalStatus.REVIEW: "#c0392b"}
 
 
@@ -87,7 +87,7 @@ def score_histogram(parts: list[Part], title: str) -> str:
         values = [100 * p.share for p in parts if p.component.status == status and p.component.score is not None]
         if values:
             series.append(Series(values, colour, f"{status} ({len(values)})"))
-    unscored: dict[str, int] = {}
+    unscored: dict[Word, int] = {}
     for p in parts:
         if p.component.score is None:
             unscored[p.component.status] = unscored.get(p.component.status, 0) + 1

@@ -53,8 +53,8 @@ class ScoreRun:
     flags_changed: int = 0
     notes: list[str] = field(default_factory=list)
 
-    def counts(self) -> Counter:
-        return Counter(s.status.value for s in self.new)
+    def counts(self) -> Counter[CsvStatus]:
+        return Counter(s.status for s in self.new)
 
 
 def _setup(course_dir) -> tuple[Course, Policy]:

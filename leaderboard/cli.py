@@ -96,8 +96,8 @@ def cmd_score(args) -> int:
                 db_url=args.db)
     counts = run.counts()
     print(f"{run.gathered.layout}: {len(run.gathered.files)} files, {len(run.new)} new "
-          f"({counts.get('scored', 0)} scored, {counts.get('invalid', 0)} invalid, "
-          f"{counts.get('over_limit', 0)} over_limit), {run.unchanged} already recorded.")
+          f"({counts[CsvStatus.SCORED]} scored, {counts[CsvStatus.INVALID]} invalid, "
+          f"{counts[CsvStatus.OVER_LIMIT]} over_limit), {run.unchanged} already recorded.")
     for note in run.notes:
         print(f"note: {note}")
     for sub in run.new:

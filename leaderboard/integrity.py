@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from coursebase.vocabulary import Flag
 from leaderboard.records import CsvStatus, Submission
 
-COPY = "copy"
-IMPLAUSIBLE = "implausible"
+COPY = Flag.COPY
+IMPLAUSIBLE = Flag.IMPLAUSIBLE
 SAMPLE_ROWS = 1024
 BLOCK = 1024           # submissions per block of the matrix product, to bound memory
 ONEHOT_CELLS = 2_000_000   # submissions x sampled rows kept one-hot at once (x10 classes x 4 bytes)
@@ -77,7 +78,7 @@ def find_copies(predictions: np.ndarray, owners: list[str], threshold: float,
 
 
 def integrity_flags(submissions: list[Submission], copy_agreement: float, plausibility_max: float,
-                    n_classes: int = 10) -> dict[int, tuple[tuple[str, ...], str]]:
+                    n_classes: int = 10) -> dict[int, tuple[tuple[Flag, ...], str]]:
     """Flags and a human-readable detail per submission id, for every scored submission flagged.
 
     Submissions without predictions (or not scored) are ignored.
@@ -86,7 +87,7 @@ def integrity_flags(submissions: list[Submission], copy_agreement: float, plausi
     scored = [(s.id, s.predictions, s) for s in submissions
               if s.status == CsvStatus.SCORED and s.predictions is not None and s.id is not None]
     notes: dict[int, list[str]] = {}
-    names: dict[int, set[str]] = {}
+    names: dict[int, set[Flag]] = {}
     for sub_id, _, sub in scored:
         if sub.private is not None and sub.private.value > plausibility_max:
             names.setdefault(sub_id, set()).add(IMPLAUSIBLE)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from coursebase.vocabulary import Word
+from coursebase.vocabulary import Flag, Word
 
 
 class CsvStatus(Word):
@@ -54,7 +54,7 @@ class Submission:
     public: Accuracy | None = None
     private: Accuracy | None = None
     selected: bool = False
-    flags: tuple[str, ...] = ()
+    flags: tuple[Flag, ...] = ()
     flag_detail: str = ""
     predictions: np.ndarray | None = field(default=None, compare=False, repr=False)
 
@@ -104,12 +104,12 @@ class LeaderboardResult:
     ``implausible``) ask for a human review; they never change the points.
     """
     student_id: str
-    status: str
+    status: CsvStatus
     private_accuracy: float | None
     public_accuracy: float | None
     points: float
     max_points: float
-    flags: list[str] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
     message: str = ""
     rank: int | None = None            # private (instructor) rank among scored students
     submission_id: int | None = None   # the store id of the submission that counts

@@ -36,7 +36,7 @@ class StudentStanding:
     public_rank: int | None
     points: float
     max_points: float
-    flags: tuple[str, ...]
+    flags: tuple[Flag, ...]
     message: str
 
     @property
@@ -55,7 +55,7 @@ class StudentStanding:
 
     def result(self) -> LeaderboardResult:
         return LeaderboardResult(
-            student_id=self.student_id, status=self.status.value,
+            student_id=self.student_id, status=self.status,
             private_accuracy=self.final.private_accuracy if self.final else None,
             public_accuracy=self.final.public_accuracy if self.final else None,
             points=self.points, max_points=self.max_points, flags=list(self.flags), message=self.message,
@@ -168,7 +168,7 @@ def build_standings(submissions: list[Submission], baselines: list[Baseline], ro
             lateness = price_lateness(final.submitted_at, due, late_policy, float(policy.max_points), points)
             if lateness.late:
                 points = round(points - lateness.penalty, 6)
-                flags = tuple(flags) + (Flag.LATE.value,)
+                flags = tuple(flags) + (Flag.LATE,)
                 message += f" Late: {describe(lateness, due)} ({late_policy.kind} late policy)."
         standings[student] = StudentStanding(
             student_id=student, pseudonym=names[student], status=status, final=final, chosen_by=chosen_by,

@@ -45,6 +45,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, sessionmaker
 
+from coursebase.vocabulary import Flag
 from leaderboard.limit import Existing, Plan
 from leaderboard.records import Accuracy, Baseline, CsvStatus, LeaderboardError, Submission
 
@@ -166,7 +167,7 @@ def _to_record(row: SubmissionRow, with_predictions: bool) -> Submission:
         time_source=row.time_source,
         public=_accuracy(row.public_correct, row.public_total, row.public_low, row.public_high),
         private=_accuracy(row.private_correct, row.private_total, row.private_low, row.private_high),
-        selected=bool(row.selected), flags=tuple(f for f in row.flags.split(",") if f),
+        selected=bool(row.selected), flags=tuple(Flag(f) for f in row.flags.split(",") if f),
         flag_detail=row.flag_detail, predictions=predictions)
 
 
@@ -348,7 +349,7 @@ class Store:
             rows = session.scalars(query.order_by(SubmissionRow.submitted_at, SubmissionRow.id)).all()
             return [_to_record(r, with_predictions) for r in rows]
 
-    def set_flags(self, assignment: str, flags: dict[int, tuple[tuple[str, ...], str]]) -> int:
+    def set_flags(self, assignment: str, flags: dict[int, tuple[tuple[Flag, ...], str]]) -> int:
         """Make the scored submissions' flags exactly ``flags`` (id -> (names, detail)); others get none.
 
         Returns how many rows changed.

@@ -43,6 +43,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from coursebase.layout import Course, CourseError
 from coursebase.policy import load_policy
+from coursebase.vocabulary import Status
 from portal import auth, service
 from portal.store import ADMIN, JobState, enqueue, get_setting, jobs_of, open_store, queue_position, set_setting
 
@@ -431,7 +432,7 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
             rows = grade_rows(course) if course.gradebook_path.exists() else []
         except CourseError:
             rows = []
-        review = [r for r in rows if str(r.status) != "graded" or r.flags]
+        review = [r for r in rows if r.status != Status.GRADED or r.flags]
         stats: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
         maxes: dict[tuple[str, str], float] = {}
         for r in rows:

@@ -172,5 +172,7 @@ def score_csv(course: Course, student: str):
 
 
 def daily_left(policy: Policy, rows, today: dt.date) -> int:
-    used = sum(1 for r in rows if r.submitted_at.date() == today and str(r.status) == "scored")
+    from leaderboard.records import CsvStatus  # rows are the leaderboard's: it is loaded already
+
+    used = sum(1 for r in rows if r.submitted_at.date() == today and r.status == CsvStatus.SCORED)
     return max(0, policy.leaderboard.daily_limit - used)

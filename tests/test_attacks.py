@@ -217,7 +217,7 @@ def test_attack_gets_nothing_it_did_not_solve(batch, student):
 @pytest.mark.parametrize("student", ATTACKS)
 def test_attack_sees_nothing_secret(batch, student):
     result = batch.results[student]
-    breaches = [line for out in result.outputs for line in (out.get("stdout") or "").splitlines()
+    breaches = [line for out in result.outputs for line in out.stdout.splitlines()
                 if corpus.BREACH in line]
     assert breaches == [], _attack(batch, student).attacks
     text = _shown_text(result)

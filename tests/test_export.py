@@ -20,12 +20,12 @@ import nbformat
 import pytest
 from _notebooks import tiny_source_notebook
 
-from autograder.engine.results import CellResult, RunResult
+from autograder.engine.results import CellResult, RecordedOutput, RunResult
 from autograder.export import export, grade_rows, render_csv
 from autograder.gradebook import open_gradebook
 from classroom.cli import main
 from coursebase.layout import Course, CourseError
-from coursebase.vocabulary import Status
+from coursebase.vocabulary import Flag, Status
 
 A = "01_demo"
 UTC = dt.timezone.utc
@@ -117,7 +117,8 @@ def record_run(course: Course, student: str, status: Status, scores: dict[str, f
         cells=[CellResult(g, max_scores[g], s, ran=(ran or {}).get(g, True),
                           error="" if s == max_scores[g] else "AssertionError")
                for g, s in scores.items()],
-        flags=flags or {}, message=message, duration=0.5, outputs=outputs or [],
+        flags={Flag(k): v for k, v in (flags or {}).items()}, message=message, duration=0.5,
+        outputs=[RecordedOutput.from_json(o, i) for i, o in enumerate(outputs or [])],
         audit={"submission_sha256": "0" * 64})
     if write_record:
         course.records.parent.mkdir(parents=True, exist_ok=True)

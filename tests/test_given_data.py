@@ -111,8 +111,8 @@ def test_deleted_given_cell_is_restored_and_named_as_deleted(dot_batch):
     assert "read-only cell 'given_tensors' was deleted; restored" in results["deletes_given"].flags[Flag.TAMPERED]
     assert "read-only cell 'given_tensors' was edited; restored" in results["edits_given"].flags[Flag.TAMPERED]
     # the restored cell ran in the kernel: the student's own answers computed from it are right
-    outputs = [o for o in results["deletes_given"].outputs if o["grade_id"] == "given_tensors"]
-    assert len(outputs) == 1 and "A = torch.tensor" in outputs[0]["source"] and not outputs[0]["error"]
+    outputs = [o for o in results["deletes_given"].outputs if o.grade_id == "given_tensors"]
+    assert len(outputs) == 1 and "A = torch.tensor" in outputs[0].source and not outputs[0].error
 
 
 def test_the_submissions_are_not_modified(dot_batch):

@@ -157,8 +157,8 @@ def test_cells_that_ran_before_a_crash_keep_scores_and_say_why(batch):
 def test_timeouts_are_interrupted_and_the_rest_still_runs(batch):
     _, summary, _ = batch
     looping = next(r for r in summary.graded if r.student_id == "loop_in_cell")
-    value_cell = next(o for o in looping.outputs if "while True" in o["source"])
-    assert "Interrupted" in value_cell["error"]
+    value_cell = next(o for o in looping.outputs if "while True" in o.source)
+    assert "Interrupted" in value_cell.error
     assert "timeout" in looping.message
 
 
@@ -172,11 +172,11 @@ def test_stderr_does_not_zero_a_passing_test(batch):
 def test_output_is_capped_while_it_runs(batch):
     _, summary, _ = batch
     result = next(r for r in summary.graded if r.student_id == "print_flood")
-    flood = next(o for o in result.outputs if "range(10**6)" in o["source"])
-    assert flood["truncated"] is True
-    assert len(flood["stdout"]) <= 64 * 1024
+    flood = next(o for o in result.outputs if "range(10**6)" in o.source)
+    assert flood.truncated is True
+    assert len(flood.stdout) <= 64 * 1024
     shell = next(r for r in summary.graded if r.student_id == "shell_output")
-    assert any("from-the-shell" in o["stdout"] for o in shell.outputs)
+    assert any("from-the-shell" in o.stdout for o in shell.outputs)
 
 
 def test_unreadable_notebook_fails_with_a_message(batch):
@@ -205,7 +205,7 @@ def test_honest_work_raises_no_flags(batch):
 def test_hidden_tests_never_reach_the_record_shown_to_students(batch):
     _, summary, _ = batch
     for result in summary.graded:
-        text = json.dumps(result.outputs) + json.dumps([c.error for c in result.cells])
+        text = json.dumps([o.to_json() for o in result.outputs]) + json.dumps([c.error for c in result.cells])
         assert "double(-3)" not in text
         assert "BEGIN HIDDEN" not in text
 

@@ -25,7 +25,7 @@ from autograder.engine import handover, sandbox
 from autograder.grade import grade_batch, make_job
 from autograder.kits import build_kit, kit_path
 from coursebase.layout import Course
-from coursebase.policy import load_policy
+from coursebase.policy import Limits, load_policy
 from coursebase.vocabulary import Flag, Status
 
 SECRET = "CANARY-7f3a-do-not-leak"
@@ -157,8 +157,7 @@ def test_the_judge_sees_no_course_no_host_secrets_and_is_not_root(boundary):
     assert facts["canary"] is False and facts["shadow"] is False
     assert facts["exchange"] == sandbox.EXCHANGE
     # only the system folders and the Python installation (e.g. /root/.pyenv/...: then /root holds just that)
-    binds = sandbox._system_binds(sandbox.SandboxSpec(uid=0, memory_bytes=0, cpu_seconds=0, processes=0,
-                                                      file_size_bytes=0, disk_bytes=0, hide=[str(course)]))
+    binds = sandbox._system_binds(sandbox.SandboxSpec(uid=0, limits=Limits(), hide=[str(course)]))
     allowed = {b.split("/")[1] for b in binds} | {"dev", "exchange", "given", "proc", "bin", "sbin", "lib", "lib64", "lib32"}
     assert set(facts["root"]) <= allowed, facts["root"]
     if facts["root_home"] is not None:

@@ -21,6 +21,7 @@ from autograder.engine import judge as judge_mod
 from autograder.engine import sandbox
 from autograder.engine.judge import Judge
 from autograder.engine.kernel_client import Channel
+from coursebase.policy import Limits
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +45,8 @@ def sidefx(tmp_path, monkeypatch):
 
 @pytest.fixture()
 def kernel(tmp_path):
-    spec = sandbox.SandboxSpec(uid=os.getuid(), memory_bytes=2 << 30, cpu_seconds=120, processes=64,
-                               file_size_bytes=16 << 20, disk_bytes=64 << 20)
+    spec = sandbox.SandboxSpec(uid=os.getuid(), limits=Limits(memory_mb=2048, cpu_time=120, processes=64,
+                                                              file_size_mb=16, disk_mb=64))
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LANG": "C.UTF-8",
            "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
     channel = Channel(spec, sandboxed=False, seed=1, output_limit=1 << 16, env=env, workdir=str(tmp_path),

@@ -6,6 +6,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from coursebase.vocabulary import Flag
 from leaderboard.records import Accuracy, CsvStatus, LeaderboardError, Submission
 from leaderboard.store import Store, resolve_url
 
@@ -97,6 +98,7 @@ def test_flags_are_replaced_not_accumulated(tmp_path):
     assert store.set_flags("hw", {b: (("implausible",), "why")}) == 2
     flags = {s.id: s.flags for s in store.submissions("hw")}
     assert flags == {a: (), b: ("implausible",)}
+    assert flags[b][0] is Flag.IMPLAUSIBLE          # read back as a member of the closed list
     store.close()
 
 

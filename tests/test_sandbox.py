@@ -16,6 +16,7 @@ from test_grade_batch import GOOD
 
 from autograder.grade import grade_batch
 from coursebase.layout import Course
+from coursebase.policy import Limits
 
 pytestmark = pytest.mark.slow
 
@@ -119,10 +120,10 @@ def sandbox_batch(tmp_path_factory):
 
 def _printed(result, marker: str):
     for out in result.outputs:
-        for line in out["stdout"].splitlines():
+        for line in out.stdout.splitlines():
             if line.startswith(marker):
                 return json.loads(line[len(marker):]) if line[len(marker):].startswith("{") else line
-    raise AssertionError(f"{marker} not printed: {[o['stdout'] for o in result.outputs]}")
+    raise AssertionError(f"{marker} not printed: {[o.stdout for o in result.outputs]}")
 
 
 def test_student_code_cannot_read_the_course_or_write_outside_its_folder(sandbox_batch):
@@ -165,7 +166,7 @@ def test_grading_mode_is_visible_and_environment_is_clean(sandbox_batch):
 
 def test_each_submission_starts_clean(sandbox_batch):
     _, results = sandbox_batch
-    assert "WROTE" in "".join(o["stdout"] for o in results["b_state_writer"].outputs)
+    assert "WROTE" in "".join(o.stdout for o in results["b_state_writer"].outputs)
     state = _printed(results["c_state_reader"], "STATE")
     assert state == {"torch_ones": True, "abs": 2, "global": False, "env": None, "cwd_file": False,
                      "tmp_file": False, "cwd": "/home/student"}
@@ -204,11 +205,11 @@ def test_threads_are_pinned_and_parallel_ops_do_not_hang(sandbox_batch):
 def test_output_is_captured_at_the_file_descriptor_level(sandbox_batch):
     _, results = sandbox_batch
     result = results["f_outputs"]
-    stdout = "".join(o["stdout"] for o in result.outputs)
+    stdout = "".join(o.stdout for o in result.outputs)
     assert "c-level-print" in stdout and "shell-print" in stdout
     assert "late-import torchvision sklearn.metrics" in stdout
-    assert "to-stderr" in "".join(o["stderr"] for o in result.outputs)
-    rich = [r for o in result.outputs for r in o["results"]]
+    assert "to-stderr" in "".join(o.stderr for o in result.outputs)
+    rich = [r for o in result.outputs for r in o.results]
     assert any("shown-by-display" in r.get("text/plain", "") for r in rich)
     assert any("image/png" in r for r in rich)
     assert result.score == 8.0
@@ -224,8 +225,7 @@ def test_a_folder_holding_a_course_is_never_bound_even_from_sys_path(tmp_path):
     (course / "source").mkdir(parents=True)
     (course / "nbgrader_config.py").write_text("c = get_config()\n")
     (parent / "venvlike").mkdir()
-    spec = sandbox.SandboxSpec(uid=1, memory_bytes=1, cpu_seconds=1, processes=1, file_size_bytes=1, disk_bytes=1,
-                               readable=[str(course), str(parent), str(parent / "venvlike")])
+    spec = sandbox.SandboxSpec(uid=1, limits=Limits(), readable=[str(course), str(parent), str(parent / "venvlike")])
     binds = sandbox._system_binds(spec)
     assert str(course) not in binds and str(parent) not in binds
     assert str(parent / "venvlike") in binds  # an ordinary folder is still allowed

@@ -143,7 +143,7 @@ def test_the_next_submission_in_the_batch_grades_normally(wire_batch):
 @pytest.mark.parametrize("student", ["c_audit_global_off", "d_audit_pipe_cut", "e_audit_closure_rewritten"])
 def test_a_silenced_audit_still_gives_the_attack_flag(wire_batch, student):
     result = wire_batch[student]
-    errors = [o["error"] for o in result.outputs if o["error"]]
+    errors = [o.error for o in result.outputs if o.error]
     assert result.status == Status.GRADED and result.score == 8.0, errors  # a flag informs; it changes no score
     attack = _attack(result)
     assert "tried to use the network (seen from outside)" in attack, attack

@@ -18,7 +18,6 @@ import shutil
 import tempfile
 import threading
 import uuid
-from dataclasses import asdict
 from pathlib import Path
 
 from autograder.engine.executor import Job
@@ -32,7 +31,7 @@ _server_lock = threading.Lock()
 def pack(job: Job) -> dict:
     """Everything a worker needs for one job, as plain data."""
     files = submission.transport_files(Path(job.submission_dir))
-    return {"job": asdict(job), "kit": Path(job.kit_path).read_text(encoding="utf-8"), "files": files}
+    return {"job": job.to_dict(), "kit": Path(job.kit_path).read_text(encoding="utf-8"), "files": files}
 
 
 def _fork_server(preimport: list[str], seed: int):
@@ -64,7 +63,7 @@ def grade_remote(payload: dict, preimport: list[str]) -> str:
                       result_path=str(spool / "result.json"),
                       data_dir=data_dir if data_dir and Path(data_dir).is_dir() else None,
                       hide=[*fields.get("hide", []), str(spool)])
-        job = Job(**fields)
+        job = Job.from_dict(fields)
         code = server.run(job)
         return collect_result(job, code).dumps()
     finally:

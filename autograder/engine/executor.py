@@ -43,12 +43,13 @@ from autograder.engine.code_scan import scan_source
 from autograder.engine.grading_kit import Kit
 from autograder.engine.judge import Judge, given_imports
 from autograder.engine.kernel_client import Channel, KernelGone, open_network_counters
-from autograder.engine.results import CellResult, RunResult
+from autograder.engine.results import CellKind, CellResult, RecordedOutput, RunResult
 from autograder.engine.run_plan import plan
 from autograder.engine.scoring import manual_cell_score
 from coursebase import submission
 from coursebase.notebook import strip_ansi
-from coursebase.vocabulary import Status
+from coursebase.policy import Limits
+from coursebase.vocabulary import Flag, Status
 
 ENGINE_VERSION = "1"
 ENV_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -66,26 +67,29 @@ class Job:
     kit_path: str
     result_path: str
     seed: int
-    cell_timeout: float
-    notebook_timeout: float
-    cpu_time: float
-    memory_mb: int
-    processes: int
-    file_size_mb: int
-    disk_mb: int
-    output_kb: int
+    limits: Limits                # course.toml [limits], whole (notebook_timeout may be the command's --timeout)
     sandboxed: bool = True
     data_dir: str | None = None
     hide: list[str] = field(default_factory=list)
     uid: int = sandbox.SANDBOX_UID_BASE
     skip_files: list[str] = field(default_factory=list)   # released data file names: released wins
 
+    def to_dict(self) -> dict:
+        """Plain data (the limits as a nested object), for JSON or a Dask task."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Job":
+        data = dict(data)
+        data["limits"] = Limits(**data["limits"])
+        return cls(**data)
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "Job":
-        return cls(**json.loads(text))
+        return cls.from_dict(json.loads(text))
 
 
 @functools.cache
@@ -124,12 +128,10 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
     and removed here.
     """
     started = time.monotonic()
-    deadline = started + job.notebook_timeout
-    spec = sandbox.SandboxSpec(
-        uid=job.uid, memory_bytes=job.memory_mb << 20, cpu_seconds=int(job.cpu_time), processes=job.processes,
-        file_size_bytes=job.file_size_mb << 20, disk_bytes=job.disk_mb << 20, data_dir=job.data_dir,
-        extra_files=_extra_files(job), hide=job.hide,
-    )
+    limits = job.limits
+    deadline = started + limits.notebook_timeout
+    spec = sandbox.SandboxSpec(uid=job.uid, limits=limits, data_dir=job.data_dir, extra_files=_extra_files(job),
+                               hide=job.hide)
     result = RunResult(student_id=job.student_id, assignment=job.assignment, status=Status.GRADED,
                        sandbox="namespaces" if job.sandboxed else "none", audit={"versions": grading_versions()})
     channel = None
@@ -142,7 +144,7 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
         workdir = None
         try:
             if private:
-                spec.disk_dir = sandbox.private_disk(scratch, job.disk_mb << 20)
+                spec.disk_dir = sandbox.private_disk(scratch, limits.disk_bytes)
                 spec.exchange_source = os.path.join(scratch, "exchange")
                 spec.exchange_dir = sandbox.EXCHANGE
             else:
@@ -156,7 +158,7 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
                 os.mkdir(workdir)
                 if job.data_dir:
                     os.symlink(job.data_dir, os.path.join(workdir, "data"))
-            channel = Channel(spec, sandboxed=job.sandboxed, seed=job.seed, output_limit=job.output_kb << 10,
+            channel = Channel(spec, sandboxed=job.sandboxed, seed=job.seed, output_limit=limits.output_bytes,
                               env=_env(job), workdir=workdir)
         except sandbox.SandboxUnavailable as exc:
             result.status = Status.FAILED
@@ -174,7 +176,7 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
             result.message = str(exc)
             return _finish(result, channel, started)  # every graded cell gets 0, "not run", from grade.finish_result
         if findings:
-            result.flags["tampered"] = "; ".join(findings)
+            result.flags[Flag.TAMPERED] = "; ".join(findings)
         # module names bound by the instructor's given (locked) code always mean those modules in tests
         given = given_imports([c.source for c in kit.cells if c.locked and not c.is_test and c.cell_type == "code"])
         if private:
@@ -182,8 +184,7 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
             # (and no /proc: the kernel's network counters are opened now, read at the end)
             channel.net_counter_fds = open_network_counters(channel.student_pid)
             try:
-                sandbox.confine_judge(scratch, job.uid, job.memory_mb << 20, int(job.cpu_time),
-                                      job.file_size_mb << 20, job.hide)
+                sandbox.confine_judge(scratch, job.uid, limits, job.hide)
             except sandbox.SandboxUnavailable as exc:
                 result.status = Status.FAILED
                 result.message = f"the judge could not be confined: {exc}"
@@ -208,17 +209,17 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
                                      "plan": round((cells_start - sandbox_ready) * 1000, 1),
                                      "cells": round((time.monotonic() - cells_start) * 1000, 1)}
         if channel.protocol_broken:
-            result.flags["attack"] = _join(result.flags.get("attack"),
+            result.flags[Flag.ATTACK] = _join(result.flags.get(Flag.ATTACK),
                                            f"broke the grading protocol ({channel.protocol_broken})")
         if channel.audit:
             seen = "; ".join(sorted({f"{a['what']}" + (f" ({a['detail']})" if a["detail"] else "")
                                      for a in channel.audit}))
-            result.flags["attack"] = _join(result.flags.get("attack"), f"seen in the sandbox: {seen}")
+            result.flags[Flag.ATTACK] = _join(result.flags.get(Flag.ATTACK), f"seen in the sandbox: {seen}")
         sample()
         used = peak[0]
-        if used >= 0.9 * (job.disk_mb << 20):
-            result.flags["attack"] = _join(result.flags.get("attack"),
-                                           f"filled its private disk ({used >> 20} MB of {job.disk_mb} MB)")
+        if used >= 0.9 * limits.disk_bytes:
+            result.flags[Flag.ATTACK] = _join(result.flags.get(Flag.ATTACK),
+                                              f"filled its private disk ({used >> 20} MB of {limits.disk_mb} MB)")
         return _finish(result, channel, started)
 
 
@@ -262,60 +263,59 @@ def _read_notebook(path: Path) -> dict:
 
 def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: RunResult, log,
                given: dict[str, str], given_cells: list[tuple[str, str, int]], given_dir: str, sample_disk) -> None:
-    judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, file_cap=job.file_size_mb << 20)
+    judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, file_cap=job.limits.file_size_bytes)
     judge.module_names.update(given)
     # the instructor's data for the tests, from the kit's given cells (never from the student)
-    judge.run_given(given_cells, _env(job), given_dir, timeout=job.cell_timeout)
+    judge.run_given(given_cells, _env(job), given_dir, timeout=job.limits.cell_timeout)
     if judge.given_errors:
         result.audit["given_errors"] = dict(judge.given_errors)
     seeds = {grade_id: seed for grade_id, _, seed in given_cells}
     judge.after_ask = sample_disk
     for cell in planned:
-        out: dict = {"index": cell.index, "cell_type": cell.cell_type, "grade_id": cell.grade_id,
-                     "source": cell.shown_source, "stdout": "", "stderr": "", "error": "", "results": [],
-                     "truncated": False, "score": None, "max_score": cell.points}
+        out = RecordedOutput(index=cell.index, cell_type=cell.cell_type, grade_id=cell.grade_id,
+                             source=cell.shown_source, max_score=cell.points)
         result.outputs.append(out)
-        if cell.kind == "text":
+        if cell.kind == CellKind.TEXT:
             continue
-        if cell.kind in ("code", "manual") and cell.cell_type == "code":
+        if cell.kind in (CellKind.CODE, CellKind.MANUAL) and cell.cell_type == "code":
             for finding in scan_source(cell.source):
-                result.flags["attack"] = _join(result.flags.get("attack"), f"cell {cell.index}: {finding}")
-        cell_deadline = min(time.monotonic() + job.cell_timeout, deadline)
+                result.flags[Flag.ATTACK] = _join(result.flags.get(Flag.ATTACK), f"cell {cell.index}: {finding}")
+        cell_deadline = min(time.monotonic() + job.limits.cell_timeout, deadline)
         verdict = None
-        if cell.kind == "test" and channel.dead is None:
+        if cell.kind == CellKind.TEST and channel.dead is None:
             verdict = judge.run_test(cell.judge_source, cell.points or 0.0, cell_deadline,
                                      name=f"test:{cell.grade_id}")
         if verdict is not None and verdict.timed_out:
             # the student's code already ran out of time in this test: running it again would too
-            out["error"] = verdict.error
+            out.error = verdict.error
         elif channel.dead is None and cell.cell_type == "code" and time.monotonic() < deadline:
             try:
                 got = channel.run_cell(cell.source, cell_deadline,
                                        seed=seeds.get(cell.grade_id) if cell.given else None)
-                out.update(stdout=_clean(got.stdout), stderr=_clean(got.stderr), error=_clean(got.error),
-                           results=got.results, truncated=got.truncated)
+                out.stdout, out.stderr, out.error = _clean(got.stdout), _clean(got.stderr), _clean(got.error)
+                out.results, out.truncated = got.results, got.truncated
                 if got.interrupted:
-                    out["error"] = (out["error"] + "\n" if out["error"] else "") + \
-                        f"Interrupted: the cell ran past its {job.cell_timeout:g} s limit."
+                    out.error = (out.error + "\n" if out.error else "") + \
+                        f"Interrupted: the cell ran past its {job.limits.cell_timeout:g} s limit."
             except KernelGone as exc:
-                out["error"] = f"The kernel stopped here: {exc.reason}."
+                out.error = f"The kernel stopped here: {exc.reason}."
             sample_disk()
         elif channel.dead is None and time.monotonic() >= deadline:
             channel.kill("stopped at the notebook time limit", timed_out=True)
-        if cell.kind == "test":
+        if cell.kind == CellKind.TEST:
             if verdict is None:
                 cr = CellResult(cell.grade_id, cell.points or 0.0, 0.0, ran=False,
                                 error="not run: " + (channel.dead.reason if channel.dead else "no time left"))
             else:
                 cr = CellResult(cell.grade_id, cell.points or 0.0, verdict.score, error=verdict.error)
-                if verdict.error and not out["error"]:
-                    out["error"] = verdict.error
-        elif cell.kind == "manual":
+                if verdict.error and not out.error:
+                    out.error = verdict.error
+        elif cell.kind == CellKind.MANUAL:
             cr = CellResult(cell.grade_id, cell.points or 0.0, manual_cell_score(cell.unchanged_answer),
-                            kind="manual")
+                            kind=CellKind.MANUAL)
         else:
             continue
-        out["score"] = cr.score
+        out.score = cr.score
         result.cells.append(cr)
         log.write(json.dumps(cr.to_json()) + "\n")
         log.flush()
@@ -328,9 +328,9 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
         result.message = _join(result.message or None, f"timeout: {channel.dead.reason}")
     elif channel.timed_out:
         result.status = Status.TIMEOUT
-        result.message = _join(result.message or None, f"timeout: a cell ran past its {job.cell_timeout:g} s limit")
+        result.message = _join(result.message or None, f"timeout: a cell ran past its {job.limits.cell_timeout:g} s limit")
     if judge.suspicions:
-        result.flags["attack"] = _join(result.flags.get("attack"), "; ".join(sorted(judge.suspicions)))
+        result.flags[Flag.ATTACK] = _join(result.flags.get(Flag.ATTACK), "; ".join(sorted(judge.suspicions)))
 
 
 def _clean(text: str) -> str:

@@ -186,7 +186,7 @@ def _loop(run_job, Job, jobs_dir: str, out) -> None:
                             sys.stdout.flush()
                         finally:
                             os._exit(code)
-                running[pid] = (job.job_id, time.monotonic() + job.notebook_timeout + HARD_MARGIN)
+                running[pid] = (job.job_id, time.monotonic() + job.limits.notebook_timeout + HARD_MARGIN)
                 slot_of[pid] = slot
                 dir_of[pid] = job_dir
                 result_of[pid] = job.result_path
@@ -346,7 +346,7 @@ def collect_result(job, exit_code: int | None):
     if log.exists():
         for line in log.read_text(encoding="utf-8").splitlines():
             try:
-                cells.append(CellResult(**json.loads(line)))
+                cells.append(CellResult.from_json(json.loads(line)))
             except (ValueError, TypeError):
                 pass
     error = Path(job.result_path + ".error")

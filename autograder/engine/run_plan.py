@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from autograder.engine.grading_kit import Kit, KitCell
+from autograder.engine.results import CellKind
 from coursebase.notebook import cell_text
 
 
@@ -25,7 +26,7 @@ from coursebase.notebook import cell_text
 class PlannedCell:
     index: int                 # position in the planned notebook
     cell_type: str             # code | markdown | raw
-    kind: str                  # code | test | manual | text
+    kind: CellKind
     source: str                # what runs in the sandbox (tests: the visible part only)
     shown_source: str          # what the feedback shows
     grade_id: str | None = None
@@ -110,9 +111,13 @@ def plan(notebook: dict, kit: Kit) -> tuple[list[PlannedCell], list[str]]:
     return result, findings
 
 
+def _runs(cell_type: str) -> CellKind:
+    """An ungraded cell: code runs, markdown and raw cells are only shown."""
+    return CellKind.CODE if cell_type == "code" else CellKind.TEXT
+
+
 def _plain(cell_type: str, source: str) -> PlannedCell:
-    kind = "code" if cell_type == "code" else "text"
-    return PlannedCell(index=0, cell_type=cell_type, kind=kind, source=source, shown_source=source)
+    return PlannedCell(index=0, cell_type=cell_type, kind=_runs(cell_type), source=source, shown_source=source)
 
 
 def _from_kit(kit_cell: KitCell, source: str, raw: dict, findings: list[str]) -> PlannedCell:
@@ -120,19 +125,17 @@ def _from_kit(kit_cell: KitCell, source: str, raw: dict, findings: list[str]) ->
     if kit_cell.is_test:
         if raw and not _same(source, kit_cell.visible_source):
             findings.append(f"test cell '{gid}' was edited; restored")
-        return PlannedCell(index=0, cell_type="code", kind="test", source=kit_cell.visible_source,
+        return PlannedCell(index=0, cell_type="code", kind=CellKind.TEST, source=kit_cell.visible_source,
                            shown_source=kit_cell.visible_source, grade_id=gid, points=kit_cell.points,
                            judge_source=kit_cell.source)
     if kit_cell.locked:
         if raw and not _same(source, kit_cell.source):
             findings.append(f"read-only cell '{gid}' was edited; restored")
-        kind = "code" if kit_cell.cell_type == "code" else "text"
-        return PlannedCell(index=0, cell_type=kit_cell.cell_type, kind=kind, source=kit_cell.source,
+        return PlannedCell(index=0, cell_type=kit_cell.cell_type, kind=_runs(kit_cell.cell_type), source=kit_cell.source,
                            shown_source=kit_cell.source, grade_id=gid, given=kit_cell.is_given)
     if kit_cell.is_manual:
-        return PlannedCell(index=0, cell_type=kit_cell.cell_type, kind="manual", source=source,
+        return PlannedCell(index=0, cell_type=kit_cell.cell_type, kind=CellKind.MANUAL, source=source,
                            shown_source=source, grade_id=gid, points=kit_cell.points,
                            unchanged_answer=_answer_unchanged({"source": source}, kit_cell) if raw else True)
-    kind = "code" if kit_cell.cell_type == "code" else "text"
-    return PlannedCell(index=0, cell_type=kit_cell.cell_type, kind=kind, source=source, shown_source=source,
-                       grade_id=gid)
+    return PlannedCell(index=0, cell_type=kit_cell.cell_type, kind=_runs(kit_cell.cell_type), source=source,
+                       shown_source=source, grade_id=gid)

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coursebase.layout import COURSE_FOLDERS
+from coursebase.policy import Limits
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -84,11 +85,7 @@ class SandboxUnavailable(RuntimeError):
 class SandboxSpec:
     """What one sandbox gets. Everything here is public: no test text, no paths into source/."""
     uid: int
-    memory_bytes: int
-    cpu_seconds: int
-    processes: int
-    file_size_bytes: int
-    disk_bytes: int
+    limits: Limits                         # course.toml [limits], whole: the kernel's rlimits and disk size
     root_dir: str = ""                     # an empty host directory to mount the new root on
     exchange_dir: str = ""                 # where kernel and judge both see the exchange folder (test temp files)
     exchange_source: str = ""              # what is bound there (default: exchange_dir itself)
@@ -266,7 +263,7 @@ def _build_root(spec: SandboxSpec, as_root: bool) -> None:
     else:
         scratch = root + "/.scratch"
         os.mkdir(scratch)
-        mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec.disk_bytes},mode=0777")
+        mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec.limits.disk_bytes},mode=0777")
         _disk_folders(scratch)
     for d in (WORKDIR, "/tmp", "/dev/shm", "/proc", "/.old"):
         os.makedirs(root + d, exist_ok=True)
@@ -358,8 +355,7 @@ def _switch_root(root: str, cwd: str) -> None:
     os.chdir(cwd)
 
 
-def confine_judge(disk_dir: str, kernel_uid: int, memory_bytes: int, cpu_seconds: int, file_size_bytes: int,
-                  hide: list[str]) -> None:
+def confine_judge(disk_dir: str, kernel_uid: int, limits: Limits, hide: list[str]) -> None:
     """Take the executor's privileges away once it has read the kit and the notebook.
 
     Call after :func:`private_disk` and after the kernel was forked. The calling
@@ -370,11 +366,10 @@ def confine_judge(disk_dir: str, kernel_uid: int, memory_bytes: int, cpu_seconds
     ``kernel_uid + JUDGE_UID_OFFSET`` (its real uid stays the kernel's, so that it
     can still interrupt and end the kernel: the kernel, in its own PID namespace,
     cannot see it), with no capabilities, ``no_new_privs``, not dumpable, and its
-    own address-space, CPU-time and file-size limits. Files already open (the
+    own address-space, CPU-time and file-size limits (the kernel's, from ``limits``). Files already open (the
     result file, the cells log, the kernel's pipes) stay usable.
     """
-    spec = SandboxSpec(uid=kernel_uid, memory_bytes=memory_bytes, cpu_seconds=cpu_seconds, processes=0,
-                       file_size_bytes=file_size_bytes, disk_bytes=0, hide=hide)
+    spec = SandboxSpec(uid=kernel_uid, limits=limits, hide=hide)
     mapped = _mapped_bytes()  # read now: the new root has no /proc (an address-space limit of 0 + memory
     #                           would be below what the warm interpreter already maps: any growth would fail)
     binds = _system_binds(spec)
@@ -409,13 +404,13 @@ def confine_judge(disk_dir: str, kernel_uid: int, memory_bytes: int, cpu_seconds
     os.mkdir(root + "/.old")
     _switch_root(root, "/")
     used_cpu = int(sum(os.times()[:2])) + 1
-    limits = [
-        (resource.RLIMIT_AS, mapped + memory_bytes),
-        (resource.RLIMIT_CPU, used_cpu + max(1, cpu_seconds)),
-        (resource.RLIMIT_FSIZE, file_size_bytes),
+    rlimits = [
+        (resource.RLIMIT_AS, mapped + limits.memory_bytes),
+        (resource.RLIMIT_CPU, used_cpu + max(1, limits.cpu_seconds)),
+        (resource.RLIMIT_FSIZE, limits.file_size_bytes),
         (resource.RLIMIT_CORE, 0),
     ]
-    for which, value in limits:
+    for which, value in rlimits:
         resource.setrlimit(which, (value, value))
     try:
         os.setgroups([])
@@ -437,10 +432,10 @@ def set_limits(spec: SandboxSpec) -> None:
     """Kernel-enforced limits. Memory is counted on top of what the warm interpreter already maps."""
     current = _mapped_bytes()
     limits = [
-        (resource.RLIMIT_AS, current + spec.memory_bytes),
-        (resource.RLIMIT_CPU, max(1, spec.cpu_seconds)),
-        (resource.RLIMIT_NPROC, spec.processes),
-        (resource.RLIMIT_FSIZE, spec.file_size_bytes),
+        (resource.RLIMIT_AS, current + spec.limits.memory_bytes),
+        (resource.RLIMIT_CPU, max(1, spec.limits.cpu_seconds)),
+        (resource.RLIMIT_NPROC, spec.limits.processes),
+        (resource.RLIMIT_FSIZE, spec.limits.file_size_bytes),
         (resource.RLIMIT_CORE, 0),
     ]
     for which, value in limits:
@@ -479,8 +474,8 @@ def probe(as_root: bool | None = None) -> str | None:
     if pid == 0:
         os.close(r)
         try:
-            spec = SandboxSpec(uid=SANDBOX_UID_BASE + 99_999, memory_bytes=1 << 30, cpu_seconds=5, processes=16,
-                               file_size_bytes=1 << 20, disk_bytes=1 << 20, root_dir=root_dir)
+            spec = SandboxSpec(uid=SANDBOX_UID_BASE + 99_999, root_dir=root_dir,
+                               limits=Limits(memory_mb=1024, cpu_time=5, processes=16, file_size_mb=1, disk_mb=1))
             enter(spec, as_root)
             os.write(w, b"ok")
         except BaseException as exc:  # noqa: BLE001 - report anything as the reason
