@@ -315,7 +315,10 @@ class Channel:
             self._gone(str(exc))
             raise self._dead() from exc
         out = self._finish_output(TOKEN_GRACE)
-        self._count_network()
+        if not self.net_counter_fds:
+            # by pid, while it still names the sandbox; with descriptors (they keep the namespace, and its
+            # counters only grow) the reads in observe() and kill() see every attempt of every cell
+            self._count_network()
         if header.get("op") != "done":
             self._broke_protocol(f"answered {str(header.get('op'))[:40]!r} out of turn")
         out.interrupted = bool(header.get("_interrupted"))

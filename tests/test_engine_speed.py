@@ -1,0 +1,90 @@
+"""Issue 15, per-submission speed: the shortcuts keep exactly the behaviour they replace.
+
+Fast tier: no kernel, no sandbox (the end-to-end behaviour is covered by the
+security and parity suites, which run unchanged). No timings are asserted.
+"""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from autograder import judge, kernel
+
+
+@pytest.mark.parametrize("seed", [0, 2026, 2**32 - 1])
+def test_kernel_and_judge_seeding_leave_torch_exactly_as_manual_seed_does(seed):
+    torch.manual_seed(seed)
+    expected_state = torch.get_rng_state()
+    expected = torch.rand(5)
+    for seed_everything in (kernel._seed, judge.seed_all):
+        torch.manual_seed(seed + 1)   # anything else first: the state must come from the call below
+        seed_everything(seed)
+        assert torch.equal(torch.get_rng_state(), expected_state)
+        assert torch.equal(torch.rand(5), expected)
+        assert torch.initial_seed() == seed
+    random.seed(seed)
+    np.random.seed(seed)
+    python_expected, numpy_expected = random.random(), np.random.rand()
+    kernel._seed(seed)
+    assert (random.random(), np.random.rand()) == (python_expected, numpy_expected)
+
+
+def test_seed_torch_falls_back_to_manual_seed_when_an_accelerator_is_there():
+    calls = []
+
+    class Device:
+        def __init__(self, available):
+            self.available = available
+
+        def is_available(self):
+            return self.available
+
+    class FakeTorch:
+        cuda = Device(True)
+        xpu = Device(False)
+
+        class backends:
+            mps = Device(False)
+
+        @staticmethod
+        def manual_seed(seed):
+            calls.append(("manual_seed", seed))
+
+        class default_generator:
+            @staticmethod
+            def manual_seed(seed):
+                calls.append(("cpu only", seed))
+
+    kernel.seed_torch(FakeTorch, 3)
+    FakeTorch.cuda = Device(False)
+    kernel.seed_torch(FakeTorch, 4)
+    del FakeTorch.xpu                       # a torch without this device type: take the general path
+    kernel.seed_torch(FakeTorch, 5)
+    assert calls == [("manual_seed", 3), ("cpu only", 4), ("manual_seed", 5)]
+
+
+def test_loaded_importable_is_current_and_read_only():
+    table = judge.loaded_importable()
+    assert table["torch"] is torch and table["numpy"] is np
+    assert "pytest" not in table                         # not an importable package
+    with pytest.raises(TypeError):
+        table["os"] = None                               # shared by every judge: nobody may change it
+    name = "json.tool"
+    sys.modules.pop(name, None)
+    assert name not in judge.loaded_importable()
+    import json.tool  # noqa: F401 - a module loaded after the last look must be seen by the next judge
+
+    assert judge.loaded_importable()[name] is sys.modules[name]
+
+
+def test_the_warm_parent_freezes_its_heap_after_settling():
+    code = ("import gc; from autograder import forkserver, judge, sandbox; forkserver._settle(); "
+            "print(gc.get_freeze_count() > 1000, sandbox._libc is not None, judge._LOADED is not None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "True", "True"]
