@@ -15,6 +15,7 @@ Replies stay within :data:`codec.LIMITS`; what would not fit goes as a handle.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import os
@@ -146,12 +147,19 @@ def seed_torch(torch, seed: int) -> None:
     formatted stack (about 1 ms in a fresh process, paid per given cell and per test). The
     judge seeds through this too (:func:`autograder.judge.seed_all`).
     """
-    accelerators = (getattr(torch, "cuda", None), getattr(torch, "xpu", None),
-                    getattr(getattr(torch, "backends", None), "mps", None))
-    if any(device is None or device.is_available() for device in accelerators):
+    if _has_accelerator(torch):
         torch.manual_seed(seed)
     else:
         torch.default_generator.manual_seed(int(seed))
+
+
+@functools.cache
+def _has_accelerator(torch) -> bool:
+    """Asked once per process (the fork server asks before forking): a device that was not there
+    does not appear later, and one that was only makes the seeding take the general path."""
+    accelerators = (getattr(torch, "cuda", None), getattr(torch, "xpu", None),
+                    getattr(getattr(torch, "backends", None), "mps", None))
+    return any(device is None or device.is_available() for device in accelerators)
 
 
 def _make_shell():

@@ -61,10 +61,13 @@ def test_seed_torch_falls_back_to_manual_seed_when_an_accelerator_is_there():
                 calls.append(("cpu only", seed))
 
     kernel.seed_torch(FakeTorch, 3)
+    kernel._has_accelerator.cache_clear()
     FakeTorch.cuda = Device(False)
     kernel.seed_torch(FakeTorch, 4)
+    kernel._has_accelerator.cache_clear()
     del FakeTorch.xpu                       # a torch without this device type: take the general path
     kernel.seed_torch(FakeTorch, 5)
+    kernel._has_accelerator.cache_clear()
     assert calls == [("manual_seed", 3), ("cpu only", 4), ("manual_seed", 5)]
 
 
@@ -83,8 +86,9 @@ def test_loaded_importable_is_current_and_read_only():
 
 
 def test_the_warm_parent_freezes_its_heap_after_settling():
-    code = ("import gc; from autograder import forkserver, judge, sandbox; forkserver._settle(); "
-            "print(gc.get_freeze_count() > 1000, sandbox._libc is not None, judge._LOADED is not None)")
+    code = ("import gc, torch; from autograder import forkserver, judge, kernel, sandbox; forkserver._settle(); "
+            "print(gc.get_freeze_count() > 1000, sandbox._libc is not None, judge._LOADED is not None, "
+            "kernel._has_accelerator.cache_info().currsize == 1)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["True", "True", "True"]
+    assert out.stdout.split() == ["True", "True", "True", "True"]
