@@ -92,3 +92,45 @@ def test_the_warm_parent_freezes_its_heap_after_settling():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["True", "True", "True", "True"]
+
+
+CELLS = [
+    "x = 1\nprint(x)\n", "a = %time 1\n", "files = !ls\n", "%matplotlib inline\nX = 1\n", "!echo hi\n",
+    "len?\n", "x??\n", ",f a b\n", ";f a b\n", "/f 1 2\n", "x != 1\n", "'%d' % 3\n", "In [1]: x = 2\n",
+    ">>> y = 3\n", "  z = 4\n", "def f(a,\n      b):\n    return a / b\n", "s = '''\n,quoted\n'''\n",
+    "if x:\n    /f 1\n", "t = (1\n, 2)\n", "%%time\nx = 1\n", "x = 1 \\\n  / 2\n", "\n\n  \n",
+]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_the_kernels_cell_transform_is_ipythons(cell):
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    fast = TransformerManager()
+    fast.do_token_transforms = kernel._skip_when_plain(fast.do_token_transforms)
+    assert _outcome(fast, cell) == _outcome(TransformerManager(), cell)
+
+
+def _outcome(manager, cell):
+    try:
+        return manager.transform_cell(cell)
+    except Exception as exc:  # noqa: BLE001 - the same error is the same behaviour
+        return type(exc).__name__, str(exc)
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover
+    given = None
+
+if given is not None:
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(st.text(alphabet=" \tab1=%!?,;/()[]'\"#:>.\\\n", max_size=12), max_size=6))
+    def test_the_kernels_cell_transform_is_ipythons_on_any_text(pieces):
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        cell = "\n".join(pieces)
+        fast = TransformerManager()
+        fast.do_token_transforms = kernel._skip_when_plain(fast.do_token_transforms)
+        assert _outcome(fast, cell) == _outcome(TransformerManager(), cell)
