@@ -355,7 +355,7 @@ class Judge:
         seed_all(self.seed)
 
 
-_LOADED: tuple[tuple[int, int], dict[str, types.ModuleType]] | None = None
+_LOADED: tuple[tuple[int, int, int], dict[str, types.ModuleType]] | None = None
 
 
 def loaded_importable() -> Mapping[str, types.ModuleType]:
@@ -364,11 +364,11 @@ def loaded_importable() -> Mapping[str, types.ModuleType]:
     Walking ``sys.modules`` (some 2,000 modules with torch) in every forked executor touches
     every module's reference count, i.e. copies those pages: the warm parent calls this once
     and the forks reuse its answer while ``sys.modules`` is unchanged (the same number of
-    modules and the same last one), else it is worked out again.
+    modules and the same last one) and so is :data:`IMPORTABLE`, else it is worked out again.
     """
     global _LOADED
     modules = sys.modules
-    key = (len(modules), id(next(reversed(modules.keys()), None)))
+    key = (len(modules), id(next(reversed(modules.keys()), None)), id(IMPORTABLE))
     if _LOADED is None or _LOADED[0] != key:
         _LOADED = key, {name: module for name, module in list(modules.items())
                         if name.split(".")[0] in IMPORTABLE and isinstance(module, types.ModuleType)}

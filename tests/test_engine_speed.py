@@ -134,3 +134,43 @@ if given is not None:
         fast = TransformerManager()
         fast.do_token_transforms = kernel._skip_when_plain(fast.do_token_transforms)
         assert _outcome(fast, cell) == _outcome(TransformerManager(), cell)
+
+
+def _unsandboxed_channel(tmp_path, **kwargs):
+    import os
+
+    from autograder import sandbox
+    from autograder.channel import Channel
+
+    spec = sandbox.SandboxSpec(uid=os.getuid(), memory_bytes=2 << 30, cpu_seconds=120, processes=64,
+                               file_size_bytes=16 << 20, disk_bytes=64 << 20)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LANG": "C.UTF-8",
+           "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    return Channel(spec, sandboxed=False, seed=1, output_limit=1 << 16, env=env, workdir=str(tmp_path),
+                   setup_timeout=120, **kwargs)
+
+
+def test_a_channel_that_does_not_wait_is_ready_before_its_first_cell(tmp_path):
+    import time
+
+    channel = _unsandboxed_channel(tmp_path, wait=False)
+    try:
+        # no wait_ready(): the first request waits for the ready message itself, never takes it for a reply
+        out = channel.run_cell("print(6 * 7)", time.monotonic() + 120)
+        assert (out.stdout, out.error) == ("42\n", "")
+        channel.wait_ready()        # a second wait returns at once, nothing is read out of turn
+        assert channel.run_cell("print('again')", time.monotonic() + 120).stdout == "again\n"
+        assert channel.protocol_broken == "" and channel.dead is None
+    finally:
+        channel.close()
+
+
+def test_a_sandbox_that_cannot_be_set_up_is_reported_when_waited_for(tmp_path):
+    from autograder import sandbox
+
+    # the kernel is to work in a folder that does not exist: its setup fails
+    channel = _unsandboxed_channel(tmp_path / "missing", wait=False)
+    with pytest.raises(sandbox.SandboxUnavailable):
+        channel.wait_ready()
+    assert channel.dead is not None       # ended and reaped, as when Channel() itself waits
+    channel.close()
