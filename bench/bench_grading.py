@@ -69,16 +69,25 @@ def own_code_seconds(course: Path, assignment: str) -> float:
         src = kit[gid].source if gid in kit and kit[gid].is_test else "".join(cell["source"])
         cells.append(src)
     best = float("inf")
-    for _ in range(3):
-        ns: dict = {}
-        start = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
-            for src in cells:
-                try:
-                    exec(compile(src, "<cell>", "exec"), ns)
-                except Exception:  # noqa: BLE001 - a wrong answer is part of the cost
-                    pass
-        best = min(best, time.perf_counter() - start)
+    # as both graders run them: NBGRADER_EXECUTION set (the MLP homework then trains on a small slice only)
+    saved = os.environ.get("NBGRADER_EXECUTION")
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    try:
+        for _ in range(3):
+            ns: dict = {}
+            start = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):
+                for src in cells:
+                    try:
+                        exec(compile(src, "<cell>", "exec"), ns)
+                    except Exception:  # noqa: BLE001 - a wrong answer is part of the cost
+                        pass
+            best = min(best, time.perf_counter() - start)
+    finally:
+        if saved is None:
+            del os.environ["NBGRADER_EXECUTION"]
+        else:
+            os.environ["NBGRADER_EXECUTION"] = saved
     return best
 
 
