@@ -142,7 +142,7 @@ def _seed(seed: int) -> None:
 def seed_torch(torch, seed: int) -> None:
     """``torch.manual_seed(seed)``, the same generator state, without its cost where no accelerator exists.
 
-    With no CUDA, XPU or MPS device available (the sandbox has none), ``manual_seed`` seeds the
+    With no CUDA, XPU, MTIA, MPS or custom device available (the sandbox has none), ``manual_seed`` seeds the
     CPU generator and queues lazy seedings for devices that can never start, each with a
     formatted stack (about 1 ms in a fresh process, paid per given cell and per test). The
     judge seeds through this too (:func:`autograder.judge.seed_all`).
@@ -157,9 +157,13 @@ def seed_torch(torch, seed: int) -> None:
 def _has_accelerator(torch) -> bool:
     """Asked once per process (the fork server asks before forking): a device that was not there
     does not appear later, and one that was only makes the seeding take the general path."""
-    accelerators = (getattr(torch, "cuda", None), getattr(torch, "xpu", None),
+    accelerators = (getattr(torch, "cuda", None), getattr(torch, "xpu", None), getattr(torch, "mtia", None),
                     getattr(getattr(torch, "backends", None), "mps", None))
-    return any(device is None or device.is_available() for device in accelerators)
+    try:
+        custom = hasattr(torch, torch._C._get_privateuse1_backend_name())  # a registered custom device
+    except Exception:  # noqa: BLE001 - a torch without this hook: take the general path
+        custom = True
+    return custom or any(device is None or device.is_available() for device in accelerators)
 
 
 def _make_shell():

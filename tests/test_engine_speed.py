@@ -47,6 +47,12 @@ def test_seed_torch_falls_back_to_manual_seed_when_an_accelerator_is_there():
     class FakeTorch:
         cuda = Device(True)
         xpu = Device(False)
+        mtia = Device(False)
+
+        class _C:
+            @staticmethod
+            def _get_privateuse1_backend_name():
+                return "privateuseone"
 
         class backends:
             mps = Device(False)
@@ -68,7 +74,11 @@ def test_seed_torch_falls_back_to_manual_seed_when_an_accelerator_is_there():
     del FakeTorch.xpu                       # a torch without this device type: take the general path
     kernel.seed_torch(FakeTorch, 5)
     kernel._has_accelerator.cache_clear()
-    assert calls == [("manual_seed", 3), ("cpu only", 4), ("manual_seed", 5)]
+    FakeTorch.xpu = Device(False)
+    FakeTorch.privateuseone = object()      # a custom device registered under torch's custom-backend name
+    kernel.seed_torch(FakeTorch, 6)
+    kernel._has_accelerator.cache_clear()
+    assert calls == [("manual_seed", 3), ("cpu only", 4), ("manual_seed", 5), ("manual_seed", 6)]
 
 
 def test_loaded_importable_is_current_and_read_only():
