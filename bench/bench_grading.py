@@ -6,8 +6,9 @@ Builds a fresh course from this repository's source/, releases it, makes N
 submissions of the assignment (every other one with a wrong answer), grades
 them with nbgrader's own autograde and with ours in the same run, and prints
 a table: submissions per minute for both, the ratio, the per-submission
-overhead beyond the students' own code, and the memory a submission adds on
-top of the shared warm parent. A second invocation with
+overhead beyond the students' own code, the CPU a submission costs (user and
+system, as the OS accounts the finished executors and kernels), and the memory
+a submission adds on top of the shared warm parent. A second invocation with
 ``--assignment 04_mlp_fashion_mnist`` gives the MLP homework's line.
 """
 from __future__ import annotations
@@ -131,7 +132,9 @@ def run_ours(course: Path, assignment: str, workers: int) -> dict:
     server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
     startup = time.perf_counter() - start
     jobs = [make_job(c, policy, kit, kit_file, sub, spool, True, None) for sub in find_submissions(c, assignment)]
+    before = _cpu_seconds(server.proc.pid)
     results, steady = _grade_all(server, jobs, workers, None)
+    cpu = [(b - a) / len(jobs) for a, b in zip(before, _cpu_seconds(server.proc.pid))]
     # memory is sampled in a second, untimed pass: the sampler reads /proc (smaps_rollup of every
     # executor and kernel) a hundred times a second, CPU the timed pass must not lose to it
     samples: list[int] = []
@@ -144,7 +147,15 @@ def run_ours(course: Path, assignment: str, workers: int) -> dict:
     return {"startup": startup, "steady": steady, "n": len(jobs), "scores": sorted(r.score for r in results),
             "memory": sorted(samples)[len(samples) // 2] if samples else 0,
             "memory_max": max(samples) if samples else 0,
-            "per_sub": sum(r.duration for r in results) / len(results), "split": timing_split(results)}
+            "per_sub": sum(r.duration for r in results) / len(results), "split": timing_split(results),
+            "cpu": cpu}
+
+
+def _cpu_seconds(pid: int) -> list[float]:
+    """CPU seconds of the warm parent itself (user, system) and of its reaped children, i.e. every
+    finished executor with the kernel it reaped (user, system), as the OS accounts them."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return [int(x) / os.sysconf("SC_CLK_TCK") for x in fields[11:15]]
 
 
 def _grade_all(server, jobs, workers: int, sample) -> tuple[list, float]:
@@ -233,6 +244,9 @@ def main() -> None:
     print(f"students' own code per submission (cells + tests, in-process): {own * 1000:.0f} ms")
     print(f"per-submission overhead beyond that: {overhead * 1000:.0f} ms")
     print("one submission's run, median ms: " + ", ".join(f"{k} {v:.0f}" for k, v in ours["split"].items()))
+    user, system, child_user, child_system = (x * 1000 for x in ours["cpu"])
+    print(f"CPU per submission: executor and kernel {child_user:.0f} ms user + {child_system:.0f} ms system, "
+          f"warm parent (forking them) {user + system:.0f} ms")
     print(f"memory per running submission beyond the warm parent: median {ours['memory'] / 2**20:.0f} MB, "
           f"max {ours['memory_max'] / 2**20:.0f} MB")
 
