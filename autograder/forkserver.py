@@ -115,19 +115,16 @@ def _settle() -> None:
 
     * libc for the sandbox's system calls (ctypes' lookup runs ``ldconfig -p``, a program, per process);
     * the judge's table of loaded modules (a walk of ``sys.modules``, see judge.loaded_importable);
-    * whether torch has a GPU-like device (kernel.seed_torch seeds the CPU generator alone if not);
     * ``gc.freeze()``: the warm parent's objects move to the collector's permanent generation, so
       the collections in a fork never walk (and so never copy, page by page) the inherited heap.
       Only objects made after the fork are collected, as before.
     """
     import gc
 
-    from . import judge, kernel, sandbox
+    from . import judge, sandbox
 
     sandbox._lib()
     judge.loaded_importable()
-    if "torch" in sys.modules:
-        kernel._has_accelerator(sys.modules["torch"])   # torch asks the driver each time
     gc.collect()
     gc.freeze()
 

@@ -155,8 +155,9 @@ def seed_torch(torch, seed: int) -> None:
 
 @functools.cache
 def _has_accelerator(torch) -> bool:
-    """Asked once per process (the fork server asks before forking): a device that was not there
-    does not appear later, and one that was only makes the seeding take the general path."""
+    """Asked once per process, by that process: the sandbox and the confined judge have no device
+    files, so none appears there later. The warm parent never asks (asking may start a GPU driver,
+    whose state its forks would inherit); a device that is there makes the seeding take the general path."""
     accelerators = (getattr(torch, "cuda", None), getattr(torch, "xpu", None), getattr(torch, "mtia", None),
                     getattr(getattr(torch, "backends", None), "mps", None))
     try:

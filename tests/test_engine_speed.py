@@ -98,7 +98,7 @@ def test_loaded_importable_is_current_and_read_only():
 def test_the_warm_parent_freezes_its_heap_after_settling():
     code = ("import gc, torch; from autograder import forkserver, judge, kernel, sandbox; forkserver._settle(); "
             "print(gc.get_freeze_count() > 1000, sandbox._libc is not None, judge._LOADED is not None, "
-            "kernel._has_accelerator.cache_info().currsize == 1)")
+            "kernel._has_accelerator.cache_info().currsize == 0)")  # no GPU driver started in the warm parent
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["True", "True", "True", "True"]
