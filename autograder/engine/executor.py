@@ -2,8 +2,10 @@
 
 Order matters for secrecy: the sandboxed kernel is forked *before* this
 process reads the kit (hidden tests) or the notebook, so neither was ever in
-memory the student's process could inherit. Cells then go to the kernel one
-at a time; test cells are judged here.
+memory the student's process could inherit. They are read while the kernel
+builds its sandbox (the fork has happened; nothing waits for the kernel's
+ready message until they are planned). Cells then go to the kernel one at a
+time; test cells are judged here.
 
 Instructor data comes from the instructor: the plan restores every locked
 cell (flag ``tampered``), the kernel reseeds right before each given cell, and
@@ -158,22 +160,34 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
                 os.mkdir(workdir)
                 if job.data_dir:
                     os.symlink(job.data_dir, os.path.join(workdir, "data"))
+            # forked now; it builds its sandbox while this process reads and plans below
             channel = Channel(spec, sandboxed=job.sandboxed, seed=job.seed, output_limit=limits.output_bytes,
-                              env=_env(job), workdir=workdir)
+                              env=_env(job), workdir=workdir, wait=False)
         except sandbox.SandboxUnavailable as exc:
             result.status = Status.FAILED
             result.message = f"the sandbox could not be set up: {exc}"
             return _finish(result, channel, started)
-        sandbox_ready = time.monotonic()
         # only now, with the student's process already separate, read the secrets
+        plan_started = time.monotonic()
         kit = Kit.load(job.kit_path)
         result.audit["tests_hash"] = kit.tests_hash
         try:
             notebook = _read_notebook(Path(job.submission_dir) / job.notebook)
             planned, findings = plan(notebook, kit)
+            unreadable = None
         except ValueError as exc:
+            unreadable = str(exc)
+        planning = time.monotonic() - plan_started
+        try:
+            channel.wait_ready()
+        except sandbox.SandboxUnavailable as exc:
             result.status = Status.FAILED
-            result.message = str(exc)
+            result.message = f"the sandbox could not be set up: {exc}"
+            return _finish(result, channel, started)
+        sandbox_ready = time.monotonic()
+        if unreadable is not None:
+            result.status = Status.FAILED
+            result.message = unreadable
             return _finish(result, channel, started)  # every graded cell gets 0, "not run", from grade.finish_result
         if findings:
             result.flags[Flag.TAMPERED] = "; ".join(findings)
@@ -205,8 +219,9 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
 
         _run_cells(job, channel, planned, deadline, result, cells_log, given, given_cells, given_dir, sample)
         channel.observe(time.monotonic() + 10)  # what the audit hook may not say: asked, and seen from outside
-        result.audit["timing_ms"] = {"sandbox": round((sandbox_ready - started) * 1000, 1),
-                                     "plan": round((cells_start - sandbox_ready) * 1000, 1),
+        # reading the kit and planning overlap the kernel's start: counted in "plan", not twice
+        result.audit["timing_ms"] = {"sandbox": round((sandbox_ready - started - planning) * 1000, 1),
+                                     "plan": round((cells_start - sandbox_ready + planning) * 1000, 1),
                                      "cells": round((time.monotonic() - cells_start) * 1000, 1)}
         if channel.protocol_broken:
             result.flags[Flag.ATTACK] = _join(result.flags.get(Flag.ATTACK),

@@ -103,11 +103,31 @@ def serve(preimport: list[str], scratch: str) -> None:
     jobs_dir = os.path.join(scratch, "jobs")
     os.makedirs(jobs_dir, mode=0o700, exist_ok=True)
     grading_versions()  # once, here: every executor inherits the answer
+    _settle()
     try:
         _loop(run_job, Job, jobs_dir, sys.stdout)
     finally:
         # the client removes it too; this covers a client that was killed (e.g. a Dask worker)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _settle() -> None:
+    """Work out once, here, what every executor and kernel would otherwise redo, then freeze the heap.
+
+    * libc for the sandbox's system calls (ctypes' lookup runs ``ldconfig -p``, a program, per process);
+    * the judge's table of loaded modules (a walk of ``sys.modules``, see judge.loaded_importable);
+    * ``gc.freeze()``: the warm parent's objects move to the collector's permanent generation, so
+      the collections in a fork never walk (and so never copy, page by page) the inherited heap.
+      Only objects made after the fork are collected, as before.
+    """
+    import gc
+
+    from . import judge, sandbox
+
+    sandbox._lib()
+    judge.loaded_importable()
+    gc.collect()
+    gc.freeze()
 
 
 def _say(out, message: dict) -> None:

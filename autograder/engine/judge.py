@@ -52,9 +52,12 @@ import sys
 import tempfile
 import time
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from autograder.engine.handover import Guard, JudgeDeadline, wall_clock
+from autograder.engine.kernel import seed_torch
 from autograder.engine.kernel_client import INTERRUPT_GRACE, Channel, KernelGone
 from autograder.engine.scoring import partial_credit
 from coursebase.notebook import hidden_line_numbers
@@ -185,8 +188,7 @@ class Judge:
         self.module_names = dict(STANDARD_ALIASES)  # execute.py adds what the given cells import
         self.suspicions: set[str] = set()
         # fixed now, before any student value arrives: the loaded modules of the allowed packages
-        self._loaded = {name: module for name, module in list(sys.modules.items())
-                        if name.split(".")[0] in IMPORTABLE and isinstance(module, types.ModuleType)}
+        self._loaded = loaded_importable()
         self.given: dict = {}                     # name -> the instructor's value (from run_given)
         self.given_names: dict[str, str] = {}     # every name a given cell binds -> that cell's grade_id
         self.given_errors: dict[str, str] = {}    # grade_id -> why the given cell failed in the judge
@@ -351,13 +353,33 @@ class Judge:
         seed_all(self.seed)
 
 
+_LOADED: tuple[tuple[int, int, int], dict[str, types.ModuleType]] | None = None
+
+
+def loaded_importable() -> Mapping[str, types.ModuleType]:
+    """The loaded modules of :data:`IMPORTABLE` packages now, read-only.
+
+    Walking ``sys.modules`` (some 2,000 modules with torch) in every forked executor touches
+    every module's reference count, i.e. copies those pages: the warm parent calls this once
+    and the forks reuse its answer while ``sys.modules`` is unchanged (the same number of
+    modules and the same last one) and so is :data:`IMPORTABLE`, else it is worked out again.
+    """
+    global _LOADED
+    modules = sys.modules
+    key = (len(modules), id(next(reversed(modules.keys()), None)), id(IMPORTABLE))
+    if _LOADED is None or _LOADED[0] != key:
+        _LOADED = key, {name: module for name, module in list(modules.items())
+                        if name.split(".")[0] in IMPORTABLE and isinstance(module, types.ModuleType)}
+    return MappingProxyType(_LOADED[1])
+
+
 def seed_all(seed: int) -> None:
     """Seed random, NumPy and torch as the kernel does (kernel._seed)."""
     random.seed(seed)
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed(seed)
     if "torch" in sys.modules:
-        sys.modules["torch"].manual_seed(seed)
+        seed_torch(sys.modules["torch"], seed)
 
 
 def _fresh(value):

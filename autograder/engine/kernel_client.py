@@ -103,7 +103,11 @@ class Channel:
     """One student kernel in a sandbox (or, with ``sandboxed=False``, under limits only)."""
 
     def __init__(self, spec: sandbox.SandboxSpec, *, sandboxed: bool, seed: int, output_limit: int,
-                 env: dict[str, str], workdir: str | None = None, setup_timeout: float = 60.0):
+                 env: dict[str, str], workdir: str | None = None, setup_timeout: float = 60.0,
+                 wait: bool = True):
+        """Fork the kernel. With ``wait`` (the default) return once it is ready; without, return
+        at once, so the caller can work while the kernel builds its sandbox, and call
+        :meth:`wait_ready` (any request waits for it too)."""
         self.output_limit = output_limit
         self.exchange_dir = spec.exchange_dir or None
         self.audit: list[dict] = []
@@ -194,7 +198,19 @@ class Channel:
         for fd in self.fds:
             os.set_blocking(fd, False)
             self._sel.register(fd, selectors.EVENT_READ, "pipe")
-        deadline = time.monotonic() + setup_timeout
+        self._sandboxed = sandboxed
+        self._setup_deadline = time.monotonic() + setup_timeout
+        self._ready = False
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait until the kernel says it is ready; :class:`sandbox.SandboxUnavailable` if its sandbox
+        could not be set up, :class:`KernelGone` if it did not start. Once ready, returns at once."""
+        if self._ready:
+            return
+        self._ready = True   # whatever happens below, the first frames are never waited for twice
+        deadline, sandboxed = self._setup_deadline, self._sandboxed
         first = self._wait_frame(deadline, interruptible=False)
         if first.get("op") == "pid" and type(first.get("pid")) is int:
             self.student_pid = first["pid"]
@@ -315,7 +331,10 @@ class Channel:
             self._gone(str(exc))
             raise self._dead() from exc
         out = self._finish_output(TOKEN_GRACE)
-        self._count_network()
+        if not self.net_counter_fds:
+            # by pid, while it still names the sandbox; with descriptors (they keep the namespace, and its
+            # counters only grow) the reads in observe() and kill() see every attempt of every cell
+            self._count_network()
         if header.get("op") != "done":
             self._broke_protocol(f"answered {str(header.get('op'))[:40]!r} out of turn")
         out.interrupted = bool(header.get("_interrupted"))
@@ -371,6 +390,8 @@ class Channel:
         raise self._dead() from None
 
     def _ensure_alive(self) -> None:
+        if not self._ready:
+            self.wait_ready()
         if self.dead is not None:
             raise self.dead
 

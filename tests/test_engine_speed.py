@@ -1,0 +1,187 @@
+"""Issue 15, per-submission speed: the shortcuts keep exactly the behaviour they replace.
+
+Fast tier: no kernel, no sandbox (the end-to-end behaviour is covered by the
+security and parity suites, which run unchanged). No timings are asserted.
+"""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from autograder.engine import judge, kernel
+
+
+@pytest.mark.parametrize("seed", [0, 2026, 2**32 - 1])
+def test_kernel_and_judge_seeding_leave_torch_exactly_as_manual_seed_does(seed):
+    torch.manual_seed(seed)
+    expected_state = torch.get_rng_state()
+    expected = torch.rand(5)
+    for seed_everything in (kernel._seed, judge.seed_all):
+        torch.manual_seed(seed + 1)   # anything else first: the state must come from the call below
+        seed_everything(seed)
+        assert torch.equal(torch.get_rng_state(), expected_state)
+        assert torch.equal(torch.rand(5), expected)
+        assert torch.initial_seed() == seed
+    random.seed(seed)
+    np.random.seed(seed)
+    python_expected, numpy_expected = random.random(), np.random.rand()
+    kernel._seed(seed)
+    assert (random.random(), np.random.rand()) == (python_expected, numpy_expected)
+
+
+def test_seed_torch_falls_back_to_manual_seed_when_an_accelerator_is_there():
+    calls = []
+
+    class Device:
+        def __init__(self, available):
+            self.available = available
+
+        def is_available(self):
+            return self.available
+
+    class FakeTorch:
+        cuda = Device(True)
+        xpu = Device(False)
+        mtia = Device(False)
+
+        class _C:
+            @staticmethod
+            def _get_privateuse1_backend_name():
+                return "privateuseone"
+
+        class backends:
+            mps = Device(False)
+
+        @staticmethod
+        def manual_seed(seed):
+            calls.append(("manual_seed", seed))
+
+        class default_generator:
+            @staticmethod
+            def manual_seed(seed):
+                calls.append(("cpu only", seed))
+
+    kernel.seed_torch(FakeTorch, 3)
+    kernel._has_accelerator.cache_clear()
+    FakeTorch.cuda = Device(False)
+    kernel.seed_torch(FakeTorch, 4)
+    kernel._has_accelerator.cache_clear()
+    del FakeTorch.xpu                       # a torch without this device type: take the general path
+    kernel.seed_torch(FakeTorch, 5)
+    kernel._has_accelerator.cache_clear()
+    FakeTorch.xpu = Device(False)
+    FakeTorch.privateuseone = object()      # a custom device registered under torch's custom-backend name
+    kernel.seed_torch(FakeTorch, 6)
+    kernel._has_accelerator.cache_clear()
+    assert calls == [("manual_seed", 3), ("cpu only", 4), ("manual_seed", 5), ("manual_seed", 6)]
+
+
+def test_loaded_importable_is_current_and_read_only():
+    table = judge.loaded_importable()
+    assert table["torch"] is torch and table["numpy"] is np
+    assert "pytest" not in table                         # not an importable package
+    with pytest.raises(TypeError):
+        table["os"] = None                               # shared by every judge: nobody may change it
+    name = "json.tool"
+    sys.modules.pop(name, None)
+    assert name not in judge.loaded_importable()
+    import json.tool  # noqa: F401 - a module loaded after the last look must be seen by the next judge
+
+    assert judge.loaded_importable()[name] is sys.modules[name]
+
+
+def test_the_warm_parent_freezes_its_heap_after_settling():
+    code = ("import gc, torch; from autograder.engine import forkserver, judge, kernel, sandbox; forkserver._settle(); "
+            "print(gc.get_freeze_count() > 1000, sandbox._libc is not None, judge._LOADED is not None, "
+            "kernel._has_accelerator.cache_info().currsize == 0)")  # no GPU driver started in the warm parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "True", "True", "True"]
+
+
+CELLS = [
+    "x = 1\nprint(x)\n", "a = %time 1\n", "files = !ls\n", "%matplotlib inline\nX = 1\n", "!echo hi\n",
+    "len?\n", "x??\n", ",f a b\n", ";f a b\n", "/f 1 2\n", "x != 1\n", "'%d' % 3\n", "In [1]: x = 2\n",
+    ">>> y = 3\n", "  z = 4\n", "def f(a,\n      b):\n    return a / b\n", "s = '''\n,quoted\n'''\n",
+    "if x:\n    /f 1\n", "t = (1\n, 2)\n", "%%time\nx = 1\n", "x = 1 \\\n  / 2\n", "\n\n  \n",
+]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_the_kernels_cell_transform_is_ipythons(cell):
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    fast = TransformerManager()
+    fast.do_token_transforms = kernel._skip_when_plain(fast.do_token_transforms)
+    assert _outcome(fast, cell) == _outcome(TransformerManager(), cell)
+
+
+def _outcome(manager, cell):
+    try:
+        return manager.transform_cell(cell)
+    except Exception as exc:  # noqa: BLE001 - the same error is the same behaviour
+        return type(exc).__name__, str(exc)
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover
+    given = None
+
+if given is not None:
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(st.text(alphabet=" \tab1=%!?,;/()[]'\"#:>.\\\n", max_size=12), max_size=6))
+    def test_the_kernels_cell_transform_is_ipythons_on_any_text(pieces):
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        cell = "\n".join(pieces)
+        fast = TransformerManager()
+        fast.do_token_transforms = kernel._skip_when_plain(fast.do_token_transforms)
+        assert _outcome(fast, cell) == _outcome(TransformerManager(), cell)
+
+
+def _unsandboxed_channel(tmp_path, **kwargs):
+    import os
+
+    from autograder.engine import sandbox
+    from autograder.engine.kernel_client import Channel
+    from coursebase.policy import Limits
+
+    spec = sandbox.SandboxSpec(uid=os.getuid(), limits=Limits(memory_mb=2048, cpu_time=120, processes=64,
+                                                              file_size_mb=16, disk_mb=64))
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LANG": "C.UTF-8",
+           "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    return Channel(spec, sandboxed=False, seed=1, output_limit=1 << 16, env=env, workdir=str(tmp_path),
+                   setup_timeout=120, **kwargs)
+
+
+def test_a_channel_that_does_not_wait_is_ready_before_its_first_cell(tmp_path):
+    import time
+
+    channel = _unsandboxed_channel(tmp_path, wait=False)
+    try:
+        # no wait_ready(): the first request waits for the ready message itself, never takes it for a reply
+        out = channel.run_cell("print(6 * 7)", time.monotonic() + 120)
+        assert (out.stdout, out.error) == ("42\n", "")
+        channel.wait_ready()        # a second wait returns at once, nothing is read out of turn
+        assert channel.run_cell("print('again')", time.monotonic() + 120).stdout == "again\n"
+        assert channel.protocol_broken == "" and channel.dead is None
+    finally:
+        channel.close()
+
+
+def test_a_sandbox_that_cannot_be_set_up_is_reported_when_waited_for(tmp_path):
+    from autograder.engine import sandbox
+
+    # the kernel is to work in a folder that does not exist: its setup fails
+    channel = _unsandboxed_channel(tmp_path / "missing", wait=False)
+    with pytest.raises(sandbox.SandboxUnavailable):
+        channel.wait_ready()
+    assert channel.dead is not None       # ended and reaped, as when Channel() itself waits
+    channel.close()
