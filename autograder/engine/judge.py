@@ -60,6 +60,7 @@ from autograder.engine.handover import Guard, JudgeDeadline, wall_clock
 from autograder.engine.kernel import seed_torch
 from autograder.engine.kernel_client import INTERRUPT_GRACE, Channel, KernelGone
 from autograder.engine.scoring import partial_credit
+from autograder.engine.wire import Op
 from coursebase.notebook import hidden_line_numbers
 
 # packages whose already loaded modules a test may receive by name from the student's namespace
@@ -100,31 +101,31 @@ class Remote:
         return object.__getattribute__(self, "_judge").ask((req[0], object.__getattribute__(self, "_id")) + req[1:])
 
     def __call__(self, *args, **kwargs):
-        return self._ask("call", args, kwargs)
+        return self._ask(Op.CALL, args, kwargs)
 
     def __getattr__(self, name: str):
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
-        return self._ask("getattr", name)
+        return self._ask(Op.GETATTR, name)
 
     def __setattr__(self, name, value):
         raise TypeError("tests may not change student objects")
 
     def __iter__(self):
-        value = self._ask("iter")
+        value = self._ask(Op.ITER)
         return iter(value if isinstance(value, list) else [])
 
     def __len__(self):
-        value = self._ask("len")
+        value = self._ask(Op.LEN)
         if type(value) is not int:
             raise TypeError("len() of a student object did not give an int")
         return value
 
     def __getitem__(self, key):
-        return self._ask("getitem", key)
+        return self._ask(Op.GETITEM, key)
 
     def __str__(self):
-        value = self._ask("str")
+        value = self._ask(Op.STR)
         return value if type(value) is str else "<student object>"
 
     def __repr__(self):
@@ -155,7 +156,7 @@ class _Namespace(dict):
         if hasattr(builtins, name):
             raise KeyError(name)
         try:
-            value = self._judge.ask(("get", name))
+            value = self._judge.ask((Op.GET, name))
         except NameError:
             raise KeyError(name) from None
         module = self._judge.module_names.get(name)

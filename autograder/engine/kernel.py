@@ -25,6 +25,7 @@ import sys
 from typing import Any
 
 from autograder.engine import wire
+from autograder.engine.wire import Op
 from coursebase.layout import SECRET_DIRS, SECRET_FILES
 
 TEXT_LIMIT = 20_000
@@ -298,24 +299,24 @@ def serve(sock, seed: int, audit_fd: int | None) -> None:
     handles = _Handles()
     kernel_pid = os.getpid()
     _seed(seed)
-    wire.write_frame(sock, {"op": "ready", "pid": os.getpid()})
+    wire.write_frame(sock, {"op": Op.READY, "pid": os.getpid()})
     while True:
         try:
             request = wire.read_pickle(sock, persistent_load=lambda pid: handles.get(pid[1]))
         except EOFError:
             os._exit(0)
         op = request[0]
-        if op == "bye":
+        if op == Op.BYE:
             sys.stdout.flush()
             os._exit(0)
-        if op == "audit":
+        if op == Op.AUDIT:
             try:
                 sys.audit(AUDIT_CHECK, str(request[1]))
             except Exception:  # noqa: BLE001 - a replaced sys.audit: the executor sees no answer
                 pass
-            wire.write_frame(sock, {"op": "audited"})
+            wire.write_frame(sock, {"op": Op.AUDITED})
             continue
-        if op == "exec":
+        if op == Op.EXEC:
             _, code, token = request[:3]
             if len(request) > 3 and type(request[3]) is int:
                 _seed(request[3])  # a given cell: the judge runs it after the same seeding
@@ -345,7 +346,7 @@ def serve(sock, seed: int, audit_fd: int | None) -> None:
                     os.write(fd, token)
                 except OSError:
                     pass
-            wire.write_frame(sock, {"op": "done", "results": results,
+            wire.write_frame(sock, {"op": Op.DONE, "results": results,
                                      "error": "\n".join(sink["error"])[:TEXT_LIMIT]})
             continue
         try:
@@ -363,41 +364,41 @@ def _answer(sock, request, shell, handles: _Handles) -> None:
     op = request[0]
     buffers: list[bytes] = []
     try:
-        if op == "get":
+        if op == Op.GET:
             name = request[1]
             if name not in shell.user_ns:
                 raise NameError(f"name '{name}' is not defined")
             value = shell.user_ns[name]
         else:
             target = handles.get(request[1])
-            if op == "call":
+            if op == Op.CALL:
                 value = target(*request[2], **request[3])
-            elif op == "getattr":
+            elif op == Op.GETATTR:
                 value = getattr(target, request[2])
-            elif op == "iter":
+            elif op == Op.ITER:
                 value = []
                 for i, item in enumerate(target):
                     if i >= wire.MAX_ITEMS:
                         raise OverflowError("iteration produced too many items")
                     value.append(item)
-            elif op == "len":
+            elif op == Op.LEN:
                 value = int(len(target))
-            elif op == "getitem":
+            elif op == Op.GETITEM:
                 value = target[request[2]]
-            elif op == "str":
+            elif op == Op.STR:
                 value = str(str(target))
-            elif op == "repr":
+            elif op == Op.REPR:
                 value = str(repr(target))
             else:
                 raise ValueError(f"unknown request {op!r}")
         tree = wire.encode(value, handles.add, buffers)
-        if op == "iter" and tree.get("$") == "handle":
+        if op == Op.ITER and tree.get("$") == "handle":
             # the items do not fit in one reply: an error, never an iteration that silently yields nothing
             raise OverflowError("iterating this object gives more data than one reply may carry")
-        wire.write_frame(sock, {"op": "value", "value": tree}, buffers)
+        wire.write_frame(sock, {"op": Op.VALUE, "value": tree}, buffers)
     except BaseException as exc:  # noqa: BLE001 - the judge decides what an error means
         try:
             message = str(exc)[:2000]
         except Exception:  # noqa: BLE001
             message = "<unprintable>"
-        wire.write_frame(sock, {"op": "raise", "type": type(exc).__name__[:100], "message": message})
+        wire.write_frame(sock, {"op": Op.RAISE, "type": type(exc).__name__[:100], "message": message})

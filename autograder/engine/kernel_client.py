@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autograder.engine import kernel, sandbox, wire
+from autograder.engine.wire import Op
 
 INTERRUPT_GRACE = 3.0      # seconds a cell gets to stop after SIGINT before it is killed
 TOKEN_GRACE = 0.5          # seconds to wait for the end-of-cell marker on the output pipes
@@ -151,7 +152,7 @@ class Channel:
                             os.close(fd)
                         except OSError:
                             pass
-                report = lambda p: wire.write_frame(child_sock, {"op": "pid", "pid": p})  # noqa: E731
+                report = lambda p: wire.write_frame(child_sock, {"op": Op.PID, "pid": p})  # noqa: E731
                 if sandboxed:
                     sandbox.enter(spec, as_root=os.geteuid() == 0, on_child=report, pid_ns_ready=pid_ns_ready)
                 else:
@@ -178,7 +179,7 @@ class Channel:
                 if ready:
                     os._exit(71)  # student code broke the kernel's own loop (e.g. replaced a builtin it uses)
                 try:
-                    wire.write_frame(child_sock, {"op": "setup_failed", "message": f"{exc}"[:2000]})
+                    wire.write_frame(child_sock, {"op": Op.SETUP_FAILED, "message": f"{exc}"[:2000]})
                 finally:
                     os._exit(70)
             os._exit(0)
@@ -212,13 +213,13 @@ class Channel:
         self._ready = True   # whatever happens below, the first frames are never waited for twice
         deadline, sandboxed = self._setup_deadline, self._sandboxed
         first = self._wait_frame(deadline, interruptible=False)
-        if first.get("op") == "pid" and type(first.get("pid")) is int:
+        if first.get("op") == Op.PID and type(first.get("pid")) is int:
             self.student_pid = first["pid"]
             first = self._wait_frame(deadline, interruptible=False)
-        if first.get("op") == "setup_failed":
+        if first.get("op") == Op.SETUP_FAILED:
             self.close()
             raise sandbox.SandboxUnavailable(str(first.get("message", "setup failed")))
-        if first.get("op") != "ready":
+        if first.get("op") != Op.READY:
             self.close()
             raise KernelGone("the kernel did not start")
         # which network namespace is the sandbox's: counters are read only while the kernel's pid still
@@ -323,7 +324,7 @@ class Channel:
         token = b"\x1e" + os.urandom(8).hex().encode() + b"\x1e"
         self._sink = _Sink(self.output_limit, token)
         try:
-            wire.write_pickle(self.sock, ("exec", code, token) if seed is None else ("exec", code, token, seed))
+            wire.write_pickle(self.sock, (Op.EXEC, code, token) if seed is None else (Op.EXEC, code, token, seed))
             header = self._wait_frame(deadline)
         except KernelGone:
             raise
@@ -335,7 +336,7 @@ class Channel:
             # by pid, while it still names the sandbox; with descriptors (they keep the namespace, and its
             # counters only grow) the reads in observe() and kill() see every attempt of every cell
             self._count_network()
-        if header.get("op") != "done":
+        if header.get("op") != Op.DONE:
             self._broke_protocol(f"answered {str(header.get('op'))[:40]!r} out of turn")
         out.interrupted = bool(header.get("_interrupted"))
         out.error = str(header.get("error", ""))[:kernel.TEXT_LIMIT]
@@ -365,13 +366,13 @@ class Channel:
             raise self._dead() from exc
         finally:
             self._sink = _Sink(self.output_limit)  # what the student prints during a hidden test is not shown
-        if header.get("op") == "raise":
+        if header.get("op") == Op.RAISE:
             name = str(header.get("type", "Exception"))
             message = str(header.get("message", ""))
             if header.get("_interrupted"):
                 raise TimeoutError("the student's code ran past the cell time limit")
             raise _rebuild_exception(name, message)
-        if header.get("op") != "value":
+        if header.get("op") != Op.VALUE:
             self._broke_protocol(f"answered {str(header.get('op'))[:40]!r} out of turn")
         try:
             return wire.decode(header.get("value"), header["_buffers"], make_handle, resolve_module)
@@ -455,13 +456,13 @@ class Channel:
         nonce = os.urandom(8).hex()
         try:
             self._ensure_alive()
-            wire.write_pickle(self.sock, ("audit", nonce))
+            wire.write_pickle(self.sock, (Op.AUDIT, nonce))
             header = self._wait_frame(deadline, interruptible=False)
         except (KernelGone, OSError):
             return False
         finally:
             self._sink = _Sink(self.output_limit)
-        if header.get("op") != "audited":
+        if header.get("op") != Op.AUDITED:
             return False
         end = time.monotonic() + TOKEN_GRACE  # the hook wrote before the kernel answered: it is in the pipe
         while nonce not in self._audit_answers and time.monotonic() < end:

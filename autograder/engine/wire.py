@@ -44,6 +44,7 @@ handle: a name the student chose is never imported.
 from __future__ import annotations
 
 import collections
+import enum
 import json
 import struct
 from collections.abc import Sequence
@@ -79,6 +80,36 @@ TORCH_DTYPES = {
     "bool", "int8", "int16", "int32", "int64", "uint8",
     "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
 }
+
+
+class Op(str, enum.Enum):
+    """The kernel protocol's operations: the ``op`` of every frame and request, a closed list.
+
+    The executor (and the judge through it) sends EXEC, AUDIT, BYE and, for a test's view of
+    student values, GET and the handle operations CALL ... REPR; the kernel answers PID and
+    SETUP_FAILED (while its sandbox is built), READY, DONE (a cell ran), VALUE or RAISE (a
+    request's answer) and AUDITED. Frames carry the word itself (a member is a ``str``).
+    """
+    # executor -> kernel
+    EXEC = "exec"
+    AUDIT = "audit"
+    BYE = "bye"
+    GET = "get"
+    CALL = "call"
+    GETATTR = "getattr"
+    ITER = "iter"
+    LEN = "len"
+    GETITEM = "getitem"
+    STR = "str"
+    REPR = "repr"
+    # kernel -> executor
+    PID = "pid"
+    SETUP_FAILED = "setup_failed"
+    READY = "ready"
+    DONE = "done"
+    VALUE = "value"
+    RAISE = "raise"
+    AUDITED = "audited"
 
 
 class CodecError(ValueError):
