@@ -32,7 +32,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from autograder.engine import kernel, sandbox, wire
 from autograder.engine.wire import Op
@@ -100,6 +100,63 @@ class _Sink:
         return self.data[fd].decode("utf-8", errors="replace")
 
 
+def _student_side(spec: sandbox.SandboxSpec, child_sock: socket.socket, out_w: int, err_w: int, aud_w: int,
+                  close: tuple[int, ...], *, sandboxed: bool, seed: int, env: dict[str, str],
+                  workdir: str | None, pid_ns_ready: bool) -> NoReturn:
+    """The forked child: closes the trusted side's ends (``close``), points stdin/stdout/stderr at the
+    pipes, enters the sandbox (or, unsandboxed, only its limits) and serves as the student's kernel.
+    Never returns: a setup failure is reported on ``child_sock`` as SETUP_FAILED, then it exits."""
+    started_as = os.getpid()
+    ready = False
+    try:
+        os.setpgid(0, 0)
+        sandbox.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with this executor
+        for fd in close:
+            os.close(fd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        keep = {0, 1, 2, child_sock.fileno(), aud_w}
+        for fd in _open_fds():
+            if fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        report = lambda p: wire.write_frame(child_sock, {"op": Op.PID, "pid": p})  # noqa: E731
+        if sandboxed:
+            sandbox.enter(spec, as_root=os.geteuid() == 0, on_child=report, pid_ns_ready=pid_ns_ready)
+        else:
+            report(os.getpid())
+            os.chdir(workdir or "/")
+            for name, content in spec.extra_files.items():
+                with open(os.path.join(workdir or ".", name), "wb") as fh:
+                    fh.write(content)
+            sandbox.set_limits(spec)  # what is left with --unsandboxed: limits only
+        os.environ.clear()
+        os.environ.update(env)
+        import tempfile
+        tempfile.tempdir = None  # the warm parent's cached temp folder is not the sandbox's /tmp
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                                      errors="replace", write_through=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                      errors="replace", write_through=True)
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+        ready = True
+        kernel.serve(child_sock, seed, aud_w)
+    except BaseException as exc:  # noqa: BLE001 - any setup failure is reported, then we die
+        if os.getpid() != started_as and os.getpid() != 1:
+            os._exit(1)  # a process the student forked: it must never speak for the kernel
+        if ready:
+            os._exit(71)  # student code broke the kernel's own loop (e.g. replaced a builtin it uses)
+        try:
+            wire.write_frame(child_sock, {"op": Op.SETUP_FAILED, "message": f"{exc}"[:2000]})
+        finally:
+            os._exit(70)
+    os._exit(0)
+
+
 class Channel:
     """One student kernel in a sandbox (or, with ``sandboxed=False``, under limits only)."""
 
@@ -133,56 +190,9 @@ class Channel:
             except sandbox.SandboxUnavailable:
                 pid_ns_ready = False
         pid = os.fork()
-        if pid == 0:  # ------------------------------------------------ the student's side
-            started_as = os.getpid()
-            ready = False
-            try:
-                os.setpgid(0, 0)
-                sandbox.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with this executor
-                for fd in (parent_sock.fileno(), out_r, err_r, aud_r):
-                    os.close(fd)
-                null = os.open(os.devnull, os.O_RDONLY)
-                os.dup2(null, 0)
-                os.dup2(out_w, 1)
-                os.dup2(err_w, 2)
-                keep = {0, 1, 2, child_sock.fileno(), aud_w}
-                for fd in _open_fds():
-                    if fd not in keep:
-                        try:
-                            os.close(fd)
-                        except OSError:
-                            pass
-                report = lambda p: wire.write_frame(child_sock, {"op": Op.PID, "pid": p})  # noqa: E731
-                if sandboxed:
-                    sandbox.enter(spec, as_root=os.geteuid() == 0, on_child=report, pid_ns_ready=pid_ns_ready)
-                else:
-                    report(os.getpid())
-                    os.chdir(workdir or "/")
-                    for name, content in spec.extra_files.items():
-                        with open(os.path.join(workdir or ".", name), "wb") as fh:
-                            fh.write(content)
-                    sandbox.set_limits(spec)  # what is left with --unsandboxed: limits only
-                os.environ.clear()
-                os.environ.update(env)
-                import tempfile
-                tempfile.tempdir = None  # the warm parent's cached temp folder is not the sandbox's /tmp
-                sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
-                                              errors="replace", write_through=True)
-                sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
-                                              errors="replace", write_through=True)
-                sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
-                ready = True
-                kernel.serve(child_sock, seed, aud_w)
-            except BaseException as exc:  # noqa: BLE001 - any setup failure is reported, then we die
-                if os.getpid() != started_as and os.getpid() != 1:
-                    os._exit(1)  # a process the student forked: it must never speak for the kernel
-                if ready:
-                    os._exit(71)  # student code broke the kernel's own loop (e.g. replaced a builtin it uses)
-                try:
-                    wire.write_frame(child_sock, {"op": Op.SETUP_FAILED, "message": f"{exc}"[:2000]})
-                finally:
-                    os._exit(70)
-            os._exit(0)
+        if pid == 0:   # the student's side: never returns
+            _student_side(spec, child_sock, out_w, err_w, aud_w, (parent_sock.fileno(), out_r, err_r, aud_r),
+                          sandboxed=sandboxed, seed=seed, env=env, workdir=workdir, pid_ns_ready=pid_ns_ready)
         # ---------------------------------------------------------------- the trusted side
         child_sock.close()
         for fd in (out_w, err_w, aud_w):
