@@ -26,7 +26,6 @@ formgrader can still open it.
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
 import nbformat
@@ -34,6 +33,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_output, new_raw_ce
 
 from autograder.engine.grading_kit import Kit
 from autograder.engine.results import RecordedOutput, RunResult
+from coursebase.files import write_atomic
 from coursebase.notebook import cell_text
 
 NOTE_FAILED = "**Not graded by the autograder**: {message}"
@@ -129,8 +129,5 @@ def write_autograded(autograded_root: Path, result: RunResult, kit: Kit, release
     released = json.loads(released_path.read_text(encoding="utf-8"))
     nb = autograded_notebook(result, kit, released)
     target = autograded_root / result.student_id / result.assignment / f"{Path(kit.notebook).stem}.ipynb"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    nbformat.write(nb, str(partial))
-    os.replace(partial, target)
-    return target
+    text = nbformat.writes(nb)
+    return write_atomic(target, text if text.endswith("\n") else text + "\n")   # as nbformat.write ends it

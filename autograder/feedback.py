@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +45,7 @@ from markupsafe import Markup
 
 from autograder.export import GradeRow, grade_rows
 from autograder.kits import current_kit
+from coursebase.files import write_atomic
 from coursebase.layout import Course, CourseError
 from coursebase.notebook import cell_text, split_hidden, strip_ansi
 from coursebase.policy import load_policy
@@ -425,10 +425,7 @@ def write_feedback(course: Course, assignment: str, students: list[str] | None =
             continue
         page = render_page(row, info, language)
         target = course.feedback / row.student_id / assignment / f"{info.name}.html"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.partial")
-        partial.write_text(page, encoding="utf-8")
-        os.replace(partial, target)
+        write_atomic(target, page)
         result.written[row.student_id] = target
     if show:
         from rich.console import Console
