@@ -173,6 +173,15 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
                                  "CSRF token); reload the page and try again. Nothing was changed.",
                                  status_code=403)
 
+    async def checked_form(request: Request, session, multi: bool = False):
+        """:func:`form_of`, then the session's CSRF token checked: the form, or the refusal to return."""
+        form = await form_of(request, multi)
+        if isinstance(form, Response):
+            return form
+        if session is None or not sessions.csrf_ok(session, str(form.get("csrf", ""))):
+            return csrf_fail()
+        return form
+
     async def read_upload(value, cap: int) -> bytes | None:
         if value is None or isinstance(value, str) or not getattr(value, "filename", ""):
             return None
@@ -221,11 +230,9 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
     @app.post("/logout")
     async def logout(request: Request):
         owner, session = who(request)
-        form = await form_of(request)
-        if isinstance(form, Response):
+        form = await checked_form(request, session)
+        if isinstance(form, Response) or session is None:   # checked_form refuses a missing session
             return form
-        if session is None or not sessions.csrf_ok(session, str(form.get("csrf", ""))):
-            return csrf_fail()
         auth.end_session(db, session)
         resp = RedirectResponse("/", status_code=303)
         resp.delete_cookie(auth.SESSION_COOKIE)
@@ -310,11 +317,9 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         owner, session = who(request)
         if owner is None or session is None:
             return RedirectResponse("/", status_code=303)
-        form = await form_of(request)
+        form = await checked_form(request, session)
         if isinstance(form, Response):
             return form
-        if not sessions.csrf_ok(session, str(form.get("csrf", ""))):
-            return csrf_fail()
         if owner == ADMIN:
             return PlainTextResponse("the instructor account cannot hand in work", status_code=403)
         if not limiter.allow(owner):
@@ -381,12 +386,9 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         owner, session = who(request)
         if owner is None or session is None:
             return RedirectResponse("/", status_code=303)
-        form_data = await form_of(request, multi=True)
-        if isinstance(form_data, Response):
-            return form_data
-        form = form_data
-        if not sessions.csrf_ok(session, str(form.get("csrf", ""))):
-            return csrf_fail()
+        form = await checked_form(request, session, multi=True)
+        if isinstance(form, Response):
+            return form
         policy = load_policy(course.root)
         due = policy.due_for(owner, policy.leaderboard.assignment)
         if due is not None and dt.datetime.now(dt.timezone.utc) > due:
@@ -471,11 +473,9 @@ def create_app(course_dir: str | Path, url: str | None = None) -> FastAPI:
         session = instructor(request)
         if session is None:
             return PlainTextResponse("instructors only", status_code=403)
-        form = await form_of(request)
+        form = await checked_form(request, session)
         if isinstance(form, Response):
             return form
-        if not sessions.csrf_ok(session, str(form.get("csrf", ""))):
-            return csrf_fail()
         student, assignment = str(form.get("student", "")), str(form.get("assignment", ""))
         if action == "regrade":
             if (student, assignment) == ("", ""):
