@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("coursebase", "autograder", "leaderboard", "finalgrades", "portal", "classroom")
+from _project_tree import LAYERS, ROOT, project_modules
+
+PACKAGES = tuple(LAYERS)
 
 
 def code_map() -> str:
@@ -29,14 +29,7 @@ def named_in_map(block: str) -> set[str]:
 
 
 def modules_in_tree() -> set[str]:
-    found = set()
-    for package in PACKAGES:
-        for path in (ROOT / package).rglob("*.py"):
-            rel = path.relative_to(ROOT)
-            if path.name == "__init__.py" or "migrations" in rel.parts or not (path.parent / "__init__.py").exists():
-                continue   # package modules only (classroom/demo/course/ links to the course's files)
-            found.add(f"{rel.parent.as_posix()}/{path.name}")
-    return found
+    return {path.relative_to(ROOT).as_posix() for path in project_modules().values() if path.name != "__init__.py"}
 
 
 def test_the_code_map_matches_the_tree():

@@ -8,25 +8,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# lower number = lower layer; a package may import its own modules and those of lower layers only
-LAYERS = {"coursebase": 0, "autograder": 1, "leaderboard": 1, "finalgrades": 2, "portal": 3, "classroom": 4}
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def project_modules() -> dict[str, Path]:
-    found = {}
-    for package in LAYERS:
-        for path in (ROOT / package).rglob("*.py"):
-            if "migrations" not in path.parts and (path.parent / "__init__.py").exists():
-                found[module_name(path)] = path
-    return found
+from _project_tree import LAYERS, ROOT, project_modules
 
 
 def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
