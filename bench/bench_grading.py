@@ -132,9 +132,10 @@ def run_ours(course: Path, assignment: str, workers: int) -> dict:
     server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
     startup = time.perf_counter() - start
     jobs = [make_job(c, policy, kit, kit_file, sub, spool, True, None) for sub in find_submissions(c, assignment)]
-    before = _cpu_seconds(server.proc.pid)
+    before, faults_before = _cpu_seconds(server.proc.pid), _page_faults(server.proc.pid)
     results, steady = _grade_all(server, jobs, workers, None)
     cpu = [(b - a) / len(jobs) for a, b in zip(before, _cpu_seconds(server.proc.pid))]
+    faults = [(b - a) / len(jobs) for a, b in zip(faults_before, _page_faults(server.proc.pid))]
     # memory is sampled in a second, untimed pass: the sampler reads /proc (smaps_rollup of every
     # executor and kernel) a hundred times a second, CPU the timed pass must not lose to it
     samples: list[int] = []
@@ -148,7 +149,7 @@ def run_ours(course: Path, assignment: str, workers: int) -> dict:
             "memory": sorted(samples)[len(samples) // 2] if samples else 0,
             "memory_max": max(samples) if samples else 0,
             "per_sub": sum(r.duration for r in results) / len(results), "split": timing_split(results),
-            "cpu": cpu}
+            "cpu": cpu, "faults": faults}
 
 
 def _cpu_seconds(pid: int) -> list[float]:
@@ -156,6 +157,13 @@ def _cpu_seconds(pid: int) -> list[float]:
     finished executor with the kernel it reaped (user, system), as the OS accounts them."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return [int(x) / os.sysconf("SC_CLK_TCK") for x in fields[11:15]]
+
+
+def _page_faults(pid: int) -> list[int]:
+    """Minor page faults of the warm parent and of its reaped children: mostly the pages a fork copies
+    on first write (copy-on-write) and the pages of shared libraries a child touches first."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return [int(fields[7]), int(fields[8])]
 
 
 def _grade_all(server, jobs, workers: int, sample) -> tuple[list, float]:
@@ -247,6 +255,8 @@ def main() -> None:
     user, system, child_user, child_system = (x * 1000 for x in ours["cpu"])
     print(f"CPU per submission: executor and kernel {child_user:.0f} ms user + {child_system:.0f} ms system, "
           f"warm parent (forking them) {user + system:.0f} ms")
+    parent_faults, child_faults = ours["faults"]
+    print(f"page faults per submission: executor and kernel {child_faults:.0f}, warm parent {parent_faults:.0f}")
     print(f"memory per running submission beyond the warm parent: median {ours['memory'] / 2**20:.0f} MB, "
           f"max {ours['memory_max'] / 2**20:.0f} MB")
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.engine import judge, kernel
+from autograder.engine import forkserver, judge, kernel
 
 
 @pytest.mark.parametrize("seed", [0, 2026, 2**32 - 1])
@@ -96,12 +96,56 @@ def test_loaded_importable_is_current_and_read_only():
 
 
 def test_the_warm_parent_freezes_its_heap_after_settling():
+    # the judge's module table is still current when the loop forks (what the loop imports, and the
+    # executor before its judge, must not make every executor walk sys.modules again)
     code = ("import gc, torch; from autograder.engine import forkserver, judge, kernel, sandbox; forkserver._settle(); "
-            "print(gc.get_freeze_count() > 1000, sandbox._libc is not None, judge._LOADED is not None, "
+            "table = judge._LOADED; from autograder.engine.sandbox import system_binds; system_binds((), ()); "
+            "judge.loaded_importable(); "
+            "print(gc.get_freeze_count() > 1000, sandbox._libc is not None, judge._LOADED is table, "
             "kernel._has_accelerator.cache_info().currsize == 0)")  # no GPU driver started in the warm parent
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["True", "True", "True", "True"]
+
+
+def _huge_pages_offered() -> bool:
+    try:
+        return "[never]" not in open("/sys/kernel/mm/transparent_hugepage/enabled").read()
+    except OSError:
+        return False
+
+
+def test_huge_pages_moves_the_heap_onto_2_mb_pages_and_leaves_its_contents():
+    if not _huge_pages_offered():
+        pytest.skip("this kernel offers no transparent huge pages")
+    code = ("import hashlib; from autograder.engine import forkserver\n"
+            "blocks = [bytes([i]) * (1 << 20) for i in range(64)]\n"   # 64 MB of heap, written
+            "digest = hashlib.sha256(b''.join(blocks)).hexdigest()\n"
+            "def huge(): return sum(int(l.split()[1]) for l in open('/proc/self/smaps_rollup')\n"
+            "                       if l.startswith('AnonHugePages:'))\n"
+            "before = huge(); moved = forkserver.huge_pages(); after = huge()\n"
+            "print(moved >> 20, (after - before) >> 10, hashlib.sha256(b''.join(blocks)).hexdigest() == digest)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    moved_mb, huge_mb, same = out.stdout.split()
+    if int(moved_mb) == 0:
+        pytest.skip("this kernel refused MADV_COLLAPSE (before Linux 6.1)")
+    assert int(huge_mb) >= 48            # most of the 64 MB written now sits on 2 MB pages
+    assert same == "True"                # and holds what it held
+
+
+def test_only_anonymous_writable_memory_is_moved_in_whole_2_mb_pages(tmp_path):
+    maps = (b"7f0000000000-7f0000400000 r-xp 00000000 08:01 42 /usr/lib/libtorch_cpu.so\n"   # code: never
+            b"7f0000400000-7f0000800000 rw-p 00000000 08:01 42 /usr/lib/libtorch_cpu.so\n"   # file data: never
+            b"7ffd00000000-7ffd00400000 rw-p 00000000 00:00 0 [stack]\n"                      # the stack: never
+            b"7f0000900000-7f0000a00000 rw-p 00000000 00:00 0\n"                             # under 2 MB: nothing
+            b"7f0001100000-7f0001a00000 rw-p 00000000 00:00 0\n"                             # arenas: 7f0001200000..
+            b"55d000100000-55d000900000 rw-p 00000000 00:00 0 [heap]\n"                      # the heap
+            b"7f0002000000-7f0002400000 r--p 00000000 00:00 0\n"                             # read-only: never
+            b"7f0003000000-7f0003400000 rw-s 00000000 00:05 7 /dev/zero (deleted)\n"         # shared: never
+            b"not a mapping\n")
+    assert forkserver.collapsible(maps) == [(0x7F0001200000, 0x7F0001A00000), (0x55D000200000, 0x55D000800000)]
+    assert forkserver.huge_pages(str(tmp_path / "missing")) == 0   # no maps to read: nothing done
 
 
 CELLS = [

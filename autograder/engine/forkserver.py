@@ -26,6 +26,7 @@ single-threaded: no progress bars, no database, no Dask here.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import select
@@ -118,16 +119,71 @@ def _settle() -> None:
     * the judge's table of loaded modules (a walk of ``sys.modules``, see judge.loaded_importable);
     * ``gc.freeze()``: the warm parent's objects move to the collector's permanent generation, so
       the collections in a fork never walk (and so never copy, page by page) the inherited heap.
-      Only objects made after the fork are collected, as before.
+      Only objects made after the fork are collected, as before;
+    * the heap on 2 MB pages (:func:`huge_pages`), so forking and ending each executor and kernel
+      copies and frees a few hundred page-table entries, not a hundred thousand.
     """
     import gc
 
     from . import judge, sandbox
 
     sandbox._lib()
-    judge.loaded_importable()
     gc.collect()
     gc.freeze()
+    huge_pages()
+    judge.loaded_importable()   # last: valid while no module is imported after it
+
+
+MADV_HUGEPAGE, MADV_COLLAPSE = 14, 25
+HUGE = 2 << 20
+
+
+def huge_pages(maps: str = "/proc/self/maps") -> int:
+    """Move this process's private memory onto 2 MB pages now; the bytes moved (0 where not offered).
+
+    A fork copies one page-table entry per 4 KB page this process has written (some 120,000 for
+    torch, pandas and matplotlib) and the child's exit frees them again: twice per submission.
+    On 2 MB pages that is 512 times fewer entries. ``MADV_COLLAPSE`` (Linux 6.1) does it at once,
+    whatever the system's transparent-huge-page default, unless huge pages are switched off.
+    Nothing changes for the children: a page either side writes after the fork is still copied
+    4 KB at a time. Only anonymous private writable memory is touched (the heap and mmap'd
+    arenas), never a file mapping or the stack; a kernel that refuses leaves the pages as they were.
+    """
+    from . import sandbox
+
+    try:
+        with open(maps, "rb") as fh:   # bytes: no text codec imported here
+            ranges = collapsible(fh.read())
+    except OSError:
+        return 0
+    libc = sandbox._lib()
+    moved = 0
+    for start, end in ranges:
+        libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), MADV_HUGEPAGE)
+        if libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), MADV_COLLAPSE) == 0:
+            moved += end - start
+    return moved
+
+
+def collapsible(maps: bytes) -> list[tuple[int, int]]:
+    """The whole 2 MB pages inside this process's anonymous private writable mappings (pure).
+
+    ``maps`` is the text of ``/proc/<pid>/maps``; a line that is not a mapping is skipped."""
+    ranges = []
+    for line in maps.splitlines():
+        fields = line.split()
+        if len(fields) < 5 or fields[1][1:2] != b"w" or fields[1][3:4] != b"p":
+            continue
+        if (fields[5] if len(fields) > 5 else b"") not in (b"", b"[heap]"):
+            continue
+        try:
+            low, high = (int(x, 16) for x in fields[0].split(b"-"))
+        except ValueError:
+            continue
+        start, end = -(-low // HUGE) * HUGE, high // HUGE * HUGE
+        if end > start:
+            ranges.append((start, end))
+    return ranges
 
 
 def _say(out, message: dict) -> None:
