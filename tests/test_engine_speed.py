@@ -190,6 +190,69 @@ if given is not None:
         assert _outcome(fast, cell) == _outcome(TransformerManager(), cell)
 
 
+ASYNC_CELLS = ["x = 1", "await f()", "async def f():\n    return 1", "x = 'await'", "# async\nx = 1",
+               "async with a:\n    pass", "async for i in a:\n    pass", "await", "r = [await g() for g in gs]",
+               "%time await f()", "def f(:", "x = await_me()", "asyncio = 1", "f(await x)"]
+
+
+def _should_run_async(shell, check, cell):
+    transformed = shell.transform_cell(cell)
+    return check(cell, transformed_cell=transformed, preprocessing_exc_tuple=None)
+
+
+@pytest.mark.parametrize("cell", ASYNC_CELLS)
+def test_the_kernels_autoawait_check_is_ipythons(cell):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    real = shell.should_run_async
+    assert _should_run_async(shell, kernel._sync_unless_await(real), cell) == _should_run_async(shell, real, cell)
+
+
+if given is not None:
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.sampled_from(["await", "async", " ", "\n", "x", "(", ")", ":", "def", "for", "with", "f()",
+                                     "=", "    ", "#", "'", "lambda"]), max_size=10))
+    def test_the_kernels_autoawait_check_is_ipythons_on_any_text(pieces):
+        from IPython.core.interactiveshell import InteractiveShell
+
+        shell = InteractiveShell.instance()
+        real = shell.should_run_async
+        cell = "".join(pieces)
+        try:
+            expected = _should_run_async(shell, real, cell)
+        except Exception as exc:  # noqa: BLE001 - the transform itself fails: the same error either way
+            with pytest.raises(type(exc)):
+                _should_run_async(shell, kernel._sync_unless_await(real), cell)
+            return
+        assert _should_run_async(shell, kernel._sync_unless_await(real), cell) == expected
+
+
+def test_without_a_device_torch_seeding_queues_no_stack_traces_and_seeds_the_same():
+    # in a fresh interpreter: the kernel and the judge do this in their own processes
+    code = ("import traceback, torch; from autograder.engine import kernel\n"
+            "calls = []; real = traceback.format_stack\n"
+            "traceback.format_stack = lambda *a, **k: calls.append(1) or real(*a, **k)\n"
+            "torch.manual_seed(3); before = len(calls); expected = torch.rand(5)\n"
+            "changed = kernel.quiet_device_queues(torch); again = kernel.quiet_device_queues(torch)\n"
+            "torch.manual_seed(3); got = torch.rand(5)\n"
+            "print(before > 0, changed, again, len(calls) == before, torch.equal(got, expected), "
+            "torch.cuda.traceback.format_exc is traceback.format_exc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    # stacks were formatted before; then none; asked twice it changes nothing more; the same numbers;
+    # the rest of the traceback module is the real one
+    assert out.stdout.split() == ["True", "True", "False", "True", "True", "True"]
+
+
+def test_with_a_device_torch_keeps_its_stack_traces(monkeypatch):
+    import traceback
+
+    monkeypatch.setattr(kernel, "_has_accelerator", lambda torch: True)
+    assert kernel.quiet_device_queues(torch) is False
+    assert torch.cuda.traceback is traceback
+
+
 def _unsandboxed_channel(tmp_path, **kwargs):
     import os
 

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from autograder.engine.handover import Guard, JudgeDeadline, wall_clock
-from autograder.engine.kernel import seed_torch
+from autograder.engine.kernel import quiet_device_queues, seed_torch
 from autograder.engine.kernel_client import INTERRUPT_GRACE, Channel, KernelGone
 from autograder.engine.scoring import partial_credit
 from autograder.engine.wire import Op
@@ -193,6 +193,8 @@ class Judge:
         self.given: dict = {}                     # name -> the instructor's value (from run_given)
         self.given_names: dict[str, str] = {}     # every name a given cell binds -> that cell's grade_id
         self.given_errors: dict[str, str] = {}    # grade_id -> why the given cell failed in the judge
+        if "torch" in sys.modules:
+            quiet_device_queues(sys.modules["torch"])  # tests seed often; asked here, in the judge's own process
 
     def run_given(self, cells: list[tuple[str, str, int]], env: dict[str, str], workdir: str,
                   timeout: float = 60.0) -> None:

@@ -22,6 +22,7 @@ import os
 import random
 import signal
 import sys
+import traceback
 from typing import Any
 
 from autograder.engine import wire
@@ -155,6 +156,39 @@ def seed_torch(torch, seed: int) -> None:
         torch.default_generator.manual_seed(int(seed))
 
 
+class _NoStacks:
+    """``traceback`` as torch's CUDA, XPU and MTIA modules see it where no device can ever start.
+
+    ``torch.manual_seed`` queues a seeding for each device that is not started yet, with the
+    formatted stack of the call (read from the source files: about 3 ms a call), to be shown if
+    that device later fails to start. In the sandbox and the confined judge no device exists and
+    none can appear, so those queued calls never run and their stacks are never shown: they are
+    queued with an empty stack. Everything else is the real module.
+    """
+
+    def __getattr__(self, name: str):
+        return getattr(traceback, name)
+
+    @staticmethod
+    def format_stack(*args, **kwargs) -> list[str]:
+        return []
+
+
+def quiet_device_queues(torch) -> bool:
+    """Without any accelerator, torch's lazy device calls queue no stack traces (see :class:`_NoStacks`).
+
+    Asked by the kernel and the judge, each in its own process; returns whether it changed anything."""
+    if _has_accelerator(torch):
+        return False
+    changed = False
+    for name in ("cuda", "xpu", "mtia"):
+        module = getattr(torch, name, None)
+        if module is not None and getattr(module, "traceback", None) is traceback:
+            module.traceback = _NoStacks()
+            changed = True
+    return changed
+
+
 @functools.cache
 def _has_accelerator(torch) -> bool:
     """Asked once per process, by that process: the sandbox and the confined judge have no device
@@ -194,6 +228,7 @@ def _make_shell():
 
     manager = shell.input_transformer_manager
     manager.do_token_transforms = _skip_when_plain(manager.do_token_transforms)
+    shell.should_run_async = _sync_unless_await(shell.should_run_async)
     shell.displayhook = Hook(shell=shell)
     shell.display_pub = Publisher(shell=shell)
 
@@ -236,6 +271,23 @@ def _skip_when_plain(do_token_transforms):
         return do_token_transforms(lines)
 
     return transforms
+
+
+def _sync_unless_await(should_run_async):
+    """IPython's autoawait check, skipped for a cell that cannot hold top-level asynchronous code.
+
+    IPython compiles every cell a second time to see whether it is a coroutine; only ``await``,
+    ``async for`` and ``async with`` make it one, and a cell without the letters ``await`` or
+    ``async`` (before or after IPython's transforms) holds none of them: it runs synchronously,
+    as IPython would decide.
+    """
+    def check(raw_cell, *args, **kwargs):
+        texts = (raw_cell, kwargs.get("transformed_cell") or "")
+        if not any("await" in text or "async" in text for text in texts):
+            return False
+        return should_run_async(raw_cell, *args, **kwargs)
+
+    return check
 
 
 def _figures() -> list[dict]:
@@ -298,6 +350,8 @@ def serve(sock, seed: int, audit_fd: int | None) -> None:
     shell, sink = _make_shell()
     handles = _Handles()
     kernel_pid = os.getpid()
+    if "torch" in sys.modules:
+        quiet_device_queues(sys.modules["torch"])
     _seed(seed)
     wire.write_frame(sock, {"op": Op.READY, "pid": os.getpid()})
     while True:
