@@ -153,6 +153,7 @@ CELLS = [
     "len?\n", "x??\n", ",f a b\n", ";f a b\n", "/f 1 2\n", "x != 1\n", "'%d' % 3\n", "In [1]: x = 2\n",
     ">>> y = 3\n", "  z = 4\n", "def f(a,\n      b):\n    return a / b\n", "s = '''\n,quoted\n'''\n",
     "if x:\n    /f 1\n", "t = (1\n, 2)\n", "%%time\nx = 1\n", "x = 1 \\\n  / 2\n", "\n\n  \n",
+    "\t1\n 1", "x = (1,\n", "if x:\n\ty = 1\n        z = 2\n", "s = '''\nopen",   # broken: IPython's error
 ]
 
 
@@ -292,3 +293,76 @@ def test_a_sandbox_that_cannot_be_set_up_is_reported_when_waited_for(tmp_path):
         channel.wait_ready()
     assert channel.dead is not None       # ended and reaped, as when Channel() itself waits
     channel.close()
+
+
+KERNEL_IMPORTS = r'''
+import json, os, sys, tempfile, time
+from pathlib import Path
+import torch
+from autograder.engine import forkserver, sandbox
+from autograder.engine.kernel_client import Channel
+from autograder.engine.wire import Op
+from coursebase.answers import reference_answers
+from coursebase.notebook import cell_text, split_hidden
+from coursebase.policy import Limits, load_policy
+
+root = Path(sys.argv[1])
+os.environ.update(forkserver.THREAD_ENV)
+forkserver.warm_up(list(load_policy(root).sandbox.preimport), tempfile.mkdtemp())
+work = tempfile.mkdtemp()
+spec = sandbox.SandboxSpec(uid=os.getuid(), limits=Limits(memory_mb=4096, cpu_time=300, processes=64,
+                                                          file_size_mb=16, disk_mb=64))
+env = {"PATH": os.environ["PATH"], "HOME": work, "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
+       "NBGRADER_EXECUTION": "autograde"}
+new = {}
+for name in sys.argv[2:]:
+    source = json.loads(next((root / "source" / name).glob("*.ipynb")).read_text(encoding="utf-8"))
+    answers = reference_answers(source)
+    for solved in (True, False):
+        cells = []
+        for cell in source["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            text = cell_text(cell["source"])
+            if meta.get("grade") and not meta.get("solution"):
+                text = split_hidden(text)[0]            # the kernel runs a test's visible part
+            elif meta.get("grade_id") in answers:
+                text = answers[meta["grade_id"]] if solved else "raise NotImplementedError()"
+            cells.append(text)
+        channel = Channel(spec, sandboxed=False, seed=1, output_limit=1 << 20, env=env, workdir=work,
+                          setup_timeout=120)
+        try:
+            deadline = time.monotonic() + 240
+            channel.run_cell("import sys as _sys\n_before = set(_sys.modules)\n_f = lambda t: len(t)", deadline)
+            for text in cells:
+                channel.run_cell(text, deadline)
+            # a judge's call with a tensor argument: the kernel unpickles it
+            f = channel.request((Op.GET, "_f"), deadline, lambda meta: meta["id"], lambda name: None)
+            assert channel.request((Op.CALL, f, (torch.ones(2),), {}), deadline, None, None) == 2
+            channel.run_cell("_new = sorted(set(_sys.modules) - _before)", deadline)
+            new[f"{name} {'solved' if solved else 'blank'}"] = channel.request(
+                (Op.GET, "_new"), deadline, lambda meta: None, lambda name: None)
+        finally:
+            channel.close()
+print(json.dumps(new))
+'''
+
+
+@pytest.mark.slow
+def test_a_kernel_imports_nothing_from_disk_while_it_runs_the_course_notebooks(tmp_path):
+    """What a kernel's cells import after the fork is read from disk once per submission: the warm
+    parent imports it once instead (forkserver.LAZY_IMPORTS). Solved and blank (tracebacks) notebooks."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    script = tmp_path / "imports.py"
+    script.write_text(KERNEL_IMPORTS)
+    out = subprocess.run([sys.executable, str(script), str(root), "01_tensors", "04_mlp_fashion_mnist"],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    new = json.loads(out.stdout.splitlines()[-1])
+    assert set(new) == {"01_tensors solved", "01_tensors blank", "04_mlp_fashion_mnist solved",
+                        "04_mlp_fashion_mnist blank"}
+    assert new == {key: [] for key in new}, new

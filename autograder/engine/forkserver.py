@@ -49,6 +49,14 @@ SCRATCH_PREFIX = "autograder-server-"
 HARD_MARGIN = 60.0   # seconds past a job's notebook limit after which its executor is killed outright
 
 
+# what a kernel would otherwise import from disk again, once per submission, where its package is
+# loaded already (found by diffing sys.modules around a forked kernel's run of 01_tensors and of the
+# MLP homework, solved and blank): run_cell's logger and debugger, the colours of a traceback,
+# torch's tensor printing and the unpickling of a tensor the judge sends, pandas' to_csv
+LAZY_IMPORTS = ("bdb", "IPython.core.logger", "pygments.formatters.terminal256",
+                "torch._subclasses.schema_check_mode", "torch.utils.serialization", "pandas.io.formats.csvs")
+
+
 def warm_up(preimport: list[str], scratch: str) -> None:
     """Everything a submission may need that is costly: imported once, here."""
     import importlib
@@ -80,15 +88,12 @@ def warm_up(preimport: list[str], scratch: str) -> None:
     config = Config()
     config.HistoryManager.enabled = False
     InteractiveShell.instance(config=config)
-    # what every kernel's first cells would otherwise import from disk again, once per submission
-    # (found by diffing sys.modules around a forked kernel's run of 01_tensors): run_cell's logger and
-    # debugger, and torch's tensor printing
-    for name in ("bdb", "IPython.core.logger") + (("torch._subclasses.schema_check_mode",) if "torch" in sys.modules
-                                                   else ()):
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
+    for name in LAZY_IMPORTS:
+        if name.split(".")[0] in sys.modules:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
     # the trusted side's modules, so the forked children need no imports from disk
     import nbformat  # noqa: F401
     import nbgrader.utils  # noqa: F401
