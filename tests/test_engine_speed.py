@@ -191,6 +191,19 @@ if given is not None:
         assert _outcome(fast, cell) == _outcome(TransformerManager(), cell)
 
 
+    @settings(max_examples=600, deadline=None)
+    @given(st.lists(st.sampled_from(["x", "=", "%", "!", "!=", "?", "(", ")", ",", ";", "/", "1", "'", "#", "a",
+                                     "\n", " ", "    ", "\\\n", "time", "ls", ":", "if x", "f'{x:.1%}'", "'?'"]),
+                    max_size=14))
+    def test_the_kernels_cell_transform_is_ipythons_on_near_python(pieces):
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        cell = "".join(pieces)
+        fast = TransformerManager()
+        fast.do_token_transforms = kernel._skip_when_plain(fast.do_token_transforms)
+        assert _outcome(fast, cell) == _outcome(TransformerManager(), cell)
+
+
 ASYNC_CELLS = ["x = 1", "await f()", "async def f():\n    return 1", "x = 'await'", "# async\nx = 1",
                "async with a:\n    pass", "async for i in a:\n    pass", "await", "r = [await g() for g in gs]",
                "%time await f()", "def f(:", "x = await_me()", "asyncio = 1", "f(await x)"]
@@ -366,3 +379,15 @@ def test_a_kernel_imports_nothing_from_disk_while_it_runs_the_course_notebooks(t
     assert set(new) == {"01_tensors solved", "01_tensors blank", "04_mlp_fashion_mnist solved",
                         "04_mlp_fashion_mnist blank"}
     assert new == {key: [] for key in new}, new
+
+
+def test_the_warm_up_trains_once_without_a_thread_and_leaves_the_generator_as_it_was(tmp_path):
+    code = ("import os, torch, pandas; from autograder.engine import forkserver\n"
+            "state = torch.get_rng_state(); forkserver.exercise_torch(torch); forkserver.exercise_pandas(pandas)\n"
+            "same = torch.equal(state, torch.get_rng_state())\n"
+            f"forkserver.warm_up(['numpy', 'torch', 'torch.nn', 'torch.optim', 'pandas'], {str(tmp_path)!r})\n"
+            "print(same, len(os.listdir('/proc/self/task')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, **forkserver.THREAD_ENV})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "1"]   # forks never inherit a thread's lock

@@ -259,26 +259,23 @@ def _make_shell():
 
 def _skip_when_plain(do_token_transforms):
     """IPython's token transforms (``a = %magic``, ``a = !cmd``, ``%cmd``/``!cmd``/``,f``/``;f``/``/f``
-    at the start of a line, ``obj?``), skipped for lines that cannot hold any of them.
+    at the start of a line, ``obj?``), skipped for a cell that is plain Python.
 
-    Each of them is found by a token that is ``%``, ``!`` or ``?``, or by a ``,`` ``;`` ``/``
-    that is the first token of a logical line, i.e. the first character of a physical line
-    after its indentation. Without those, IPython tokenizes the whole cell in pure Python
-    (about half a millisecond a cell) to change nothing; the lines are returned as they are,
-    once Python's own parser (C, a tenth of the cost) accepts them. A cell it refuses goes
-    through IPython's tokenizer after all, so a broken cell fails with IPython's own error.
+    Each of them is found by a ``%``, ``!`` or ``?`` token where Python allows none (after
+    ``=``, at the start of a logical line, at its end) or by a ``,`` ``;`` ``/`` that starts a
+    logical line: none of these parses as Python, so a cell that Python's own parser accepts
+    holds none of them, and IPython's tokenizer (pure Python, half a millisecond to several a
+    cell) would change nothing. Such a cell is returned as it is; any other cell goes through
+    IPython's transforms, so a magic works and a broken cell fails with IPython's own error.
     """
     def transforms(lines):
-        if not any("%" in line or "!" in line or "?" in line or line.lstrip()[:1] in (",", ";", "/")
-                   for line in lines):
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")   # IPython compiles the cell again and warns then
-                    ast.parse("".join(lines))
-            except (SyntaxError, ValueError):
-                return do_token_transforms(lines)
-            return lines
-        return do_token_transforms(lines)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")   # IPython compiles the cell again and warns then
+                ast.parse("".join(lines))
+        except (SyntaxError, ValueError):
+            return do_token_transforms(lines)
+        return lines
 
     return transforms
 
