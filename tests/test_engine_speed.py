@@ -391,3 +391,39 @@ def test_the_warm_up_trains_once_without_a_thread_and_leaves_the_generator_as_it
                          env={**__import__("os").environ, **forkserver.THREAD_ENV})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["True", "1"]   # forks never inherit a thread's lock
+
+
+PARSE_CELLS = ["x = 1\ny = x + 1\n", "x = '\\d'\n", "%time x = 1\n", "def f(:\n", "t = (1\n, 2)\n", "x != 1\n",
+               "from __future__ import annotations\nx: int = 1\n", "  z = 4\n", "s = 'a %d ?' % 3\n"]
+
+
+def _pipeline(cell: str, fast: bool):
+    import ast
+    import warnings
+
+    from IPython.core.compilerop import CachingCompiler
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    manager, compiler, real_parses = TransformerManager(), CachingCompiler(), []
+    real = compiler.ast_parse
+    compiler.ast_parse = lambda *a, **k: real_parses.append(1) or real(*a, **k)
+    if fast:
+        parsed: dict = {}
+        manager.do_token_transforms = kernel._skip_when_plain(manager.do_token_transforms, parsed)
+        compiler.ast_parse = kernel._parse_once(compiler, parsed)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            text = manager.transform_cell(cell)
+            outcome = ast.dump(compiler.ast_parse(text, filename="<cell>"))
+        except SyntaxError as exc:
+            outcome = f"{type(exc).__name__}: {exc.msg}"
+    return outcome, sorted(str(w.message) for w in seen), len(real_parses)
+
+
+@pytest.mark.parametrize("cell", PARSE_CELLS)
+def test_the_kernel_parses_a_plain_cell_once_with_ipythons_result_and_warnings(cell):
+    fast, slow = _pipeline(cell, True), _pipeline(cell, False)
+    assert fast[:2] == slow[:2]                       # the same tree or error, the same warnings shown
+    needs_ipython = cell in ("x = '\\d'\n", "%time x = 1\n", "def f(:\n")   # a warning, a magic, an error
+    assert fast[2] == (1 if needs_ipython else 0)   # IPython's own parse only where it is needed

@@ -43,6 +43,7 @@ import ast
 import builtins
 import contextlib
 import copy
+import functools
 import importlib
 import io
 import os
@@ -239,7 +240,7 @@ class Judge:
                         armed[0] = True
                         signal.setitimer(signal.ITIMER_REAL, timeout)
                         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                            exec(compile(_transform(source), f"<given:{grade_id}>", "exec"), namespace)
+                            exec(compile(_parsed(source)[1], f"<given:{grade_id}>", "exec"), namespace)
                     finally:
                         signal.setitimer(signal.ITIMER_REAL, 0)
                         armed[0] = False
@@ -285,15 +286,16 @@ class Judge:
         self._seed()
         hidden = hidden_line_numbers(source)
         try:
-            code = _transform(source)
-            tree = ast.parse(code, filename=f"<{name}>")
+            code, parsed = _parsed(source)
         except SyntaxError as exc:
             return Verdict(0.0, f"the test cell could not be parsed ({type(exc).__name__})")
+        body = list(parsed.body)   # the parsed tree is shared (cached): never changed
         last = None
-        final = tree.body[-1] if tree.body else None
+        final = body[-1] if body else None
         if isinstance(final, ast.Expr) and not code.rstrip().endswith(";"):
-            tree.body.pop()
+            body.pop()
             last = ast.Expression(final.value)
+        tree = ast.Module(body=body, type_ignores=[])
         namespace = _Namespace(self)
         sink = io.StringIO()
         saved = tempfile.tempdir, tempfile.mkdtemp, tempfile.mkstemp
@@ -401,7 +403,7 @@ def bound_names(source: str) -> set[str]:
     Bindings inside functions, classes, lambdas and comprehensions are their own and not counted.
     """
     try:
-        tree = ast.parse(_transform(source))
+        tree = _parsed(source)[1]
     except SyntaxError:
         return set()
     names: set[str] = set()
@@ -436,7 +438,7 @@ def given_imports(sources: list[str]) -> dict[str, str]:
     names: dict[str, str] = {}
     for source in sources:
         try:
-            tree = ast.parse(_transform(source))
+            tree = _parsed(source)[1]
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -461,19 +463,26 @@ def given_imports(sources: list[str]) -> dict[str, str]:
     return names
 
 
-def _transform(source: str) -> str:
-    """Turn IPython syntax (magics) into Python, as the notebook kernel would."""
+@functools.lru_cache(maxsize=512)
+def _parsed(source: str) -> tuple[str, ast.Module]:
+    """A cell as Python: (its text, its tree), IPython syntax (magics) turned into Python as the
+    notebook kernel would; SyntaxError if even that does not parse.
+
+    Parsed once per source in this process: a given cell is read for the names it binds, for
+    its imports and to run it, a test to run it. Callers never change the tree.
+    """
     try:
-        ast.parse(source)
-        return source  # plain Python: nothing to transform
+        return source, ast.parse(source)   # plain Python: nothing to transform
     except SyntaxError:
         pass
+    code = source
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
-        return TransformerManager().transform_cell(source)
+        code = TransformerManager().transform_cell(source)
     except Exception:  # noqa: BLE001
-        return source
+        pass
+    return code, ast.parse(code)
 
 
 def _failing_line(exc: BaseException, name: str) -> int | None:

@@ -229,7 +229,9 @@ def _make_shell():
             sink["results"].clear()
 
     manager = shell.input_transformer_manager
-    manager.do_token_transforms = _skip_when_plain(manager.do_token_transforms)
+    parsed: dict[str, Any] = {}
+    manager.do_token_transforms = _skip_when_plain(manager.do_token_transforms, parsed)
+    shell.compile.ast_parse = _parse_once(shell.compile, parsed)
     shell.should_run_async = _sync_unless_await(shell.should_run_async)
     shell.displayhook = Hook(shell=shell)
     shell.display_pub = Publisher(shell=shell)
@@ -257,7 +259,7 @@ def _make_shell():
     return shell, sink
 
 
-def _skip_when_plain(do_token_transforms):
+def _skip_when_plain(do_token_transforms, parsed: dict | None = None):
     """IPython's token transforms (``a = %magic``, ``a = !cmd``, ``%cmd``/``!cmd``/``,f``/``;f``/``/f``
     at the start of a line, ``obj?``), skipped for a cell that is plain Python.
 
@@ -267,17 +269,45 @@ def _skip_when_plain(do_token_transforms):
     holds none of them, and IPython's tokenizer (pure Python, half a millisecond to several a
     cell) would change nothing. Such a cell is returned as it is; any other cell goes through
     IPython's transforms, so a magic works and a broken cell fails with IPython's own error.
+    The tree of a cell that parsed without a warning is left in ``parsed`` for :func:`_parse_once`.
     """
     def transforms(lines):
+        text = "".join(lines)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")   # IPython compiles the cell again and warns then
-                ast.parse("".join(lines))
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always")   # recorded, not shown: IPython parses again if there were any
+                tree = ast.parse(text)
         except (SyntaxError, ValueError):
             return do_token_transforms(lines)
+        if parsed is not None:
+            parsed.clear()
+            if not seen:
+                parsed[text] = tree
         return lines
 
     return transforms
+
+
+def _parse_once(compiler, parsed: dict):
+    """IPython's ``ast_parse`` for the cell just transformed: the tree :func:`_skip_when_plain` built.
+
+    Only for that same text, parsed with no warning (IPython's parse would show it), in exec
+    mode and with no compiler flag that changes parsing (``barry_as_FLUFL``); once. Anything
+    else is parsed by IPython as before.
+    """
+    import __future__
+
+    real = compiler.ast_parse
+    changes_parsing = __future__.barry_as_FLUFL.compiler_flag
+
+    def ast_parse(source, filename="<unknown>", symbol="exec"):
+        tree = parsed.pop(source, None)
+        parsed.clear()
+        if tree is None or symbol != "exec" or compiler.flags & changes_parsing:
+            return real(source, filename, symbol)
+        return tree
+
+    return ast_parse
 
 
 def _sync_unless_await(should_run_async):
