@@ -205,7 +205,7 @@ def _has_accelerator(torch) -> bool:
     return custom or any(device is None or device.is_available() for device in accelerators)
 
 
-def _make_shell():
+def _make_shell() -> tuple[Any, dict[str, list]]:
     """The singleton IPython shell (display() needs the singleton), quietened for capture."""
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
@@ -232,7 +232,7 @@ def _make_shell():
     parsed: dict[str, Any] = {}
     manager.do_token_transforms = _skip_when_plain(manager.do_token_transforms, parsed)
     shell.compile.ast_parse = _parse_once(shell.compile, parsed)
-    shell.should_run_async = _sync_unless_await(shell.should_run_async)
+    shell.should_run_async = _sync_unless_await(shell.should_run_async)  # type: ignore[method-assign]
     shell.displayhook = Hook(shell=shell)
     shell.display_pub = Publisher(shell=shell)
 
@@ -248,8 +248,8 @@ def _make_shell():
             os._exit(1)  # a forked copy of the kernel failed: it has nobody to report to
         return real_showtraceback(*args, **kwargs)
 
-    shell._showtraceback = show
-    shell.showtraceback = showtraceback
+    shell._showtraceback = show  # type: ignore[method-assign]
+    shell.showtraceback = showtraceback  # type: ignore[method-assign]
     try:
         shell.colors = "nocolor"
     except Exception:  # noqa: BLE001 - older IPython spells it NoColor
