@@ -16,6 +16,14 @@ import torch
 from autograder.engine import forkserver, judge, kernel
 
 
+def _python_words(code: str, env: dict | None = None) -> list[str]:
+    """What ``python -c code`` prints, split into words: a fresh interpreter, as a forked child or the
+    warm parent starts (this test process has run other tests)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.split()
+
+
 @pytest.mark.parametrize("seed", [0, 2026, 2**32 - 1])
 def test_kernel_and_judge_seeding_leave_torch_exactly_as_manual_seed_does(seed):
     torch.manual_seed(seed)
@@ -103,9 +111,7 @@ def test_the_warm_parent_freezes_its_heap_after_settling():
             "judge.loaded_importable(); "
             "print(gc.get_freeze_count() > 1000, sandbox._libc is not None, judge._LOADED is table, "
             "kernel._has_accelerator.cache_info().currsize == 0)")  # no GPU driver started in the warm parent
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["True", "True", "True", "True"]
+    assert _python_words(code) == ["True", "True", "True", "True"]
 
 
 def _huge_pages_offered() -> bool:
@@ -125,9 +131,7 @@ def test_huge_pages_moves_the_heap_onto_2_mb_pages_and_leaves_its_contents():
             "                       if l.startswith('AnonHugePages:'))\n"
             "before = huge(); moved = forkserver.huge_pages(); after = huge()\n"
             "print(moved >> 20, (after - before) >> 10, hashlib.sha256(b''.join(blocks)).hexdigest() == digest)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    moved_mb, huge_mb, same = out.stdout.split()
+    moved_mb, huge_mb, same = _python_words(code)
     if int(moved_mb) == 0:
         pytest.skip("this kernel refused MADV_COLLAPSE (before Linux 6.1)")
     assert int(huge_mb) >= 48            # most of the 64 MB written now sits on 2 MB pages
@@ -252,11 +256,9 @@ def test_without_a_device_torch_seeding_queues_no_stack_traces_and_seeds_the_sam
             "torch.manual_seed(3); got = torch.rand(5)\n"
             "print(before > 0, changed, again, len(calls) == before, torch.equal(got, expected), "
             "torch.cuda.traceback.format_exc is traceback.format_exc)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
     # stacks were formatted before; then none; asked twice it changes nothing more; the same numbers;
     # the rest of the traceback module is the real one
-    assert out.stdout.split() == ["True", "True", "False", "True", "True", "True"]
+    assert _python_words(code) == ["True", "True", "False", "True", "True", "True"]
 
 
 def test_with_a_device_torch_keeps_its_stack_traces(monkeypatch):
@@ -387,10 +389,8 @@ def test_the_warm_up_trains_once_without_a_thread_and_leaves_the_generator_as_it
             "same = torch.equal(state, torch.get_rng_state())\n"
             f"forkserver.warm_up(['numpy', 'torch', 'torch.nn', 'torch.optim', 'pandas'], {str(tmp_path)!r})\n"
             "print(same, len(os.listdir('/proc/self/task')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                         env={**__import__("os").environ, **forkserver.THREAD_ENV})
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["True", "1"]   # forks never inherit a thread's lock
+    env = {**__import__("os").environ, **forkserver.THREAD_ENV}
+    assert _python_words(code, env) == ["True", "1"]   # forks never inherit a thread's lock
 
 
 PARSE_CELLS = ["x = 1\ny = x + 1\n", "x = '\\d'\n", "%time x = 1\n", "def f(:\n", "t = (1\n, 2)\n", "x != 1\n",
