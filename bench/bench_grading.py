@@ -132,10 +132,11 @@ def run_ours(course: Path, assignment: str, workers: int) -> dict:
     server = ForkServer(list(policy.sandbox.preimport), policy.grading_seed)
     startup = time.perf_counter() - start
     jobs = [make_job(c, policy, kit, kit_file, sub, spool, True, None) for sub in find_submissions(c, assignment)]
-    before, faults_before = _cpu_seconds(server.proc.pid), _page_faults(server.proc.pid)
+    before, faults_before = _accounting(server.proc.pid)
     results, steady = _grade_all(server, jobs, workers, None)
-    cpu = [(b - a) / len(jobs) for a, b in zip(before, _cpu_seconds(server.proc.pid))]
-    faults = [(b - a) / len(jobs) for a, b in zip(faults_before, _page_faults(server.proc.pid))]
+    after, faults_after = _accounting(server.proc.pid)
+    cpu = [(b - a) / len(jobs) for a, b in zip(before, after)]
+    faults = [(b - a) / len(jobs) for a, b in zip(faults_before, faults_after)]
     # memory is sampled in a second, untimed pass: the sampler reads /proc (smaps_rollup of every
     # executor and kernel) a hundred times a second, CPU the timed pass must not lose to it
     samples: list[int] = []
@@ -152,18 +153,13 @@ def run_ours(course: Path, assignment: str, workers: int) -> dict:
             "cpu": cpu, "faults": faults}
 
 
-def _cpu_seconds(pid: int) -> list[float]:
-    """CPU seconds of the warm parent itself (user, system) and of its reaped children, i.e. every
-    finished executor with the kernel it reaped (user, system), as the OS accounts them."""
+def _accounting(pid: int) -> tuple[list[float], list[int]]:
+    """What the OS accounts to the warm parent ``pid`` and its reaped children (every finished executor
+    with the kernel it reaped): CPU seconds (own user, own system, children's user, children's system)
+    and minor page faults (own, children's). The faults are mostly the pages a fork copies on first
+    write (copy-on-write) and the pages of shared libraries a child touches first."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return [int(x) / os.sysconf("SC_CLK_TCK") for x in fields[11:15]]
-
-
-def _page_faults(pid: int) -> list[int]:
-    """Minor page faults of the warm parent and of its reaped children: mostly the pages a fork copies
-    on first write (copy-on-write) and the pages of shared libraries a child touches first."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return [int(fields[7]), int(fields[8])]
+    return [int(x) / os.sysconf("SC_CLK_TCK") for x in fields[11:15]], [int(fields[7]), int(fields[8])]
 
 
 def _grade_all(server, jobs, workers: int, sample) -> tuple[list, float]:
