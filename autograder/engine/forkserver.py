@@ -90,7 +90,16 @@ def warm_up(preimport: list[str], scratch: str) -> None:
 
     config = Config()
     config.HistoryManager.enabled = False
-    InteractiveShell.instance(config=config)
+    shell = InteractiveShell.instance(config=config)
+    # a cell's last value goes through IPython's formatters (text, HTML, images ...): once here first
+    formatter = shell.display_formatter
+    for value in [1.5, [1, 2], "text", *(_samples(sys.modules[name]) for name in ("torch", "numpy", "pandas")
+                                         if name in sys.modules)]:
+        try:
+            if formatter is not None:
+                formatter.format(value)
+        except Exception:  # noqa: BLE001 - only a speed-up
+            pass
     for name in LAZY_IMPORTS:
         if name.split(".")[0] in sys.modules:
             try:
@@ -103,6 +112,15 @@ def warm_up(preimport: list[str], scratch: str) -> None:
     from IPython.core import inputtransformer2  # noqa: F401
 
     from autograder.engine import code_scan, executor, grading_kit, judge, kernel, kernel_client, run_plan, sandbox, scoring, wire  # noqa: F401
+
+
+def _samples(module):
+    """A small value of the module's main type, to be shown once (see warm_up)."""
+    if module.__name__ == "torch":
+        return module.arange(6).reshape(2, 3) * 1.5
+    if module.__name__ == "numpy":
+        return module.arange(6).reshape(2, 3) / 3
+    return module.DataFrame({"a": [1, 2], "b": [0.5, 1.5]})
 
 
 def exercise_torch(torch) -> None:
@@ -132,6 +150,13 @@ def exercise_torch(torch) -> None:
         with torch.no_grad():
             (model(data.tensors[0]).argmax(dim=1) == data.tensors[1]).float().mean().item()
             torch.softmax(model(data.tensors[0]), dim=1).sum(dim=1).allclose(torch.ones(10))
+        # printing: a notebook shows tensors (print, a cell's last value), and its first repr of
+        # each kind formats through code that is otherwise set up in every process again
+        grid = torch.arange(6).reshape(2, 3)
+        for value in (grid, grid * 1.5, grid > 2, torch.tensor(2.5), model[0].weight):
+            repr(value)
+            str(value)
+        f"{torch.tensor(0.25).item():.4f}"
     except Exception:  # noqa: BLE001 - only a speed-up: a torch without one of these still grades
         pass
     finally:
@@ -143,8 +168,12 @@ def exercise_pandas(pd) -> None:
     import io
 
     try:
-        text = pd.DataFrame({"Id": [1, 2], "Category": [3, 4]}).to_csv(index=False)
+        frame = pd.DataFrame({"Id": [1, 2], "Category": [3, 4], "score": [0.5, 1.25]})
+        text = frame.to_csv(index=False)
         pd.read_csv(io.StringIO(text))["Id"].tolist()
+        repr(frame)   # a cell whose last value is a table shows it as text and HTML
+        frame._repr_html_()
+        repr(frame["score"].to_numpy() / 3)
     except Exception:  # noqa: BLE001 - only a speed-up
         pass
 
