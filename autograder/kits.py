@@ -60,8 +60,10 @@ def build_kit(course: Course, assignment: str) -> Kit:
         str(p.relative_to(release_nb_path.parent)) for p in release_nb_path.parent.rglob("*")
         if p.is_file() and p.suffix != ".ipynb" and ".ipynb_checkpoints" not in p.parts
     )
-    return Kit(assignment=assignment, notebook=release_nb_path.name, cells=cells, data_files=data_files,
-               tests_hash=tests_hash(cells))
+    kit = Kit(assignment=assignment, notebook=release_nb_path.name, cells=cells, data_files=data_files,
+              tests_hash=tests_hash(cells))
+    kit.compiled = kit.compile_for_judge()
+    return kit
 
 
 def kit_path(course: Course, assignment: str) -> Path:

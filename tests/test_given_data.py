@@ -18,7 +18,7 @@ import torch  # noqa: F401 - imported before any given cell runs, as the warm pa
 from _assignment_helpers import REPO
 from conftest import build_course, released, solved, submit, with_answers
 
-from autograder.engine.judge import bound_names
+from autograder.engine.judge_code import bound_names
 from autograder.grade import grade_batch
 from coursebase.layout import Course
 from coursebase.vocabulary import Flag, Status

@@ -10,7 +10,8 @@ import pytest
 from nbformat.v4 import new_code_cell
 from nbgrader.preprocessors import ClearHiddenTests
 
-from autograder.engine.judge import bound_names, given_imports
+from autograder.engine.judge import given_imports
+from autograder.engine.judge_code import bound_names
 from autograder.feedback import HIDDEN_NOTE, scrub
 from autograder.feedback import hidden_lines as feedback_hidden_lines
 from coursebase.notebook import hidden_line_numbers as hidden_lines

@@ -44,6 +44,7 @@ from autograder.engine import sandbox
 from autograder.engine.code_scan import scan_source
 from autograder.engine.grading_kit import Kit
 from autograder.engine.judge import Judge, given_imports
+from autograder.engine.judge_code import Compiled, judged_name
 from autograder.engine.kernel_client import Channel, KernelGone, open_network_counters
 from autograder.engine.results import CellKind, CellResult, RecordedOutput, RunResult
 from autograder.engine.run_plan import plan
@@ -192,7 +193,8 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
         if findings:
             result.flags[Flag.TAMPERED] = "; ".join(findings)
         # module names bound by the instructor's given (locked) code always mean those modules in tests
-        given = given_imports([c.source for c in kit.cells if c.locked and not c.is_test and c.cell_type == "code"])
+        compiled = Compiled.loads(kit.compiled)   # the tests and given cells, compiled when the kit was built
+        given = given_imports(kit.locked_code(), compiled)
         if private:
             # everything secret is read: from here on the judge holds no privilege and sees no course
             # (and no /proc: the kernel's network counters are opened now, read at the end)
@@ -217,7 +219,7 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
             used = _disk_usage(sandbox.EXCHANGE) if private else channel.usage_bytes()
             peak[0] = max(peak[0], used or 0)
 
-        _run_cells(job, channel, planned, deadline, result, cells_log, given, given_cells, given_dir, sample)
+        _run_cells(job, channel, planned, deadline, result, cells_log, given, given_cells, given_dir, sample, compiled)
         channel.observe(time.monotonic() + 10)  # what the audit hook may not say: asked, and seen from outside
         # reading the kit and planning overlap the kernel's start: counted in "plan", not twice
         result.audit["timing_ms"] = {"sandbox": round((sandbox_ready - started - planning) * 1000, 1),
@@ -277,8 +279,10 @@ def _read_notebook(path: Path) -> dict:
 
 
 def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: RunResult, log,
-               given: dict[str, str], given_cells: list[tuple[str, str, int]], given_dir: str, sample_disk) -> None:
-    judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, file_cap=job.limits.file_size_bytes)
+               given: dict[str, str], given_cells: list[tuple[str, str, int]], given_dir: str, sample_disk,
+               compiled: Compiled) -> None:
+    judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, file_cap=job.limits.file_size_bytes,
+                  compiled=compiled)
     judge.module_names.update(given)
     # the instructor's data for the tests, from the kit's given cells (never from the student)
     judge.run_given(given_cells, _env(job), given_dir, timeout=job.limits.cell_timeout)
@@ -299,7 +303,7 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
         verdict = None
         if cell.kind == CellKind.TEST and channel.dead is None:
             verdict = judge.run_test(cell.judge_source, cell.points or 0.0, cell_deadline,
-                                     name=f"test:{cell.grade_id}")
+                                     name=judged_name(cell.grade_id))
         if verdict is not None and verdict.timed_out:
             # the student's code already ran out of time in this test: running it again would too
             out.error = verdict.error

@@ -3,7 +3,10 @@
 nbgrader stays the source of truth for cell ids, points, locked cells and the
 hidden tests (its ``generate_assignment`` stores them in the gradebook). The
 kit is a JSON file in the course's private state folder; it travels to the
-trusted executor (or a Dask worker) and never into a sandbox.
+trusted executor (or a Dask worker) and never into a sandbox. It also carries
+its tests and given cells compiled for the judge (``compiled``, see
+:mod:`autograder.engine.judge_code`), so no executor parses them again; that
+field is derived from the cells and is not part of ``tests_hash``.
 
 Given cells (``KitCell.is_given``: locked code cells without points or answer)
 hold the instructor's data. Each runs right after random, NumPy and torch are
@@ -55,6 +58,20 @@ class Kit:
     cells: list[KitCell]              # in released order
     data_files: list[str] = field(default_factory=list)   # released files beside the notebook
     tests_hash: str = ""
+    compiled: str = ""    # the judge's compiled tests and given cells (judge_code.Compiled.dumps); not hashed
+
+    def compile_for_judge(self) -> str:
+        """Its tests and given cells compiled for the judge, as :attr:`compiled` keeps them."""
+        from autograder.engine.judge_code import Compiled, judged_name
+
+        return Compiled.build(tests=[(c.source, judged_name(c.grade_id)) for c in self.cells if c.is_test],
+                              given=[(c.source, c.grade_id) for c in self.given_cells()],
+                              locked=self.locked_code()).dumps()
+
+    def locked_code(self) -> list[str]:
+        """Sources of the locked code cells that are not tests: the module names they import mean those
+        modules in every test (judge.given_imports)."""
+        return [c.source for c in self.cells if c.locked and not c.is_test and c.cell_type == "code"]
 
     def by_id(self) -> dict[str, KitCell]:
         return {c.grade_id: c for c in self.cells}
@@ -74,13 +91,13 @@ class Kit:
     def to_json(self) -> dict:
         return {"version": KIT_VERSION, "assignment": self.assignment, "notebook": self.notebook,
                 "cells": [asdict(c) for c in self.cells], "data_files": self.data_files,
-                "tests_hash": self.tests_hash}
+                "tests_hash": self.tests_hash, "compiled": self.compiled}
 
     @classmethod
     def from_json(cls, data: dict) -> "Kit":
         return cls(assignment=data["assignment"], notebook=data["notebook"],
                    cells=[KitCell(**c) for c in data["cells"]], data_files=list(data.get("data_files", [])),
-                   tests_hash=data.get("tests_hash", ""))
+                   tests_hash=data.get("tests_hash", ""), compiled=str(data.get("compiled") or ""))
 
     def save(self, path: Path) -> Path:
         return write_atomic(path, json.dumps(self.to_json(), sort_keys=True))

@@ -39,11 +39,9 @@ seconds after the cell's own, so nothing planted can block the judge.
 """
 from __future__ import annotations
 
-import ast
 import builtins
 import contextlib
 import copy
-import functools
 import importlib
 import io
 import os
@@ -58,6 +56,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from autograder.engine.handover import Guard, JudgeDeadline, wall_clock
+from autograder.engine.judge_code import Compiled
 from autograder.engine.kernel import quiet_device_queues, seed_torch
 from autograder.engine.kernel_client import INTERRUPT_GRACE, Channel, KernelGone
 from autograder.engine.scoring import partial_credit
@@ -180,8 +179,9 @@ class Judge:
     """Judges the test cells of one submission against one live sandboxed kernel."""
 
     def __init__(self, channel: Channel, seed: int, exchange_dir: str | None = None,
-                 file_cap: int = DEFAULT_FILE_CAP):
+                 file_cap: int = DEFAULT_FILE_CAP, compiled: Compiled | None = None):
         self.channel = channel
+        self.compiled = compiled or Compiled()   # the kit's compiled cells (judge_code); else compiled here
         self.seed = seed
         self.deadline = 0.0
         self.exchange_dir = exchange_dir
@@ -224,7 +224,7 @@ class Judge:
             # get a NameError for every given name, with this reason
             for grade_id, source, _ in cells:
                 self.given_errors[grade_id] = f"not run: the judge cannot enter its empty folder ({exc})"
-                for name in bound_names(source):
+                for name in self.compiled.names(source):
                     self.given_names.setdefault(name, grade_id)
             return
         saved_alarm = None
@@ -232,7 +232,7 @@ class Judge:
             saved_alarm = signal.signal(signal.SIGALRM, too_long)
             os.environ.update(env)
             for grade_id, source, seed in cells:
-                for name in bound_names(source):
+                for name in self.compiled.names(source):
                     self.given_names.setdefault(name, grade_id)
                 seed_all(seed)
                 try:
@@ -240,7 +240,7 @@ class Judge:
                         armed[0] = True
                         signal.setitimer(signal.ITIMER_REAL, timeout)
                         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                            exec(compile(_parsed(source)[1], f"<given:{grade_id}>", "exec"), namespace)
+                            exec(self.compiled.given(source, grade_id), namespace)
                     finally:
                         signal.setitimer(signal.ITIMER_REAL, 0)
                         armed[0] = False
@@ -286,16 +286,9 @@ class Judge:
         self._seed()
         hidden = hidden_line_numbers(source)
         try:
-            code, parsed = _parsed(source)
+            code, last = self.compiled.test(source, name)
         except SyntaxError as exc:
             return Verdict(0.0, f"the test cell could not be parsed ({type(exc).__name__})")
-        body = list(parsed.body)   # the parsed tree is shared (cached): never changed
-        last = None
-        final = body[-1] if body else None
-        if isinstance(final, ast.Expr) and not code.rstrip().endswith(";"):
-            body.pop()
-            last = ast.Expression(final.value)
-        tree = ast.Module(body=body, type_ignores=[])
         namespace = _Namespace(self)
         sink = io.StringIO()
         saved = tempfile.tempdir, tempfile.mkdtemp, tempfile.mkstemp
@@ -310,8 +303,8 @@ class Judge:
             with wall_clock(deadline - time.monotonic() + JUDGE_GRACE), \
                     (self.guard.active() if self.guard else contextlib.nullcontext()), \
                     contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                exec(compile(tree, f"<{name}>", "exec"), namespace)
-                value = eval(compile(last, f"<{name}>", "eval"), namespace) if last is not None else None
+                exec(code, namespace)
+                value = eval(last, namespace) if last is not None else None
         except KernelGone as exc:
             return Verdict(0.0, f"the kernel died during the test: {exc.reason}", timed_out=exc.timed_out)
         except JudgeDeadline as exc:
@@ -397,92 +390,28 @@ def _fresh(value):
         return value
 
 
-def bound_names(source: str) -> set[str]:
-    """Names a cell binds at its top level: assignments, imports, def, class, for/with/except targets.
-
-    Bindings inside functions, classes, lambdas and comprehensions are their own and not counted.
-    """
-    try:
-        tree = _parsed(source)[1]
-    except SyntaxError:
-        return set()
-    names: set[str] = set()
-    scoped = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
-              ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-    todo: list[ast.AST] = list(tree.body)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-            todo.extend(node.decorator_list)
-            continue
-        if isinstance(node, scoped):
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
-        elif isinstance(node, ast.alias):
-            names.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
-        elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
-            names.add(node.name)
-        todo.extend(ast.iter_child_nodes(node))
-    names.discard("*")
-    return names
-
-
-def given_imports(sources: list[str]) -> dict[str, str]:
+def given_imports(sources: list[str], compiled: Compiled | None = None) -> dict[str, str]:
     """Names the instructor's given (locked) cells bind to modules: name -> module."""
+    compiled = compiled or Compiled()
     names: dict[str, str] = {}
     for source in sources:
-        try:
-            tree = _parsed(source)[1]
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.name.split(".")[0] in IMPORTABLE:
-                        if alias.asname:
-                            names[alias.asname] = alias.name
-                        else:
-                            top = alias.name.split(".")[0]
-                            names[top] = top
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                if node.module.split(".")[0] not in IMPORTABLE:
-                    continue
-                for alias in node.names:
-                    full = f"{node.module}.{alias.name}"
-                    try:
-                        importlib.import_module(full)
-                    except ImportError:
-                        continue  # a function or class, not a module
-                    names[alias.asname or alias.name] = full
+        for module, name, alias in compiled.imports(source):
+            if module.split(".")[0] not in IMPORTABLE:
+                continue
+            if name is None:
+                if alias:
+                    names[alias] = module
+                else:
+                    top = module.split(".")[0]
+                    names[top] = top
+                continue
+            full = f"{module}.{name}"
+            try:
+                importlib.import_module(full)
+            except ImportError:
+                continue  # a function or class, not a module
+            names[alias or name] = full
     return names
-
-
-@functools.lru_cache(maxsize=512)
-def _parsed(source: str) -> tuple[str, ast.Module]:
-    """A cell as Python: (its text, its tree), IPython syntax (magics) turned into Python as the
-    notebook kernel would; SyntaxError if even that does not parse.
-
-    Parsed once per source in this process: a given cell is read for the names it binds, for
-    its imports and to run it, a test to run it. Callers never change the tree.
-    """
-    try:
-        return source, ast.parse(source)   # plain Python: nothing to transform
-    except SyntaxError:
-        pass
-    code = source
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        code = TransformerManager().transform_cell(source)
-    except Exception:  # noqa: BLE001
-        pass
-    return code, ast.parse(code)
 
 
 def _failing_line(exc: BaseException, name: str) -> int | None:
