@@ -157,6 +157,18 @@ def exercise_torch(torch) -> None:
             repr(value)
             str(value)
         f"{torch.tensor(0.25).item():.4f}"
+        # between judge and kernel: arguments are pickled one way, values encoded the other
+        # (wire.py), and the judge copies given data and models for every test
+        import copy
+        import pickle
+
+        from autograder.engine import wire
+
+        pickle.loads(pickle.dumps((grid * 1.5, model)))
+        buffers: list[bytes] = []
+        tree = wire.encode({"t": grid, "m": model.state_dict(), "a": grid.numpy()}, id, buffers)
+        wire.decode(tree, buffers, lambda meta: None, lambda name: None)
+        copy.deepcopy(model)
     except Exception:  # noqa: BLE001 - only a speed-up: a torch without one of these still grades
         pass
     finally:
