@@ -40,7 +40,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autograder.engine import sandbox
+from autograder.engine import kernel_code, sandbox
 from autograder.engine.code_scan import scan_source
 from autograder.engine.grading_kit import Kit
 from autograder.engine.judge import Judge, given_imports
@@ -194,6 +194,7 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
             result.flags[Flag.TAMPERED] = "; ".join(findings)
         # module names bound by the instructor's given (locked) code always mean those modules in tests
         compiled = Compiled.loads(kit.compiled)   # the tests and given cells, compiled when the kit was built
+        released = kernel_code.load(kit.kernel_compiled)   # the released cells, compiled for the kernel
         given = given_imports(kit.locked_code(), compiled)
         if private:
             # everything secret is read: from here on the judge holds no privilege and sees no course
@@ -219,7 +220,8 @@ def run_job(job: Job, scratch: str | None = None) -> RunResult:
             used = _disk_usage(sandbox.EXCHANGE) if private else channel.usage_bytes()
             peak[0] = max(peak[0], used or 0)
 
-        _run_cells(job, channel, planned, deadline, result, cells_log, given, given_cells, given_dir, sample, compiled)
+        _run_cells(job, channel, planned, deadline, result, cells_log, given, given_cells, given_dir, sample, compiled,
+                   released)
         channel.observe(time.monotonic() + 10)  # what the audit hook may not say: asked, and seen from outside
         # reading the kit and planning overlap the kernel's start: counted in "plan", not twice
         result.audit["timing_ms"] = {"sandbox": round((sandbox_ready - started - planning) * 1000, 1),
@@ -280,7 +282,7 @@ def _read_notebook(path: Path) -> dict:
 
 def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: RunResult, log,
                given: dict[str, str], given_cells: list[tuple[str, str, int]], given_dir: str, sample_disk,
-               compiled: Compiled) -> None:
+               compiled: Compiled, released: dict[str, bytes]) -> None:
     judge = Judge(channel, job.seed, exchange_dir=channel.exchange_dir, file_cap=job.limits.file_size_bytes,
                   compiled=compiled)
     judge.module_names.update(given)
@@ -310,7 +312,8 @@ def _run_cells(job: Job, channel: Channel, planned, deadline: float, result: Run
         elif channel.dead is None and cell.cell_type == "code" and time.monotonic() < deadline:
             try:
                 got = channel.run_cell(cell.source, cell_deadline,
-                                       seed=seeds.get(cell.grade_id) if cell.given else None)
+                                       seed=seeds.get(cell.grade_id) if cell.given else None,
+                                       released=released.get(cell.source))
                 out.stdout, out.stderr, out.error = _clean(got.stdout), _clean(got.stderr), _clean(got.error)
                 out.results, out.truncated = got.results, got.truncated
                 if got.interrupted:

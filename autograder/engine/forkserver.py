@@ -111,7 +111,20 @@ def warm_up(preimport: list[str], scratch: str) -> None:
     import nbgrader.utils  # noqa: F401
     from IPython.core import inputtransformer2  # noqa: F401
 
-    from autograder.engine import code_scan, executor, grading_kit, judge, kernel, kernel_client, run_plan, sandbox, scoring, wire  # noqa: F401
+    from autograder.engine import (  # noqa: F401
+        code_scan,
+        executor,
+        grading_kit,
+        judge,
+        judge_code,
+        kernel,
+        kernel_client,
+        kernel_code,
+        run_plan,
+        sandbox,
+        scoring,
+        wire,
+    )
 
 
 def _samples(module):

@@ -5,8 +5,10 @@ hidden tests (its ``generate_assignment`` stores them in the gradebook). The
 kit is a JSON file in the course's private state folder; it travels to the
 trusted executor (or a Dask worker) and never into a sandbox. It also carries
 its tests and given cells compiled for the judge (``compiled``, see
-:mod:`autograder.engine.judge_code`), so no executor parses them again; that
-field is derived from the cells and is not part of ``tests_hash``.
+:mod:`autograder.engine.judge_code`) and its released cells compiled for the
+kernel (``kernel_compiled``, :mod:`autograder.engine.kernel_code`; the executor
+forwards one cell's entry at a time), so no executor or kernel parses them
+again; both are derived from the cells and are not part of ``tests_hash``.
 
 Given cells (``KitCell.is_given``: locked code cells without points or answer)
 hold the instructor's data. Each runs right after random, NumPy and torch are
@@ -59,6 +61,7 @@ class Kit:
     data_files: list[str] = field(default_factory=list)   # released files beside the notebook
     tests_hash: str = ""
     compiled: str = ""    # the judge's compiled tests and given cells (judge_code.Compiled.dumps); not hashed
+    kernel_compiled: str = ""   # the released cells the kernel runs, compiled (kernel_code.build); not hashed
 
     def compile_for_judge(self) -> str:
         """Its tests and given cells compiled for the judge, as :attr:`compiled` keeps them."""
@@ -67,6 +70,13 @@ class Kit:
         return Compiled.build(tests=[(c.source, judged_name(c.grade_id)) for c in self.cells if c.is_test],
                               given=[(c.source, c.grade_id) for c in self.given_cells()],
                               locked=self.locked_code()).dumps()
+
+    def released_code(self) -> list[str]:
+        """What the kernel runs of the kit's own cells, all of it released text: each test's visible
+        part and each locked code cell that students see as it is (never a hidden test)."""
+        return [c.visible_source for c in self.cells if c.is_test] + \
+            [c.source for c in self.cells if c.locked and not c.is_test and c.cell_type == "code"
+             and c.source == c.visible_source]
 
     def locked_code(self) -> list[str]:
         """Sources of the locked code cells that are not tests: the module names they import mean those
@@ -91,13 +101,14 @@ class Kit:
     def to_json(self) -> dict:
         return {"version": KIT_VERSION, "assignment": self.assignment, "notebook": self.notebook,
                 "cells": [asdict(c) for c in self.cells], "data_files": self.data_files,
-                "tests_hash": self.tests_hash, "compiled": self.compiled}
+                "tests_hash": self.tests_hash, "compiled": self.compiled, "kernel_compiled": self.kernel_compiled}
 
     @classmethod
     def from_json(cls, data: dict) -> "Kit":
         return cls(assignment=data["assignment"], notebook=data["notebook"],
                    cells=[KitCell(**c) for c in data["cells"]], data_files=list(data.get("data_files", [])),
-                   tests_hash=data.get("tests_hash", ""), compiled=str(data.get("compiled") or ""))
+                   tests_hash=data.get("tests_hash", ""), compiled=str(data.get("compiled") or ""),
+                   kernel_compiled=str(data.get("kernel_compiled") or ""))
 
     def save(self, path: Path) -> Path:
         return write_atomic(path, json.dumps(self.to_json(), sort_keys=True))

@@ -1,7 +1,10 @@
 """The student's side: a tiny notebook kernel that runs inside the sandbox.
 
 It receives one cell at a time from the trusted executor and never sees the
-notebook, the tests or other students' work. It also answers the judge's
+notebook, the tests or other students' work. A released cell (a test's visible
+part, a given cell) may come with its code compiled when the kit was built
+(:mod:`autograder.engine.kernel_code`); the kernel runs that code only where its
+shell would have compiled the same. It also answers the judge's
 questions about the student's namespace (a variable's value, a call to a
 student function) with plain data through :mod:`autograder.engine.wire`.
 
@@ -19,6 +22,7 @@ import base64
 import functools
 import io
 import json
+import marshal
 import os
 import random
 import signal
@@ -212,7 +216,8 @@ def _make_shell() -> tuple[Any, dict[str, list]]:
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
-    sink: dict[str, list] = {"results": [], "error": []}
+    # results and errors of the cell running now; "released": its entry compiled with the kit, if any
+    sink: dict[str, list] = {"results": [], "error": [], "released": []}
 
     class Hook(DisplayHook):
         def write_output_prompt(self):
@@ -230,8 +235,17 @@ def _make_shell() -> tuple[Any, dict[str, list]]:
 
     manager = shell.input_transformer_manager
     parsed: dict[str, Any] = {}
-    manager.do_token_transforms = _skip_when_plain(manager.do_token_transforms, parsed)
-    shell.compile.ast_parse = _parse_once(shell.compile, parsed)
+    fresh_flags = type(shell.compile)().flags
+    shell.compile.__class__ = _released_compiler(type(shell.compile))
+
+    def usable() -> bool:
+        """Would this shell compile the released cell now as kernel_code did? (else it compiles it)"""
+        return (type(shell.compile).__name__ == "ReleasedCompiler" and shell.compile.flags == fresh_flags
+                and shell.ast_node_interactivity == "last_expr" and bool(shell.autoawait)
+                and not shell.ast_transformers)
+
+    manager.do_token_transforms = _skip_when_plain(manager.do_token_transforms, parsed, sink["released"])
+    shell.compile.ast_parse = _parse_once(shell.compile, parsed, usable)
     shell.should_run_async = _sync_unless_await(shell.should_run_async)  # type: ignore[method-assign]
     shell.displayhook = Hook(shell=shell)
     shell.display_pub = Publisher(shell=shell)
@@ -259,7 +273,7 @@ def _make_shell() -> tuple[Any, dict[str, list]]:
     return shell, sink
 
 
-def _skip_when_plain(do_token_transforms, parsed: dict | None = None):
+def _skip_when_plain(do_token_transforms, parsed: dict | None = None, released: list | None = None):
     """IPython's token transforms (``a = %magic``, ``a = !cmd``, ``%cmd``/``!cmd``/``,f``/``;f``/``/f``
     at the start of a line, ``obj?``), skipped for a cell that is plain Python.
 
@@ -270,9 +284,15 @@ def _skip_when_plain(do_token_transforms, parsed: dict | None = None):
     cell) would change nothing. Such a cell is returned as it is; any other cell goes through
     IPython's transforms, so a magic works and a broken cell fails with IPython's own error.
     The tree of a cell that parsed without a warning is left in ``parsed`` for :func:`_parse_once`.
+    A released cell whose text is that of its entry compiled with the kit (``released``, see
+    :mod:`autograder.engine.kernel_code`) was parsed there without a warning: its entry is left instead.
     """
     def transforms(lines):
         text = "".join(lines)
+        if released and parsed is not None and text == released[0][0]:
+            parsed.clear()
+            parsed[text] = released[0]
+            return lines
         try:
             with warnings.catch_warnings(record=True) as seen:
                 warnings.simplefilter("always")   # recorded, not shown: IPython parses again if there were any
@@ -288,12 +308,17 @@ def _skip_when_plain(do_token_transforms, parsed: dict | None = None):
     return transforms
 
 
-def _parse_once(compiler, parsed: dict):
+def _parse_once(compiler, parsed: dict, usable=None):
     """IPython's ``ast_parse`` for the cell just transformed: the tree :func:`_skip_when_plain` built.
 
     Only for that same text, parsed with no warning (IPython's parse would show it), in exec
     mode and with no compiler flag that changes parsing (``barry_as_FLUFL``); once. Anything
     else is parsed by IPython as before.
+
+    For a released cell's entry compiled with the kit, and only while ``usable()`` says the shell
+    would compile it the same way now, the tree is a stand-in: one placeholder statement per
+    statement of the cell, of the same kind where IPython looks (an expression or not), each
+    mapped to its compiled code for the compiler (:func:`_released_compiler`).
     """
     import __future__
 
@@ -305,9 +330,45 @@ def _parse_once(compiler, parsed: dict):
         parsed.clear()
         if tree is None or symbol != "exec" or compiler.flags & changes_parsing:
             return real(source, filename, symbol)
+        if isinstance(tree, tuple):   # a released cell's entry
+            if usable is None or not usable():
+                return real(source, filename, symbol)
+            stand_ins = [ast.Expr(ast.Constant(None)) if is_expr else ast.Pass() for is_expr, _, _ in tree[1]]
+            compiler.released = {node: (mode, code) for node, (_, mode, code) in zip(stand_ins, tree[1])}
+            return ast.Module(body=stand_ins, type_ignores=[])
         return tree
 
     return ast_parse
+
+
+def _released_compiler(base: type) -> type:
+    """IPython's compiler, which returns a released cell's compiled statement for its stand-in.
+
+    The code gets IPython's name for the cell (tracebacks, ``linecache``), and a ``__future__``
+    import in it changes the flags of later cells, as compiling it would (``codeop``).
+    """
+    from autograder.engine.kernel_code import renamed
+
+    features = [getattr(__import__("__future__"), name) for name in __import__("__future__").all_feature_names]
+
+    class ReleasedCompiler(base):  # type: ignore[valid-type, misc]
+        released: dict = {}
+
+        def __call__(self, source, filename, symbol, **kwargs):
+            body = getattr(source, "body", None)
+            hit = self.released.pop(body[0], None) if isinstance(body, list) and len(body) == 1 else None
+            if hit is None:
+                return super().__call__(source, filename, symbol, **kwargs)
+            mode, code = hit
+            if mode != symbol:
+                raise SyntaxError("the released cell was compiled for another mode")  # never with IPython's rule
+            code = renamed(code, filename)
+            for feature in features:
+                if code.co_flags & feature.compiler_flag:
+                    self.flags |= feature.compiler_flag
+            return code
+
+    return ReleasedCompiler
 
 
 def _sync_unless_await(should_run_async):
@@ -413,12 +474,17 @@ def serve(sock, seed: int, audit_fd: int | None) -> None:
                 _seed(request[3])  # a given cell: the judge runs it after the same seeding
             sink["results"].clear()
             sink["error"].clear()
+            sink["released"].clear()
+            if len(request) > 4 and type(request[4]) is bytes:
+                sink["released"].append(marshal.loads(request[4]))  # compiled with the kit (kernel_code)
             try:
                 try:
                     signal.signal(signal.SIGINT, signal.default_int_handler)
                     shell.run_cell(code, store_history=True)
                 finally:
                     signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    sink["released"].clear()
+                    getattr(shell.compile, "released", {}).clear()
             except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt escaping IPython
                 if os.getpid() != kernel_pid:
                     os._exit(1)

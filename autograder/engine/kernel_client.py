@@ -327,14 +327,15 @@ class Channel:
         return CellOutput(stdout=sink.text(1), stderr=sink.text(2), truncated=sink.truncated)
 
     # ------------------------------------------------------------------ requests
-    def run_cell(self, code: str, deadline: float, seed: int | None = None) -> CellOutput:
-        """Run one cell (after seeding random, NumPy and torch with ``seed`` if given);
-        raises :class:`KernelGone` if the kernel dies or is killed."""
+    def run_cell(self, code: str, deadline: float, seed: int | None = None, released: bytes | None = None) -> CellOutput:
+        """Run one cell (after seeding random, NumPy and torch with ``seed`` if given; with ``released``,
+        the cell's entry compiled with the kit, see kernel_code); raises :class:`KernelGone` if the
+        kernel dies or is killed."""
         self._ensure_alive()
         token = b"\x1e" + os.urandom(8).hex().encode() + b"\x1e"
         self._sink = _Sink(self.output_limit, token)
         try:
-            wire.write_pickle(self.sock, (Op.EXEC, code, token) if seed is None else (Op.EXEC, code, token, seed))
+            wire.write_pickle(self.sock, (Op.EXEC, code, token, seed, released))
             header = self._wait_frame(deadline)
         except KernelGone:
             raise

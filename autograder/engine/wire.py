@@ -95,7 +95,7 @@ class Op(str, enum.Enum):
     request's answer) and AUDITED. Frames carry the word itself (a member is a ``str``).
     """
     # executor -> kernel
-    EXEC = "exec"
+    EXEC = "exec"     # (EXEC, cell, output token, seed or None, the cell's kernel_code entry or None)
     AUDIT = "audit"
     BYE = "bye"
     GET = "get"
