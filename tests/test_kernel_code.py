@@ -1,18 +1,22 @@
 """kernel_code.py: the released cells compiled with the kit; the kernel runs them as IPython would.
 
-Real kernels (unsandboxed, forked from this process). The oracle is a kernel that compiles every
-cell itself: with the kit's entries, every cell's output, error (tracebacks included), shown
-value and the kernel's state afterwards must be the same. To show that an entry is really used,
-and only where the shell would compile the same thing, some tests send an entry whose code
-differs from the cell (something only a test does): its output tells which code ran.
+Real kernels (unsandboxed), forked from a fresh interpreter warmed up as the fork server is (this
+test process's own IPython keeps a history database that kernels forked from it would share).
+The oracle is a kernel that compiles every cell itself: with the kit's entries, every cell's
+output, error (tracebacks included), shown value and the kernel's state afterwards must be the
+same. To show that an entry is really used, and only where the shell would compile the same
+thing, one test sends an entry whose code differs from the cell (something only a test does):
+its output tells which code ran.
 """
 from __future__ import annotations
 
+import json
 import marshal
-import time
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from test_engine_speed import _unsandboxed_channel
 
 from autograder.engine import kernel_code
 from autograder.engine.grading_kit import Kit, KitCell
@@ -36,16 +40,37 @@ CELLS = [
 ]
 
 
-def _run(tmp_path, cells, entries):
-    channel = _unsandboxed_channel(tmp_path)
+SESSIONS = r"""
+import json, marshal, os, sys, tempfile, time
+from pathlib import Path
+from autograder.engine import forkserver
+os.environ.update(forkserver.THREAD_ENV)
+forkserver.warm_up(["numpy", "torch"], tempfile.mkdtemp())
+sys.path.insert(0, sys.argv[2])
+from test_engine_speed import _unsandboxed_channel
+got = []
+for steps in marshal.loads(Path(sys.argv[1]).read_bytes()):
+    channel = _unsandboxed_channel(Path(tempfile.mkdtemp()))
     try:
-        got = []
-        for cell in cells:
-            out = channel.run_cell(cell, time.monotonic() + 120, released=entries.get(cell))
-            got.append((out.stdout, out.stderr, out.error, out.results))
-        return got
+        outs = []
+        for cell, released in steps:
+            out = channel.run_cell(cell, time.monotonic() + 120, released=released)
+            outs.append((out.stdout, out.stderr, out.error, out.results))
+        got.append(outs)
     finally:
         channel.close()
+print(json.dumps(got))
+"""
+
+
+def _sessions(tmp_path, sessions: list[list[tuple[str, bytes | None]]]) -> list[list[tuple]]:
+    """Each session's (cell, entry or None) steps in a kernel of its own: (stdout, stderr, error, results) per step."""
+    steps = tmp_path / "steps.marshal"
+    steps.write_bytes(marshal.dumps(sessions))
+    out = subprocess.run([sys.executable, "-c", SESSIONS, str(steps), str(Path(__file__).parent)],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return [[tuple(step) for step in session] for session in json.loads(out.stdout.splitlines()[-1])]
 
 
 def _entries(cells) -> dict[str, bytes]:
@@ -58,15 +83,14 @@ def test_released_cells_run_exactly_as_when_the_kernel_compiles_them(tmp_path):
     entries = _entries(CELLS)
     # compiled with the kit: everything but the warning, the await and the broken cell
     assert set(entries) == set(CELLS) - {CELLS[9], CELLS[10], CELLS[11]}
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    plain = _run(tmp_path / "a", CELLS, {})
+    plain, compiled = _sessions(tmp_path, [[(cell, None) for cell in CELLS],
+                                           [(cell, entries.get(cell)) for cell in CELLS]])
     assert "the visible test fails here" in plain[3][2] and "ZeroDivisionError" in plain[4][2]
     assert "broken()" in plain[4][2] and "return 1 / 0" in plain[4][2]   # source lines in the traceback
     shown = [out + repr(results) for out, _, _, results in plain]   # a last value, however the shell shows it
     assert "{'a': 'Undefined', 'return': 'int'}" in shown[5] and "3" in shown[6] and "0.333" in shown[8]
     assert "tensor([[0, 1, 2]" in shown[0] and "[2, 4]" in shown[2] and "tensor(30)" in shown[1]
-    assert _run(tmp_path / "b", CELLS, entries) == plain
+    assert compiled == plain
 
 
 def _forged(cell: str, runs: str) -> bytes:
@@ -79,26 +103,22 @@ def _forged(cell: str, runs: str) -> bytes:
 def test_an_entry_is_used_only_while_the_shell_would_compile_the_same(tmp_path):
     cell = "marker = 'compiled here'\nprint(marker)"
     forged = _forged(cell, "marker = 'from the kit'\nprint(marker)")
-    channel = _unsandboxed_channel(tmp_path)
-    try:
-        def run(code, released=None):
-            return channel.run_cell(code, time.monotonic() + 120, released=released).stdout
-
-        assert run(cell, forged) == "from the kit\n"    # the entry's code ran: it is used
-        for change, undo in [
-            ("get_ipython().ast_node_interactivity = 'all'", "get_ipython().ast_node_interactivity = 'last_expr'"),
-            ("get_ipython().autoawait = False", "get_ipython().autoawait = True"),
-            ("import ast\nclass T(ast.NodeTransformer):\n    pass\nget_ipython().ast_transformers.append(T())",
-             "get_ipython().ast_transformers.clear()"),
-        ]:
-            run(change)
-            assert run(cell, forged) == "compiled here\n", change   # the shell would compile otherwise
-            run(undo)
-            assert run(cell, forged) == "from the kit\n", undo
-        run("from __future__ import annotations")   # changes the compiler's flags for good
-        assert run(cell, forged) == "compiled here\n"
-    finally:
-        channel.close()
+    steps: list[tuple[str, bytes | None]] = [(cell, forged)]          # the entry's code runs: it is used
+    changes = [
+        ("get_ipython().ast_node_interactivity = 'all'", "get_ipython().ast_node_interactivity = 'last_expr'"),
+        ("get_ipython().autoawait = False", "get_ipython().autoawait = True"),
+        ("import ast\nclass T(ast.NodeTransformer):\n    pass\nget_ipython().ast_transformers.append(T())",
+         "get_ipython().ast_transformers.clear()"),
+    ]
+    for change, undo in changes:
+        steps += [(change, None), (cell, forged), (undo, None), (cell, forged)]
+    steps += [("from __future__ import annotations", None), (cell, forged)]   # changes the flags for good
+    printed = [stdout for stdout, _, _, _ in _sessions(tmp_path, [steps])[0]]
+    assert printed[0] == "from the kit\n"
+    for k in range(len(changes)):
+        changed, undone = printed[1 + 4 * k + 1], printed[1 + 4 * k + 3]
+        assert (changed, undone) == ("compiled here\n", "from the kit\n"), changes[k]   # compiled while changed
+    assert printed[-1] == "compiled here\n"
 
 
 def test_a_hidden_test_never_reaches_the_kernels_entries():
