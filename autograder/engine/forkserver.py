@@ -91,10 +91,12 @@ def warm_up(preimport: list[str], scratch: str) -> None:
     config = Config()
     config.HistoryManager.enabled = False
     shell = InteractiveShell.instance(config=config)
-    # a cell's last value goes through IPython's formatters (text, HTML, images ...): once here first
+    # printing: a notebook shows tensors, arrays and tables (print, a cell's last value through
+    # IPython's formatters: text, HTML ...), and a child's first repr of each kind set up again
+    # what this one showing does once (a tensor's first repr in a child cost 8 ms, a table's 11)
     formatter = shell.display_formatter
-    for value in [1.5, [1, 2], "text", *(_samples(sys.modules[name]) for name in ("torch", "numpy", "pandas")
-                                         if name in sys.modules)]:
+    for value in [1.5, [1, 2], "text", *(sample for name in ("torch", "numpy", "pandas") if name in sys.modules
+                                         for sample in _samples(sys.modules[name]))]:
         try:
             if formatter is not None:
                 formatter.format(value)
@@ -127,13 +129,14 @@ def warm_up(preimport: list[str], scratch: str) -> None:
     )
 
 
-def _samples(module):
-    """A small value of the module's main type, to be shown once (see warm_up)."""
+def _samples(module) -> list:
+    """Small values of the module's main type, of the kinds printed most, to be shown once (see warm_up)."""
     if module.__name__ == "torch":
-        return module.arange(6).reshape(2, 3) * 1.5
+        grid = module.arange(6).reshape(2, 3)
+        return [grid, grid * 1.5, grid > 2, module.tensor(2.5), module.nn.Parameter(grid * 0.5)]
     if module.__name__ == "numpy":
-        return module.arange(6).reshape(2, 3) / 3
-    return module.DataFrame({"a": [1, 2], "b": [0.5, 1.5]})
+        return [module.arange(6).reshape(2, 3) / 3]
+    return [module.DataFrame({"a": [1, 2], "b": [0.5, 1.5]})]
 
 
 def exercise_torch(torch) -> None:
@@ -163,13 +166,7 @@ def exercise_torch(torch) -> None:
         with torch.no_grad():
             (model(data.tensors[0]).argmax(dim=1) == data.tensors[1]).float().mean().item()
             torch.softmax(model(data.tensors[0]), dim=1).sum(dim=1).allclose(torch.ones(10))
-        # printing: a notebook shows tensors (print, a cell's last value), and its first repr of
-        # each kind formats through code that is otherwise set up in every process again
         grid = torch.arange(6).reshape(2, 3)
-        for value in (grid, grid * 1.5, grid > 2, torch.tensor(2.5), model[0].weight):
-            repr(value)
-            str(value)
-        f"{torch.tensor(0.25).item():.4f}"
         # between judge and kernel: arguments are pickled one way, values encoded the other
         # (wire.py), and the judge copies given data and models for every test
         import copy
@@ -193,12 +190,8 @@ def exercise_pandas(pd) -> None:
     import io
 
     try:
-        frame = pd.DataFrame({"Id": [1, 2], "Category": [3, 4], "score": [0.5, 1.25]})
-        text = frame.to_csv(index=False)
+        text = pd.DataFrame({"Id": [1, 2], "Category": [3, 4]}).to_csv(index=False)
         pd.read_csv(io.StringIO(text))["Id"].tolist()
-        repr(frame)   # a cell whose last value is a table shows it as text and HTML
-        frame._repr_html_()
-        repr(frame["score"].to_numpy() / 3)
     except Exception:  # noqa: BLE001 - only a speed-up
         pass
 

@@ -75,13 +75,15 @@ class Kit:
         """What the kernel runs of the kit's own cells, all of it released text: each test's visible
         part and each locked code cell that students see as it is (never a hidden test)."""
         return [c.visible_source for c in self.cells if c.is_test] + \
-            [c.source for c in self.cells if c.locked and not c.is_test and c.cell_type == "code"
-             and c.source == c.visible_source]
+            [c.source for c in self._locked_code_cells() if c.source == c.visible_source]
 
     def locked_code(self) -> list[str]:
         """Sources of the locked code cells that are not tests: the module names they import mean those
         modules in every test (judge.given_imports)."""
-        return [c.source for c in self.cells if c.locked and not c.is_test and c.cell_type == "code"]
+        return [c.source for c in self._locked_code_cells()]
+
+    def _locked_code_cells(self) -> list[KitCell]:
+        return [c for c in self.cells if c.locked and not c.is_test and c.cell_type == "code"]
 
     def by_id(self) -> dict[str, KitCell]:
         return {c.grade_id: c for c in self.cells}

@@ -236,11 +236,12 @@ def _make_shell() -> tuple[Any, dict[str, list]]:
     manager = shell.input_transformer_manager
     parsed: dict[str, Any] = {}
     fresh_flags = type(shell.compile)().flags
-    shell.compile.__class__ = _released_compiler(type(shell.compile))
+    released_compiler = _released_compiler(type(shell.compile))
+    shell.compile.__class__ = released_compiler
 
     def usable() -> bool:
         """Would this shell compile the released cell now as kernel_code did? (else it compiles it)"""
-        return (type(shell.compile).__name__ == "ReleasedCompiler" and shell.compile.flags == fresh_flags
+        return (type(shell.compile) is released_compiler and shell.compile.flags == fresh_flags
                 and shell.ast_node_interactivity == "last_expr" and bool(shell.autoawait)
                 and not shell.ast_transformers)
 
@@ -341,15 +342,17 @@ def _parse_once(compiler, parsed: dict, usable=None):
     return ast_parse
 
 
-def _released_compiler(base: type) -> type:
+def _released_compiler(base: type) -> type[Any]:
     """IPython's compiler, which returns a released cell's compiled statement for its stand-in.
 
     The code gets IPython's name for the cell (tracebacks, ``linecache``), and a ``__future__``
     import in it changes the flags of later cells, as compiling it would (``codeop``).
     """
+    import __future__
+
     from autograder.engine.kernel_code import renamed
 
-    features = [getattr(__import__("__future__"), name) for name in __import__("__future__").all_feature_names]
+    features = [getattr(__future__, name) for name in __future__.all_feature_names]
 
     class ReleasedCompiler(base):  # type: ignore[valid-type, misc]
         released: dict = {}

@@ -48,14 +48,12 @@ def compile_cell(source: str) -> Entry | None:
     from IPython.core.compilerop import CachingCompiler
     from IPython.core.inputtransformer2 import TransformerManager
 
-    if "await" in source or "async" in source:
-        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")   # a warning IPython would show: leave the cell to the kernel
             text = TransformerManager().transform_cell(source)
-            if "await" in text or "async" in text:
-                return None
+            if any(word in cell for word in ("await", "async") for cell in (source, text)):
+                return None   # the kernel may run it asynchronously (kernel._sync_unless_await)
             nodes = ast.parse(text).body
             if not nodes:
                 return None
