@@ -138,3 +138,15 @@ def test_a_hidden_test_never_reaches_the_kernels_entries():
                                   f"{kernel_code.stamp()}.0:" + "e30="])
 def test_entries_from_another_python_or_ipython_or_unreadable_are_not_used(text):
     assert kernel_code.load(text) == {}
+
+
+def test_a_last_value_is_the_cells_result_as_in_jupyter_not_printed_text(tmp_path):
+    """A cell's last expression is shown as its result (text/plain), as Jupyter and nbgrader keep it, never
+    as an 'Out[n]:' line in its stdout; ';' and None show nothing, and `_` follows the shown values."""
+    cells = ["6 * 7", "7;", "print('a')\n5", "_ + 1", "None", "x = 1", "import torch\ntorch.tensor([1.5])"]
+    outs = _sessions(tmp_path, [[(cell, None) for cell in cells]])[0]
+    assert [results for _, _, _, results in outs] == [
+        [{"text/plain": "42"}], [], [{"text/plain": "5"}], [{"text/plain": "6"}], [], [],
+        [{"text/plain": "tensor([1.5000])"}]]
+    assert [stdout for stdout, _, _, _ in outs] == ["", "", "a\n", "", "", "", ""]
+    assert all(not err and not error for _, err, error, _ in outs)

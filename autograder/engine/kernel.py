@@ -249,6 +249,9 @@ def _make_shell() -> tuple[Any, dict[str, list]]:
     shell.compile.ast_parse = _parse_once(shell.compile, parsed, usable)
     shell.should_run_async = _sync_unless_await(shell.should_run_async)  # type: ignore[method-assign]
     shell.displayhook = Hook(shell=shell)
+    # run_cell installs display_trap's hook as sys.displayhook, the one the shell was built with: without
+    # this, a cell's last value would be printed to stdout as 'Out[1]: 3' instead of being its result
+    shell.display_trap.hook = shell.displayhook
     shell.display_pub = Publisher(shell=shell)
 
     kernel_pid = os.getpid()
