@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autograder.engine import kernel_code
 from autograder.engine.grading_kit import KIT_VERSION, Kit, KitCell, tests_hash
 from coursebase.files import write_atomic
 from coursebase.layout import Course, CourseError
@@ -64,7 +63,7 @@ def build_kit(course: Course, assignment: str) -> Kit:
     kit = Kit(assignment=assignment, notebook=release_nb_path.name, cells=cells, data_files=data_files,
               tests_hash=tests_hash(cells))
     kit.compiled = kit.compile_for_judge()
-    kit.kernel_compiled = kernel_code.build(kit.released_code())
+    kit.kernel_compiled = kit.compile_for_kernel()
     return kit
 
 

@@ -76,7 +76,7 @@ def _sessions(tmp_path, sessions: list[list[tuple[str, bytes | None]]]) -> list[
 def _entries(cells) -> dict[str, bytes]:
     kit = Kit(assignment="a", notebook="a.ipynb", cells=[
         KitCell(f"c{i}", "code", True, False, False, None, None, cell, cell) for i, cell in enumerate(cells)])
-    return kernel_code.load(kernel_code.build(kit.released_code()))
+    return kernel_code.load(kit.compile_for_kernel())
 
 
 def test_released_cells_run_exactly_as_when_the_kernel_compiles_them(tmp_path):
@@ -129,7 +129,7 @@ def test_a_hidden_test_never_reaches_the_kernels_entries():
              KitCell("edited_lock", "code", True, False, False, None, None, "B = 'instructor only'", "B = 2")]
     kit = Kit(assignment="a", notebook="a.ipynb", cells=cells)
     assert kit.released_code() == ["assert answer > 0", "A = 1"]
-    text = kernel_code.build(kit.released_code())
+    text = kit.compile_for_kernel()
     assert "SECRET" not in repr(kernel_code.load(text)) and b"SECRET" not in marshal.dumps(kernel_code.load(text))
     assert set(kernel_code.load(text)) == {"assert answer > 0", "A = 1"}
 

@@ -71,6 +71,12 @@ class Kit:
                               given=[(c.source, c.grade_id) for c in self.given_cells()],
                               locked=self.locked_code()).dumps()
 
+    def compile_for_kernel(self) -> str:
+        """Its released cells compiled as the kernel's IPython compiles them, as :attr:`kernel_compiled` keeps them."""
+        from autograder.engine import kernel_code
+
+        return kernel_code.build(self.released_code())
+
     def released_code(self) -> list[str]:
         """What the kernel runs of the kit's own cells, all of it released text: each test's visible
         part and each locked code cell that students see as it is (never a hidden test)."""
