@@ -269,7 +269,7 @@ MLP = [
                                "    def forward(self, x):\n        x = x.flatten(1)\n"
                                "        for layer in self.layers[:-1]:\n            x = torch.relu(layer(x))\n"
                                "        return self.layers[-1](x)"),
-    # softmax before cross-entropy barely trains: in the experiments' 10 epochs most initialisations
+    # softmax before cross-entropy barely trains: in the experiments' 15 epochs most initialisations
     # stay below 90% (a correct MLP reaches 100% from every one, tests/test_mlp_experiments_fair.py)
     wrong("softmax at the end", {"test_mlp_logits": H, "test_experiments": H},
           mlp_model=MLP_HEAD + "        layers, previous = [], in_features\n        for size in hidden_sizes:\n"
