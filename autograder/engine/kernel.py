@@ -475,14 +475,14 @@ def serve(sock, seed: int, audit_fd: int | None) -> None:
             wire.write_frame(sock, {"op": Op.AUDITED})
             continue
         if op == Op.EXEC:
-            _, code, token = request[:3]
-            if len(request) > 3 and type(request[3]) is int:
-                _seed(request[3])  # a given cell: the judge runs it after the same seeding
+            _, code, token, seed, released = request   # as Channel.run_cell sends it (wire.Op.EXEC)
+            if type(seed) is int:
+                _seed(seed)  # a given cell: the judge runs it after the same seeding
             sink["results"].clear()
             sink["error"].clear()
             sink["released"].clear()
-            if len(request) > 4 and type(request[4]) is bytes:
-                sink["released"].append(marshal.loads(request[4]))  # compiled with the kit (kernel_code)
+            if type(released) is bytes:
+                sink["released"].append(marshal.loads(released))  # compiled with the kit (kernel_code)
             try:
                 try:
                     signal.signal(signal.SIGINT, signal.default_int_handler)
